@@ -1,0 +1,104 @@
+namespace Eventprop.Core.Network;
+
+/// <summary>
+/// A spiking network: an input population, hidden LIF populations (optionally recurrent), one readout,
+/// dense connections between them, and the <see cref="ParameterSet"/> holding every weight and per-neuron
+/// time constant. The structure is fixed once built; the parameter values change during training.
+/// Build one with <see cref="Create"/>.
+/// </summary>
+public sealed class Network
+{
+    /// <summary>Firing threshold ϑ of every spiking neuron.</summary>
+    public const double Threshold = 1.0;
+
+    /// <summary>Membrane potential after a spike.</summary>
+    public const double Reset = 0.0;
+
+    private readonly Dictionary<string, Population> _byName;
+
+    internal Network(IReadOnlyList<Population> populations, IReadOnlyList<Connection> connections, ParameterSet parameters)
+    {
+        Populations = populations;
+        Connections = connections;
+        Parameters = parameters;
+        _byName = populations.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        Input = populations.Single(p => p.Kind == PopulationKind.Input);
+        Readout = populations.Single(p => p.Kind == PopulationKind.Readout);
+        Hidden = populations.Where(p => p.Kind == PopulationKind.Hidden).ToArray();
+    }
+
+    /// <summary>Starts building a network; every random initial value derives from <paramref name="seed"/>.</summary>
+    public static NetworkBuilder Create(int seed = 0) => new(seed);
+
+    /// <summary>All populations, input first, in the order they were declared.</summary>
+    public IReadOnlyList<Population> Populations { get; }
+
+    /// <summary>All connections in the order they were declared.</summary>
+    public IReadOnlyList<Connection> Connections { get; }
+
+    /// <summary>Every trainable value: weights per connection, τ_mem and τ_syn per population.</summary>
+    public ParameterSet Parameters { get; }
+
+    /// <summary>The input population (channels).</summary>
+    public Population Input { get; }
+
+    /// <summary>The hidden populations in declaration order.</summary>
+    public IReadOnlyList<Population> Hidden { get; }
+
+    /// <summary>The readout population.</summary>
+    public Population Readout { get; }
+
+    /// <summary>The population called <paramref name="name"/>.</summary>
+    public Population this[string name] =>
+        _byName.TryGetValue(name, out var p)
+            ? p
+            : throw new KeyNotFoundException($"No population '{name}'; the network has: {string.Join(", ", Populations.Select(q => q.Name))}.");
+
+    /// <summary>The weights of connection <paramref name="pre"/> → <paramref name="post"/>.</summary>
+    public Parameter Weights(string pre, string post) => Parameters.Weights(pre, post);
+
+    /// <summary>Membrane time constants (ms) of a population.</summary>
+    public Parameter TauMem(string population) => Parameters.TauMem(population);
+
+    /// <summary>Synaptic time constants (ms) of a population.</summary>
+    public Parameter TauSyn(string population) => Parameters.TauSyn(population);
+
+    /// <summary>A network with the same structure and a deep copy of the parameters.</summary>
+    public Network Clone() => new(Populations, Connections, Parameters.Clone());
+
+    /// <summary>A network with the same structure and the given parameters (same names and shapes; not copied).</summary>
+    public Network WithParameters(ParameterSet parameters)
+    {
+        Parameters.RequireSameLayout(parameters);
+        return new Network(Populations, Connections, parameters);
+    }
+
+    /// <summary>
+    /// Checks that every weight is finite and every time constant finite and &gt; 0.
+    /// </summary>
+    /// <exception cref="ArgumentException">Names the parameter, the element and the bad value.</exception>
+    public void Validate()
+    {
+        foreach (var p in Parameters)
+        {
+            var v = p.Values;
+            for (int i = 0; i < v.Length; i++)
+            {
+                double x = v[i];
+                if (p.Kind == ParameterKind.Weight)
+                {
+                    if (!double.IsFinite(x))
+                        throw new ArgumentException($"Weight {p.Name}[{i / p.Columns}, {i % p.Columns}] is {x}; weights must be finite (check the initialisation or lower the learning rate).");
+                }
+                else if (!double.IsFinite(x) || x <= 0)
+                {
+                    throw new ArgumentException($"Time constant {p.Name}[{i}] is {x} ms; time constants must be finite and > 0.");
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"Network({string.Join(" ", Populations.Select(p => p.ToString()))}; {string.Join(", ", Connections)})";
+}

@@ -1,0 +1,150 @@
+namespace Eventprop.Core.Network;
+
+/// <summary>
+/// Fluent builder of a <see cref="Network"/>. Declare one input, any number of hidden LIF populations,
+/// one readout, then the connections; <see cref="Build"/> checks the structure and draws the initial
+/// weights from the builder's seed (each connection from its own stream, so adding a connection does
+/// not change the others).
+/// </summary>
+/// <example>
+/// <code>
+/// var net = Network.Create(seed: 1)
+///     .Input("in", 700)
+///     .Lif("hidden", 256, tauMem: 20, tauSyn: 5)
+///     .Readout("out", 20, tauMem: 20, tauSyn: 5)
+///     .Connect("in", "hidden", Init.Normal(0.03, 0.01))
+///     .Connect("hidden", "hidden", Init.Normal(0, 0.02))   // recurrence
+///     .Connect("hidden", "out", Init.Normal(0, 0.03))
+///     .Build();
+/// </code>
+/// </example>
+public sealed class NetworkBuilder
+{
+    private readonly int _seed;
+    private readonly List<(string Name, int Size, PopulationKind Kind, bool Spiking, double[]? TauMem, double[]? TauSyn)> _pops = [];
+    private readonly List<(string Pre, string Post, IWeightInit Init)> _connections = [];
+
+    internal NetworkBuilder(int seed) => _seed = seed;
+
+    /// <summary>Declares the input population of <paramref name="channels"/> channels.</summary>
+    public NetworkBuilder Input(string name, int channels) => AddPopulation(name, channels, PopulationKind.Input, true, null, null);
+
+    /// <summary>Declares a hidden LIF population with the same τ's for every neuron (ms).</summary>
+    public NetworkBuilder Lif(string name, int size, double tauMem = 20, double tauSyn = 5) =>
+        AddPopulation(name, size, PopulationKind.Hidden, true, Filled(size, tauMem), Filled(size, tauSyn));
+
+    /// <summary>Declares a hidden LIF population with per-neuron τ's (ms).</summary>
+    public NetworkBuilder Lif(string name, double[] tauMem, double[] tauSyn) =>
+        AddPopulation(name, tauMem.Length, PopulationKind.Hidden, true, (double[])tauMem.Clone(), (double[])tauSyn.Clone());
+
+    /// <summary>Declares the readout: a non-spiking leaky integrator (default) or, with <paramref name="spiking"/>, a LIF population.</summary>
+    public NetworkBuilder Readout(string name, int size, double tauMem = 20, double tauSyn = 5, bool spiking = false) =>
+        AddPopulation(name, size, PopulationKind.Readout, spiking, Filled(size, tauMem), Filled(size, tauSyn));
+
+    /// <summary>Declares the readout with per-neuron τ's (ms).</summary>
+    public NetworkBuilder Readout(string name, double[] tauMem, double[] tauSyn, bool spiking = false) =>
+        AddPopulation(name, tauMem.Length, PopulationKind.Readout, spiking, (double[])tauMem.Clone(), (double[])tauSyn.Clone());
+
+    /// <summary>Connects <paramref name="pre"/> to <paramref name="post"/> all-to-all; <c>Connect("h", "h", …)</c> makes h recurrent.</summary>
+    public NetworkBuilder Connect(string pre, string post, IWeightInit init)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        _connections.Add((pre, post, init));
+        return this;
+    }
+
+    /// <summary>Checks the structure, draws the initial weights and returns the network.</summary>
+    /// <exception cref="ArgumentException">The structure is invalid; the message says what to change.</exception>
+    public Network Build()
+    {
+        int inputs = _pops.Count(p => p.Kind == PopulationKind.Input);
+        int readouts = _pops.Count(p => p.Kind == PopulationKind.Readout);
+        if (inputs != 1) throw new ArgumentException($"A network needs exactly one Input population; found {inputs}.");
+        if (readouts != 1) throw new ArgumentException($"A network needs exactly one Readout population; found {readouts}.");
+
+        var pops = new List<Population>();
+        var parameters = new ParameterSet();
+        // Input first so its index is 0, then the others in declaration order.
+        foreach (var p in _pops.OrderBy(p => p.Kind == PopulationKind.Input ? 0 : 1))
+        {
+            var pop = new Population(p.Name, p.Size, p.Kind, p.Spiking, pops.Count);
+            pops.Add(pop);
+        }
+        var byName = pops.ToDictionary(p => p.Name, StringComparer.Ordinal);
+
+        var connections = new List<Connection>();
+        var inits = new List<IWeightInit>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (preName, postName, init) in _connections)
+        {
+            if (!byName.TryGetValue(preName, out var pre))
+                throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\"): no population '{preName}'; declare it first.");
+            if (!byName.TryGetValue(postName, out var post))
+                throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\"): no population '{postName}'; declare it first.");
+            if (!pre.IsSpiking || pre.Kind == PopulationKind.Readout)
+                throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\"): the presynaptic population must be the input or a hidden population.");
+            if (post.Kind == PopulationKind.Input)
+                throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\"): the input population cannot receive connections.");
+            if (!seen.Add(preName + "\0" + postName))
+                throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\") is declared twice.");
+            connections.Add(new Connection(pre, post));
+            inits.Add(init);
+        }
+        foreach (var pop in pops.Where(p => p.HasDynamics))
+            if (!connections.Any(c => c.Post == pop && !c.IsRecurrent))
+                throw new ArgumentException($"Population '{pop.Name}' receives no feed-forward connection; add Connect(<source>, \"{pop.Name}\", init).");
+
+        for (int k = 0; k < connections.Count; k++)
+        {
+            var c = connections[k];
+            var values = new double[c.Pre.Size * c.Post.Size];
+            inits[k].Fill(values, c.Pre.Size, c.Post.Size, new Random(StreamSeed(_seed, c.Name)));
+            parameters.Add(new Parameter(c.Name, ParameterKind.Weight, c.Pre.Name, c.Post.Name, c.Pre.Size, c.Post.Size, values));
+        }
+        foreach (var p in _pops.Where(p => p.Kind != PopulationKind.Input))
+        {
+            parameters.Add(new Parameter(ParameterSet.TauMemName(p.Name), ParameterKind.TauMem, p.Name, null, 1, p.Size, p.TauMem!));
+            parameters.Add(new Parameter(ParameterSet.TauSynName(p.Name), ParameterKind.TauSyn, p.Name, null, 1, p.Size, p.TauSyn!));
+        }
+        var net = new Network(pops, connections, parameters);
+        net.Validate();
+        return net;
+    }
+
+    /// <summary>A seed for the random stream named <paramref name="name"/> under <paramref name="seed"/> (FNV-1a; stable across runs and platforms).</summary>
+    public static int StreamSeed(int seed, string name)
+    {
+        unchecked
+        {
+            uint h = 2166136261u ^ (uint)seed;
+            h *= 16777619u;
+            foreach (char ch in name)
+            {
+                h ^= ch;
+                h *= 16777619u;
+            }
+            return (int)(h & 0x7fffffff);
+        }
+    }
+
+    private NetworkBuilder AddPopulation(string name, int size, PopulationKind kind, bool spiking, double[]? tauMem, double[]? tauSyn)
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("Population names must be non-empty.");
+        if (name.Contains("->") || name.Contains('.'))
+            throw new ArgumentException($"Population name '{name}' may not contain '->' or '.' (they separate parameter names).");
+        if (size <= 0) throw new ArgumentException($"Population '{name}' has size {size}; it needs at least one neuron.");
+        if (_pops.Any(p => p.Name == name)) throw new ArgumentException($"Population '{name}' is declared twice.");
+        if (tauMem is not null && tauSyn is not null && tauMem.Length != tauSyn.Length)
+            throw new ArgumentException($"Population '{name}': {tauMem.Length} τ_mem values but {tauSyn.Length} τ_syn values.");
+        _pops.Add((name, size, kind, spiking, tauMem, tauSyn));
+        return this;
+    }
+
+    private static double[] Filled(int size, double value)
+    {
+        if (size <= 0) throw new ArgumentException($"Population size {size} must be at least 1.");
+        var a = new double[size];
+        Array.Fill(a, value);
+        return a;
+    }
+}

@@ -1,0 +1,484 @@
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Network;
+
+namespace Eventprop.Core.Simulation;
+
+/// <summary>Deliberate errors in the adjoint, used only by tests that prove the gradient check can fail.</summary>
+internal enum AdjointFault
+{
+    None,
+    /// <summary>Drop the recurrent part of Σ_post W (λV,post − λI,post) from the jump at a spike.</summary>
+    DropRecurrentTransportTerm,
+    /// <summary>Flip the sign of the ϑ·λV (reset) term in the jump at a spike.</summary>
+    FlipResetTerm,
+}
+
+/// <summary>
+/// The exact event-driven engine (CPU, double precision): the gold standard for gradients.
+/// </summary>
+/// <remarks>
+/// <para>Forward: every neuron evolves in closed form between events; the next threshold crossing of
+/// each neuron is bracketed exactly (V(t) = a e^{−t/τm} + b e^{−t/τs} has at most one turning point) and
+/// refined by safeguarded Newton iteration to a few ulps. Each spike's time and τ_mem·V̇ at threshold
+/// (I − ϑ) are recorded, and so is the state of every neuron after every event that touched it.</para>
+/// <para>Backward (Eventprop): λ_V and λ_I are propagated in closed form between events in reverse time,
+/// with the jump λV,n ← λV,n + [ϑλV,n + Σ_post W(λV,post − λI,post) + ∂l_p/∂t]/(τm V̇⁻) at each spike;
+/// weight gradients are −τs,post·λI,post summed over presynaptic spikes, and the τ gradients
+/// ∫λV V̇ dt and ∫λI İ dt are integrated in closed form on every interval.</para>
+/// <para>The trial covers [0, T): input spikes at t ≥ T have no effect. A population that exceeds
+/// <see cref="MaxSpikesPerNeuron"/> spikes per neuron in one trial stops the simulation with a
+/// <see cref="SpikeLimitExceededException"/>.</para>
+/// </remarks>
+public sealed class ExactEngine
+{
+    private const double Theta = Network.Network.Threshold;
+
+    /// <summary>Creates an engine for trials of <paramref name="duration"/> ms.</summary>
+    /// <param name="duration">Trial length T in ms (finite, &gt; 0).</param>
+    /// <param name="maxSpikesPerNeuron">Per-trial spike limit, per neuron on average over a population (default 1000).</param>
+    public ExactEngine(double duration, int maxSpikesPerNeuron = 1000)
+    {
+        if (!double.IsFinite(duration) || duration <= 0)
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, "The trial duration must be finite and > 0 ms.");
+        if (maxSpikesPerNeuron <= 0)
+            throw new ArgumentOutOfRangeException(nameof(maxSpikesPerNeuron), maxSpikesPerNeuron, "The spike limit must be ≥ 1.");
+        Duration = duration;
+        MaxSpikesPerNeuron = maxSpikesPerNeuron;
+    }
+
+    /// <summary>Trial length T (ms).</summary>
+    public double Duration { get; }
+
+    /// <summary>A population may emit at most this many spikes per neuron (times its size) in one trial.</summary>
+    public int MaxSpikesPerNeuron { get; }
+
+    internal AdjointFault Fault { get; init; }
+
+    /// <summary>Runs the forward pass of one trial and records it.</summary>
+    public ExactTrial Simulate(Network.Network network, SpikeSample sample) => Forward(new ExactPlan(network), sample);
+
+    /// <summary>Runs the forward pass and evaluates <paramref name="loss"/> (no gradient).</summary>
+    public LossEvaluation Evaluate(Network.Network network, SpikeSample sample, ILoss loss)
+    {
+        CheckReadout(network, loss);
+        var trial = Simulate(network, sample);
+        return loss.Evaluate(trial.Readout, RequireLabel(sample, network));
+    }
+
+    /// <summary>The loss of one trial and its gradient with respect to every parameter.</summary>
+    public GradientResult Gradient(Network.Network network, SpikeSample sample, ILoss loss) => Gradient(network, [sample], loss);
+
+    /// <summary>The mean loss over <paramref name="batch"/> and the gradient of that mean.</summary>
+    public GradientResult Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.");
+        CheckReadout(network, loss);
+        var plan = new ExactPlan(network);
+        var gradient = network.Parameters.ZerosLike();
+        double total = 0;
+        int correct = 0;
+        var trials = new List<ExactTrial>(batch.Count);
+        foreach (var sample in batch)
+        {
+            int label = RequireLabel(sample, network);
+            var trial = Forward(plan, sample);
+            var eval = loss.Evaluate(trial.Readout, label);
+            total += eval.Value;
+            if (eval.Prediction == label) correct++;
+            Backward(plan, trial, eval.Drive.Scaled(1.0 / batch.Count), gradient);
+            trials.Add(trial);
+        }
+        return new GradientResult(total / batch.Count, gradient, correct, batch.Count, trials);
+    }
+
+    private static void CheckReadout(Network.Network network, ILoss loss)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        bool spiking = network.Readout.IsSpiking;
+        if (loss.Readout == ReadoutKind.Spiking && !spiking)
+            throw new ArgumentException($"Loss '{loss.Name}' needs a spiking readout but '{network.Readout.Name}' is a leaky integrator; build it with Readout(..., spiking: true).");
+        if (loss.Readout == ReadoutKind.LeakyIntegrator && spiking)
+            throw new ArgumentException($"Loss '{loss.Name}' reads readout voltages but '{network.Readout.Name}' is spiking; build it with Readout(..., spiking: false).");
+    }
+
+    private static int RequireLabel(SpikeSample sample, Network.Network network)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        if (sample.Label < 0 || sample.Label >= network.Readout.Size)
+            throw new ArgumentException($"Sample label {sample.Label} is not a class of readout '{network.Readout.Name}' (0…{network.Readout.Size - 1}).");
+        return sample.Label;
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    private ExactTrial Forward(ExactPlan plan, SpikeSample sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        if (sample.MaxChannel >= plan.InputSize)
+        {
+            var ch = sample.Channels;
+            int bad = 0;
+            while (ch[bad] < plan.InputSize) bad++;
+            throw new ArgumentException($"Input spike {bad} is on channel {ch[bad]} but input '{plan.Network.Input.Name}' has {plan.InputSize} channels (0…{plan.InputSize - 1}).");
+        }
+        double T = Duration;
+        int n = plan.NeuronCount;
+        var trial = new ExactTrial(plan, T);
+        var v = new double[n];
+        var cur = new double[n];
+        var last = new double[n];
+        var next = new double[n];
+        Array.Fill(next, double.PositiveInfinity);
+        for (int g = 0; g < n; g++) Record(trial, g, 0, 0, 0);
+
+        var pops = plan.Network.Populations;
+        var popSpikes = new int[pops.Count];
+        var touchedStamp = new int[n];
+        int stamp = 0;
+        var touched = new List<int>(n);
+        var spiking = plan.SpikingNeurons;
+        var times = sample.Times;
+        var channels = sample.Channels;
+        int nIn = 0;
+        while (nIn < times.Length && times[nIn] < T) nIn++;
+        trial.InputSpikeCount = nIn;
+        int inIdx = 0;
+
+        while (true)
+        {
+            double tIn = inIdx < nIn ? times[inIdx] : double.PositiveInfinity;
+            int best = -1;
+            double tSp = double.PositiveInfinity;
+            foreach (int g in spiking)
+                if (next[g] < tSp)
+                {
+                    tSp = next[g];
+                    best = g;
+                }
+            if (tSp <= tIn)
+            {
+                if (tSp >= T) break;
+                // ---- spike of neuron `best`
+                int g = best;
+                Advance(plan, g, tSp, v, cur, last);
+                double slope = cur[g] - Theta;
+                var st = trial.SpikeTime[g];
+                int ordinal = st.Count;
+                st.Add(tSp);
+                trial.SpikeSlope[g].Add(slope);
+                trial.Events.Add(new ExactTrial.Event(g, ordinal, tSp));
+                int p = plan.PopulationOf[g];
+                if (++popSpikes[p] > (long)MaxSpikesPerNeuron * pops[p].Size)
+                    throw new SpikeLimitExceededException(pops[p].Name, MaxSpikesPerNeuron, tSp);
+                v[g] = Network.Network.Reset;
+                stamp++;
+                touched.Clear();
+                touched.Add(g);
+                touchedStamp[g] = stamp;
+                int row = plan.LocalIndex[g];
+                foreach (var o in plan.Outgoings[p])
+                {
+                    int baseW = row * o.Columns;
+                    for (int jj = 0; jj < o.Columns; jj++)
+                    {
+                        int j = o.PostOffset + jj;
+                        Advance(plan, j, tSp, v, cur, last);
+                        cur[j] += o.Weights[baseW + jj];
+                        if (touchedStamp[j] != stamp)
+                        {
+                            touchedStamp[j] = stamp;
+                            touched.Add(j);
+                        }
+                    }
+                }
+                foreach (int j in touched)
+                {
+                    Record(trial, j, tSp, v[j], cur[j]);
+                    if (plan.Spiking[j]) next[j] = tSp + NextCrossing(plan, j, v[j], cur[j]);
+                }
+            }
+            else
+            {
+                if (tIn >= T) break;
+                // ---- input spike
+                int c = channels[inIdx];
+                trial.Events.Add(new ExactTrial.Event(-1 - c, inIdx, tIn));
+                inIdx++;
+                foreach (var o in plan.Outgoings[plan.InputIndex])
+                {
+                    int baseW = c * o.Columns;
+                    for (int jj = 0; jj < o.Columns; jj++)
+                    {
+                        int j = o.PostOffset + jj;
+                        Advance(plan, j, tIn, v, cur, last);
+                        cur[j] += o.Weights[baseW + jj];
+                        Record(trial, j, tIn, v[j], cur[j]);
+                        if (plan.Spiking[j]) next[j] = tIn + NextCrossing(plan, j, v[j], cur[j]);
+                    }
+                }
+            }
+        }
+        return trial;
+    }
+
+    private static void Record(ExactTrial trial, int g, double t, double v, double i)
+    {
+        trial.RecordTime[g].Add(t);
+        trial.RecordV[g].Add(v);
+        trial.RecordI[g].Add(i);
+    }
+
+    private static void Advance(ExactPlan plan, int g, double t, double[] v, double[] cur, double[] last)
+    {
+        double s = t - last[g];
+        if (s <= 0) return;
+        double m = plan.RateMem[g], r = plan.RateSyn[g];
+        double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
+        v[g] = v[g] * em + cur[g] * m * ExpKernels.Psi2(s, m, r, em, es);
+        cur[g] *= es;
+        last[g] = t;
+    }
+
+    /// <summary>Time from now until V first reaches ϑ, or +∞, for a neuron with state (v0, i0).</summary>
+    internal static double NextCrossing(ExactPlan plan, int g, double v0, double i0)
+    {
+        if (v0 >= Theta) return 0; // can only happen through rounding right at a crossing
+        if (i0 <= Theta) return double.PositiveInfinity; // V̇ > 0 at threshold needs I > ϑ, and |I| only decays
+        double tm = plan.TauMem[g], m = plan.RateMem[g], r = plan.RateSyn[g];
+        // Turning point of V: e^{−d s*} = (1 + x1)/(1 + x2), d = 1/τs − 1/τm, x2 = τm d, x1 = (v0/i0) x2.
+        double x2 = tm * (r - m);
+        double ratio = v0 / i0;
+        double x1 = ratio * x2;
+        if (1.0 + x1 <= 0) return double.PositiveInfinity; // V rises monotonically towards 0 from below
+        double sStar = tm * (ExpKernels.Log1PRel(x2) - ratio * ExpKernels.Log1PRel(x1));
+        if (!(sStar > 0)) return double.PositiveInfinity;
+        double vMax = VoltageAfter(v0, i0, m, r, sStar, out _);
+        if (vMax < Theta) return double.PositiveInfinity;
+
+        // V is increasing on [0, s*] with V(0) < ϑ ≤ V(s*): safeguarded Newton.
+        double lo = 0, hi = sStar;
+        double s = sStar * (Theta - v0) / (vMax - v0);
+        for (int iter = 0; iter < 100; iter++)
+        {
+            double vs = VoltageAfter(v0, i0, m, r, s, out double es);
+            double f = vs - Theta;
+            if (f == 0) return s;
+            if (f < 0) lo = s;
+            else hi = s;
+            double slope = (i0 * es - vs) * m;
+            double sn = slope > 0 ? s - f / slope : double.NaN;
+            if (!(sn > lo && sn < hi)) sn = 0.5 * (lo + hi);
+            if (Math.Abs(sn - s) <= 2e-16 * s || hi - lo <= 4e-16 * hi)
+                return sn;
+            s = sn;
+        }
+        return s;
+    }
+
+    private static double VoltageAfter(double v0, double i0, double m, double r, double s, out double es)
+    {
+        double em = Math.Exp(-m * s);
+        es = Math.Exp(-r * s);
+        return v0 * em + i0 * m * ExpKernels.Psi2(s, m, r, em, es);
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    private void Backward(ExactPlan plan, ExactTrial trial, AdjointDrive drive, ParameterSet gradient)
+    {
+        int n = plan.NeuronCount;
+        double T = trial.Duration;
+        var lv = new double[n];
+        var li = new double[n];
+        var tb = new double[n];
+        var rp = new int[n];
+        var gTauMem = new double[n];
+        var gTauSyn = new double[n];
+        Array.Fill(tb, T);
+        for (int g = 0; g < n; g++) rp[g] = trial.RecordTime[g].Count - 1;
+
+        // Drive terms per readout neuron (global index).
+        var driveTerms = new List<ExponentialDriveTerm>?[n];
+        foreach (var term in drive.Exponential)
+        {
+            CheckReadoutNeuron(plan, term.Neuron);
+            int g = plan.ReadoutOffset + term.Neuron;
+            (driveTerms[g] ??= []).Add(term);
+        }
+        var impulses = drive.Impulses.OrderByDescending(x => x.Time).ToArray();
+        foreach (var imp in impulses)
+        {
+            CheckReadoutNeuron(plan, imp.Neuron);
+            if (!(imp.Time >= 0 && imp.Time <= T))
+                throw new ArgumentOutOfRangeException(nameof(drive), $"A loss impulse at t = {imp.Time} ms lies outside the trial [0, {T}] ms.");
+        }
+        Dictionary<(int, int), double>? spikeTimeTerms = null;
+        foreach (var st in drive.SpikeTimes)
+        {
+            CheckReadoutNeuron(plan, st.Neuron);
+            spikeTimeTerms ??= [];
+            var key = (plan.ReadoutOffset + st.Neuron, st.SpikeIndex);
+            spikeTimeTerms[key] = spikeTimeTerms.GetValueOrDefault(key) + st.DLossdt;
+        }
+
+        var weightGrads = gradient.Select(p => p.Values).ToArray();
+        var touchedStamp = new int[n];
+        int stamp = 0;
+        var touched = new List<int>(n);
+        int impIdx = 0;
+        var events = trial.Events;
+
+        for (int e = events.Count - 1; e >= 0; e--)
+        {
+            var ev = events[e];
+            double t = ev.Time;
+            for (; impIdx < impulses.Length && impulses[impIdx].Time > t; impIdx++) ApplyImpulse(impulses[impIdx]);
+
+            if (ev.Neuron < 0)
+            {
+                int c = -1 - ev.Neuron;
+                foreach (var o in plan.Outgoings[plan.InputIndex])
+                {
+                    var gw = weightGrads[o.ParameterIndex];
+                    int baseW = c * o.Columns;
+                    for (int jj = 0; jj < o.Columns; jj++)
+                    {
+                        int j = o.PostOffset + jj;
+                        PropagateTo(j, t);
+                        gw[baseW + jj] -= plan.TauSyn[j] * li[j];
+                        rp[j]--;
+                    }
+                }
+                continue;
+            }
+
+            int src = ev.Neuron;
+            int p = plan.PopulationOf[src];
+            int row = plan.LocalIndex[src];
+            stamp++;
+            touched.Clear();
+            touched.Add(src);
+            touchedStamp[src] = stamp;
+            PropagateTo(src, t);
+            double transport = 0;
+            foreach (var o in plan.Outgoings[p])
+            {
+                var gw = weightGrads[o.ParameterIndex];
+                int baseW = row * o.Columns;
+                for (int jj = 0; jj < o.Columns; jj++)
+                {
+                    int j = o.PostOffset + jj;
+                    if (touchedStamp[j] != stamp)
+                    {
+                        touchedStamp[j] = stamp;
+                        touched.Add(j);
+                        PropagateTo(j, t);
+                    }
+                    if (Fault != AdjointFault.DropRecurrentTransportTerm || plan.PopulationOf[j] != p)
+                        transport += o.Weights[baseW + jj] * (lv[j] - li[j]);
+                    gw[baseW + jj] -= plan.TauSyn[j] * li[j];
+                }
+            }
+            double reset = Theta * lv[src];
+            if (Fault == AdjointFault.FlipResetTerm) reset = -reset;
+            double dldt = spikeTimeTerms is null ? 0 : spikeTimeTerms.GetValueOrDefault((src, ev.Ordinal));
+            lv[src] += (reset + transport + dldt) / trial.SpikeSlope[src][ev.Ordinal];
+            foreach (int j in touched) rp[j]--;
+        }
+        for (; impIdx < impulses.Length; impIdx++) ApplyImpulse(impulses[impIdx]);
+        for (int g = 0; g < n; g++) PropagateTo(g, 0);
+
+        for (int g = 0; g < n; g++)
+        {
+            int p = plan.PopulationOf[g], i = plan.LocalIndex[g];
+            weightGrads[plan.TauMemParameter[p]][i] += gTauMem[g];
+            weightGrads[plan.TauSynParameter[p]][i] += gTauSyn[g];
+        }
+        return;
+
+        void ApplyImpulse(VoltageImpulse imp)
+        {
+            int g = plan.ReadoutOffset + imp.Neuron;
+            PropagateTo(g, imp.Time);
+            lv[g] -= imp.DLossdV * plan.RateMem[g];
+        }
+
+        // Carries neuron g's adjoint from tb[g] back to t, accumulating the τ-gradient integrals.
+        void PropagateTo(int g, double t)
+        {
+            double tEnd = tb[g];
+            if (t >= tEnd) return;
+            int r = rp[g];
+            var (va, ia) = trial.StateAt(g, r, t);
+            double delta = tEnd - t;
+            double m = plan.RateMem[g], rs = plan.RateSyn[g], tm = plan.TauMem[g], ts = plan.TauSyn[g];
+            double em = Math.Exp(-m * delta), es = Math.Exp(-rs * delta);
+            double psiMS = ExpKernels.Psi2(delta, m, rs, em, es);
+            double lvb = lv[g], lib = li[g];
+            double lvStart = 0, liStart = 0, a = 0, b = 0, c = 0;
+            var terms = driveTerms[g];
+            if (terms is not null)
+            {
+                // λ = particular solution of the driven system + undriven remainder.
+                foreach (var term in terms)
+                {
+                    double rho = term.Rate;
+                    double pCoef = -term.Coefficient / (1 + rho * tm);
+                    double qCoef = pCoef / (1 + rho * ts);
+                    double decayEnd = rho == 0 ? 1 : Math.Exp(-rho * tEnd);
+                    double decayStart = rho == 0 ? 1 : Math.Exp(-rho * t);
+                    lvb -= pCoef * decayEnd;
+                    lib -= qCoef * decayEnd;
+                    double pt = pCoef * decayStart, qt = qCoef * decayStart;
+                    lvStart += pt;
+                    liStart += qt;
+                    double intI = ia * ExpKernels.Psi2(delta, rho + rs, 0);
+                    a += pt * intI;
+                    b += pt * (va * ExpKernels.Psi2(delta, rho + m, 0) + ia * m * ExpKernels.Psi3(delta, rho + m, rho + rs, 0));
+                    c += qt * intI;
+                }
+            }
+            if (lvb != 0 || lib != 0)
+            {
+                a += lvb * ia * psiMS;
+                b += lvb * (va * delta * em + ia * m * ExpKernels.Psi3(delta, m, m, rs));
+                c += ia * (lib * delta * es + lvb * rs * ExpKernels.Psi3(delta, m, rs, rs));
+                lvStart += lvb * em;
+                liStart += lib * es + lvb * rs * psiMS;
+            }
+            gTauMem[g] += (a - b) * m;
+            gTauSyn[g] -= c * rs;
+            lv[g] = lvStart;
+            li[g] = liStart;
+            tb[g] = t;
+        }
+    }
+
+    private static void CheckReadoutNeuron(ExactPlan plan, int neuron)
+    {
+        if ((uint)neuron >= (uint)plan.ReadoutSize)
+            throw new ArgumentOutOfRangeException(nameof(neuron), neuron, $"The loss drives readout neuron {neuron} but the readout has {plan.ReadoutSize} neurons.");
+    }
+}
+
+/// <summary>The mean loss over a batch, its gradient, and the recorded trials.</summary>
+/// <param name="Loss">Mean loss over the batch.</param>
+/// <param name="Gradient">Gradient of the mean loss, with the names and shapes of the network's parameters.</param>
+/// <param name="Correct">Trials whose prediction equals the label.</param>
+/// <param name="Count">Trials in the batch.</param>
+/// <param name="Trials">The recorded forward pass of each trial, in batch order.</param>
+public sealed record GradientResult(double Loss, ParameterSet Gradient, int Correct, int Count, IReadOnlyList<ExactTrial> Trials)
+{
+    /// <summary>Fraction of trials classified correctly.</summary>
+    public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
+}
+
+/// <summary>A population fired more spikes in one trial than the engine's limit allows (runaway activity).</summary>
+public sealed class SpikeLimitExceededException(string population, int maxSpikesPerNeuron, double time)
+    : InvalidOperationException($"Population '{population}' exceeded {maxSpikesPerNeuron} spikes per neuron in one trial (at t = {time:0.###} ms): runaway activity, e.g. strong positive recurrence. Lower the weights or raise the engine's MaxSpikesPerNeuron.")
+{
+    /// <summary>The population that exceeded the limit.</summary>
+    public string Population { get; } = population;
+}

@@ -1,0 +1,33 @@
+namespace Eventprop.Losses;
+
+/// <summary>Numerically stable softmax and cross-entropy helpers shared by the losses.</summary>
+internal static class Softmax
+{
+    /// <summary>softmax(z), computed with the maximum subtracted.</summary>
+    public static double[] Of(ReadOnlySpan<double> z)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double x in z) max = Math.Max(max, x);
+        var p = new double[z.Length];
+        double sum = 0;
+        for (int k = 0; k < z.Length; k++) sum += p[k] = Math.Exp(z[k] - max);
+        for (int k = 0; k < z.Length; k++) p[k] /= sum;
+        return p;
+    }
+
+    /// <summary>−log softmax(z)_label.</summary>
+    public static double CrossEntropy(ReadOnlySpan<double> z, int label)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double x in z) max = Math.Max(max, x);
+        double sum = 0;
+        foreach (double x in z) sum += Math.Exp(x - max);
+        return Math.Log(sum) + max - z[label];
+    }
+
+    public static void RequireLabel(string loss, int label, int classes)
+    {
+        if ((uint)label >= (uint)classes)
+            throw new ArgumentOutOfRangeException(nameof(label), label, $"Loss '{loss}': label {label} is not a readout neuron (0…{classes - 1}).");
+    }
+}
