@@ -131,7 +131,7 @@ public sealed class ExactEngine
         var last = new double[n];
         var next = new double[n];
         Array.Fill(next, double.PositiveInfinity);
-        for (int g = 0; g < n; g++) Record(trial, g, 0, 0, 0);
+        for (int g = 0; g < n; g++) Record(trial, g, 0, 0, 0, long.MinValue);
 
         var pops = plan.Network.Populations;
         var popSpikes = new int[pops.Count];
@@ -195,7 +195,7 @@ public sealed class ExactEngine
                 }
                 foreach (int j in touched)
                 {
-                    Record(trial, j, tSp, v[j], cur[j]);
+                    Record(trial, j, tSp, v[j], cur[j], g);
                     if (plan.Spiking[j]) next[j] = tSp + NextCrossing(plan, j, v[j], cur[j]);
                 }
             }
@@ -214,7 +214,7 @@ public sealed class ExactEngine
                         int j = o.PostOffset + jj;
                         Advance(plan, j, tIn, v, cur, last);
                         cur[j] += o.Weights[baseW + jj];
-                        Record(trial, j, tIn, v[j], cur[j]);
+                        Record(trial, j, tIn, v[j], cur[j], -1L - c);
                         if (plan.Spiking[j]) next[j] = tIn + NextCrossing(plan, j, v[j], cur[j]);
                     }
                 }
@@ -223,8 +223,9 @@ public sealed class ExactEngine
         return trial;
     }
 
-    private static void Record(ExactTrial trial, int g, double t, double v, double i)
+    private static void Record(ExactTrial trial, int g, double t, double v, double i, long source)
     {
+        trial.EventPattern[g] = (trial.EventPattern[g] ^ (ulong)source) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
         trial.RecordTime[g].Add(t);
         trial.RecordV[g].Add(v);
         trial.RecordI[g].Add(i);

@@ -31,6 +31,7 @@ public sealed class ExactTrial
             SpikeSlope[i] = new DoubleBuffer(plan.Spiking[i] ? 8 : 1);
         }
         Readout = new ExactReadoutTrace(this);
+        EventPattern = new ulong[n];
     }
 
     internal ExactPlan Plan { get; }
@@ -40,6 +41,9 @@ public sealed class ExactTrial
     internal DoubleBuffer[] SpikeTime { get; }
     internal DoubleBuffer[] SpikeSlope { get; }
     internal List<Event> Events { get; } = [];
+
+    /// <summary>Per neuron, a hash of the ordered sequence of event sources that touched it (inputs, presynaptic and own spikes).</summary>
+    internal ulong[] EventPattern { get; }
 
     /// <summary>Trial duration T (ms).</summary>
     public double Duration { get; }
@@ -67,6 +71,12 @@ public sealed class ExactTrial
 
     /// <summary>Spike count of every non-input neuron, populations in network order (a fingerprint for finite differences).</summary>
     public int[] AllSpikeCounts() => SpikeTime.Select(b => b.Count).ToArray();
+
+    /// <summary>
+    /// Whether every neuron saw the same sequence of events (arrivals by source, and its own spikes) as in
+    /// <paramref name="other"/>. Where the order changes, the loss is continuous but its derivative may jump.
+    /// </summary>
+    public bool HasSameEventOrder(ExactTrial other) => EventPattern.AsSpan().SequenceEqual(other.EventPattern);
 
     /// <summary>Total number of spikes of non-input neurons.</summary>
     public int TotalSpikes => SpikeTime.Sum(b => b.Count);

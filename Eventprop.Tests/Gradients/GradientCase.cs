@@ -1,0 +1,213 @@
+using System.Globalization;
+using Eventprop.Core.Data;
+using Eventprop.Core.Network;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace Eventprop.Tests.Gradients;
+
+/// <summary>Which family of random networks a case belongs to.</summary>
+public enum CaseKind
+{
+    /// <summary>1–2 hidden layers, no recurrence, independent random τ's.</summary>
+    FeedForward,
+    /// <summary>1–2 hidden layers, each recurrent with probability 2/3.</summary>
+    Recurrent,
+    /// <summary>τ_mem = τ_syn exactly, or within a relative 1e-9…1e-3.</summary>
+    EqualTau,
+    /// <summary>One recurrent layer where only neuron 0 gets strong input and drives the others through recurrent weights.</summary>
+    RecurrentDriven,
+}
+
+/// <summary>
+/// A replayable description of one random gradient-check case: the network and the input are drawn from
+/// <see cref="Seed"/> given the sizes. <see cref="ToString"/> prints a C# expression that rebuilds it.
+/// </summary>
+public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hidden, bool[] Recurrent, int Readout, int InputSpikes, double Duration)
+{
+    /// <summary>Builds the network and the sample.</summary>
+    public (Network Network, SpikeSample Sample) Build()
+    {
+        var rng = new Random(Seed);
+        double D = Duration;
+        var builder = Network.Create(Seed).Input("in", Inputs);
+        var taus = new List<(double[] Tm, double[] Ts)>();
+        for (int l = 0; l < Hidden.Length; l++)
+        {
+            var (tm, ts) = DrawTaus(rng, Hidden[l]);
+            taus.Add((tm, ts));
+            builder.Lif($"h{l}", tm, ts);
+        }
+        var (rtm, rts) = DrawTaus(rng, Readout);
+        builder.Readout("out", rtm, rts);
+
+        double inputRate = InputSpikes / (0.8 * D); // spikes per ms over all channels
+        // Input weights sized so that the mean drive is a few times threshold.
+        double target = 1.5 + 2.5 * rng.NextDouble();
+        double meanTs = taus[0].Ts.Average();
+        double wIn = target / (meanTs * inputRate);
+        if (Kind == CaseKind.RecurrentDriven)
+        {
+            var w = new double[Inputs, Hidden[0]];
+            for (int i = 0; i < Inputs; i++)
+                for (int j = 0; j < Hidden[0]; j++)
+                    w[i, j] = j == 0 ? wIn * (1.5 + rng.NextDouble()) : 0.1 * wIn * (rng.NextDouble() - 0.3);
+            builder.Connect("in", "h0", Init.Values(w));
+            // Neuron 0 drives the others through strong recurrent weights; the remaining recurrence is weak
+            // and random, so the others' spikes are caused by recurrent input without runaway activity.
+            var rec = new double[Hidden[0], Hidden[0]];
+            for (int i = 0; i < Hidden[0]; i++)
+                for (int j = 0; j < Hidden[0]; j++)
+                    rec[i, j] = i == j ? 0 : i == 0 ? 1.0 + 0.8 * rng.NextDouble() : 0.15 * Init.StandardNormal(rng);
+            builder.Connect("h0", "h0", Init.Values(rec));
+        }
+        else
+        {
+            builder.Connect("in", "h0", Init.Values(Matrix(rng, Inputs, Hidden[0], wIn, 0.6 * wIn)));
+            for (int l = 0; l < Hidden.Length; l++)
+            {
+                if (l > 0)
+                {
+                    double w = (2.0 + 2.0 * rng.NextDouble()) / Hidden[l - 1];
+                    builder.Connect($"h{l - 1}", $"h{l}", Init.Values(Matrix(rng, Hidden[l - 1], Hidden[l], w, 0.8 * w)));
+                }
+                if (Recurrent[l])
+                {
+                    // Spread 0.8/√n, with self-connections kept small so that no neuron re-excites itself without end.
+                    var rec = Matrix(rng, Hidden[l], Hidden[l], 0.0, 0.8 / Math.Sqrt(Hidden[l]));
+                    for (int j = 0; j < Hidden[l]; j++) rec[j, j] *= 0.25;
+                    builder.Connect($"h{l}", $"h{l}", Init.Values(rec));
+                }
+            }
+        }
+        builder.Connect($"h{Hidden.Length - 1}", "out", Init.Values(Matrix(rng, Hidden[^1], Readout, 0.0, 1.0)));
+        var network = builder.Build();
+        double zTarget = 0.5 + 2.5 * rng.NextDouble();
+
+        var times = new double[InputSpikes];
+        var channels = new int[InputSpikes];
+        for (int s = 0; s < InputSpikes; s++)
+        {
+            times[s] = 0.8 * D * rng.NextDouble();
+            channels[s] = rng.Next(Inputs);
+        }
+        var sample = new SpikeSample(times, channels, label: rng.Next(Readout));
+        ScaleReadout(network, sample, Duration, zTarget);
+        return (network, sample);
+    }
+
+    /// <summary>
+    /// Rescales the readout weights so that the largest |z_k| = |(1/T)∫V_k dt| equals <paramref name="zTarget"/>.
+    /// </summary>
+    /// <remarks>
+    /// The readout is a linear integrator, so this leaves every hidden spike unchanged and scales z exactly.
+    /// It keeps the finite-difference reference meaningful: its rounding floor is about ε·max|z|/h
+    /// (≈ 1e-10 · max|z| at h = 1e-6), which must stay well below the 1e-9 absolute tolerance.
+    /// </remarks>
+    private static void ScaleReadout(Network network, SpikeSample sample, double duration, double zTarget)
+    {
+        var trial = new Core.Simulation.ExactEngine(duration).Simulate(network, sample);
+        double zMax = 0;
+        for (int k = 0; k < network.Readout.Size; k++)
+            zMax = Math.Max(zMax, Math.Abs(trial.Readout.IntegrateVoltage(k) / duration));
+        if (zMax == 0) return;
+        var w = network.Connections.Single(c => c.Post == network.Readout).Name;
+        var values = network.Parameters[w].Values;
+        for (int i = 0; i < values.Length; i++) values[i] *= zTarget / zMax;
+    }
+
+    private (double[] Tm, double[] Ts) DrawTaus(Random rng, int n)
+    {
+        var tm = new double[n];
+        var ts = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            tm[i] = 5 + 25 * rng.NextDouble();
+            if (Kind == CaseKind.EqualTau)
+            {
+                double u = rng.NextDouble();
+                ts[i] = u < 0.5
+                    ? tm[i]
+                    : tm[i] * (1 + (rng.Next(2) == 0 ? -1 : 1) * Math.Pow(10, -3 - 6 * rng.NextDouble()));
+            }
+            else
+            {
+                ts[i] = 2 + 18 * rng.NextDouble();
+            }
+        }
+        return (tm, ts);
+    }
+
+    private static double[,] Matrix(Random rng, int rows, int cols, double mean, double std)
+    {
+        var m = new double[rows, cols];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) m[i, j] = mean + std * Init.StandardNormal(rng);
+        return m;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration})");
+
+    /// <summary>FsCheck generator and shrinker for one case family.</summary>
+    public static Arbitrary<GradientCase> Arbitrary(CaseKind kind)
+    {
+        var gen =
+            from seed in Gen.Choose(0, int.MaxValue - 1)
+            from inputs in Gen.Choose(2, 6)
+            from layers in kind == CaseKind.RecurrentDriven ? Gen.Constant(1) : Gen.Choose(1, 2)
+            from h0 in Gen.Choose(kind == CaseKind.RecurrentDriven ? 3 : 1, 8)
+            from h1 in Gen.Choose(1, 8)
+            from r0 in Gen.Choose(0, 2)
+            from r1 in Gen.Choose(0, 2)
+            from readout in Gen.Choose(2, 4)
+            from spikes in Gen.Choose(5, 60)
+            from duration in Gen.Choose(20, 60)
+            select new GradientCase(kind, seed, inputs,
+                layers == 1 ? [h0] : [h0, h1],
+                kind switch
+                {
+                    CaseKind.FeedForward => layers == 1 ? [false] : [false, false],
+                    CaseKind.RecurrentDriven => [true],
+                    CaseKind.EqualTau => layers == 1 ? [r0 == 0] : [r0 == 0, r1 == 0],
+                    _ => layers == 1 ? [r0 > 0] : [r0 > 0, r1 > 0],
+                },
+                readout, spikes, duration);
+        return Arb.From(gen, Shrink);
+    }
+
+    /// <summary>Smaller cases: fewer layers, neurons, inputs, readouts, input spikes, no recurrence.</summary>
+    public static IEnumerable<GradientCase> Shrink(GradientCase c)
+    {
+        if (c.Hidden.Length > 1)
+        {
+            yield return c with { Hidden = [c.Hidden[0]], Recurrent = [c.Recurrent[0]] };
+            yield return c with { Hidden = [c.Hidden[1]], Recurrent = [c.Recurrent[1]] };
+        }
+        int minHidden = c.Kind == CaseKind.RecurrentDriven ? 3 : 1;
+        for (int l = 0; l < c.Hidden.Length; l++)
+            if (c.Hidden[l] > minHidden)
+            {
+                var h = (int[])c.Hidden.Clone();
+                h[l] = Math.Max(minHidden, h[l] / 2);
+                yield return c with { Hidden = h };
+                h = (int[])c.Hidden.Clone();
+                h[l]--;
+                yield return c with { Hidden = h };
+            }
+        if (c.Kind != CaseKind.RecurrentDriven)
+            for (int l = 0; l < c.Recurrent.Length; l++)
+                if (c.Recurrent[l])
+                {
+                    var r = (bool[])c.Recurrent.Clone();
+                    r[l] = false;
+                    yield return c with { Recurrent = r };
+                }
+        if (c.InputSpikes > 1) yield return c with { InputSpikes = c.InputSpikes / 2 };
+        if (c.InputSpikes > 1) yield return c with { InputSpikes = c.InputSpikes - 1 };
+        if (c.Inputs > 1) yield return c with { Inputs = c.Inputs - 1 };
+        if (c.Readout > 2) yield return c with { Readout = c.Readout - 1 };
+    }
+}
