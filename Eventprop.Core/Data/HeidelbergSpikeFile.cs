@@ -301,15 +301,18 @@ public static class HeidelbergSpikeFile
     private static string[] ReadStrings(IH5Dataset dataset, string name, string datasetPath)
     {
         var type = dataset.Type;
-        bool isString = type.Class == H5DataTypeClass.String
-            || (type.Class == H5DataTypeClass.VariableLength && type.VariableLength.BaseType.Class == H5DataTypeClass.FixedPoint
-                && type.VariableLength.BaseType.Size == 1);
-        if (!isString)
+        if (!IsString(type))
             throw new InvalidDataException($"{name}: dataset '{datasetPath}' holds {Describe(type)}; expected strings.");
         if (dataset.Space.Dimensions.Length > 1)
             throw new InvalidDataException($"{name}: dataset '{datasetPath}' has {dataset.Space.Dimensions.Length} dimensions; expected a 1-D list of strings.");
         return dataset.Read<string[]>().Select(s => (s ?? "").TrimEnd('\0')).ToArray();
     }
+
+    /// <summary>Fixed-length strings, or variable-length strings (a sequence of 1-byte characters, as h5py writes them).</summary>
+    private static bool IsString(IH5DataType type) =>
+        type.Class == H5DataTypeClass.String
+        || (type.Class == H5DataTypeClass.VariableLength && type.VariableLength.BaseType.Class == H5DataTypeClass.FixedPoint
+            && type.VariableLength.BaseType.Size == 1);
 
     private static Dictionary<string, IReadOnlyList<string>> ReadMetaInfo(NativeFile file, string name)
     {
@@ -322,11 +325,13 @@ public static class HeidelbergSpikeFile
             if (child is not IH5Dataset dataset) continue; // nested groups carry nothing the published files use
             string path = "extra/meta_info/" + child.Name;
             var type = dataset.Type;
+            // meta_info is informational: a type this reader does not decode is recorded as such instead of failing the load
             string[] values = type.Class switch
             {
                 H5DataTypeClass.FixedPoint => ReadIntegers(dataset, name, path).Select(v => v.ToString(CultureInfo.InvariantCulture)).ToArray(),
                 H5DataTypeClass.FloatingPoint => ReadFloats(dataset, name, path).Select(v => v.ToString("R", CultureInfo.InvariantCulture)).ToArray(),
-                _ => ReadStrings(dataset, name, path),
+                _ when IsString(type) => ReadStrings(dataset, name, path),
+                _ => [$"<not decoded: {Describe(type)}>"],
             };
             result[child.Name] = values;
         }

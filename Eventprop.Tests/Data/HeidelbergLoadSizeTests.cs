@@ -21,7 +21,7 @@ public sealed class HeidelbergLoadSizeTests(ITestOutputHelper output) : IDisposa
         long spikes = 0;
         for (int i = 0; i < trials; i++)
         {
-            int n = random.Next(100, 500);
+            int n = random.Next(500, 1500);
             spikes += n;
             times[i] = new Half[n];
             units[i] = new ushort[n];

@@ -97,6 +97,8 @@ public sealed class HeidelbergSpikeFileTests : IDisposable
         {
             ["age"] = new ushort[] { 25, 31 },
             ["body_height"] = new double[] { 1.75, 1.62 },
+            ["gender"] = new[] { "female", "male" },
+            ["pairs"] = new ushort[][] { [1, 2], [3] },
         };
         string path = _dir.File("meta.h5");
         layout.Write(path);
@@ -106,6 +108,8 @@ public sealed class HeidelbergSpikeFileTests : IDisposable
         Assert.Equal(layout.Keys, data.ClassNames);
         Assert.Equal(new[] { "25", "31" }, data.MetaInfo["age"]);
         Assert.Equal(new[] { "1.75", "1.62" }, data.MetaInfo["body_height"]);
+        Assert.Equal(new[] { "female", "male" }, data.MetaInfo["gender"]);
+        Assert.StartsWith("<not decoded: variable-length", Assert.Single(data.MetaInfo["pairs"]));
     }
 
     [Fact]
