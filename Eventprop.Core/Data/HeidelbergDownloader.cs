@@ -266,11 +266,11 @@ public sealed class HeidelbergDownloader
         }
         catch (HttpRequestException e)
         {
-            return HeidelbergSpikeFile.OneLine(e.Message);
+            return ErrorText.OneLine(e.Message);
         }
         catch (IOException e) // a connection reset mid-transfer (or a full disk: the reason is in the message)
         {
-            return HeidelbergSpikeFile.OneLine(e.Message);
+            return ErrorText.OneLine(e.Message);
         }
     }
 
@@ -297,7 +297,7 @@ public sealed class HeidelbergDownloader
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new InvalidDataException($"{Path.GetFileName(archive)}: not valid gzip data ({HeidelbergSpikeFile.OneLine(e.Message)}); delete it and download again.", e);
+                    throw new InvalidDataException($"{Path.GetFileName(archive)}: not valid gzip data ({ErrorText.OneLine(e.Message)}); delete it and download again.", e);
                 }
             }
             File.Move(temp, target, overwrite: true);

@@ -55,7 +55,7 @@ public static class HeidelbergSpikeFile
         }
         catch (Exception e)
         {
-            throw new InvalidDataException($"{name}: not a readable HDF5 file ({OneLine(e.Message)}); is this an SHD/SSC .h5 file?", e);
+            throw new InvalidDataException($"{name}: not a readable HDF5 file ({ErrorText.OneLine(e.Message)}); is this an SHD/SSC .h5 file?", e);
         }
 
         using (file)
@@ -70,7 +70,7 @@ public static class HeidelbergSpikeFile
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new InvalidDataException($"{name}: could not read the file ({OneLine(e.Message)}); the file may be truncated or damaged.", e);
+                throw new InvalidDataException($"{name}: could not read the file ({ErrorText.OneLine(e.Message)}); the file may be truncated or damaged.", e);
             }
         }
     }
@@ -175,7 +175,7 @@ public static class HeidelbergSpikeFile
         }
         catch (Exception e)
         {
-            throw new InvalidDataException($"{name}: '{datasetPath}' is not a readable dataset ({OneLine(e.Message)}); is this an SHD/SSC file?", e);
+            throw new InvalidDataException($"{name}: '{datasetPath}' is not a readable dataset ({ErrorText.OneLine(e.Message)}); is this an SHD/SSC file?", e);
         }
     }
 
@@ -351,7 +351,4 @@ public static class HeidelbergSpikeFile
         using var stream = File.OpenRead(path);
         return stream.ReadByte() == 0x1f && stream.ReadByte() == 0x8b;
     }
-
-    /// <summary>Collapses a (library) message to one line so that our messages stay one line.</summary>
-    internal static string OneLine(string message) => string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).Trim();
 }

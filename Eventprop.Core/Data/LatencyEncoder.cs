@@ -82,7 +82,6 @@ public static class MnistLatency
         var samples = new SpikeSample[images.Count];
         for (int i = 0; i < samples.Length; i++)
             samples[i] = encoder.Encode(images.Image(i), labels[i]);
-        var classNames = Enumerable.Range(0, classes).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return new SpikeDataset(samples, images.PixelsPerImage, classNames, name);
+        return new SpikeDataset(samples, images.PixelsPerImage, SpikeDataset.NumberedClassNames(classes), name);
     }
 }

@@ -140,7 +140,7 @@ public static class MnistIdx
         }
         catch (InvalidDataException e)
         {
-            throw new InvalidDataException($"{name}: damaged gzip data ({HeidelbergSpikeFile.OneLine(e.Message)}).", e);
+            throw new InvalidDataException($"{name}: damaged gzip data ({ErrorText.OneLine(e.Message)}).", e);
         }
         return total;
     }

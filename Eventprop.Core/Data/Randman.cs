@@ -207,8 +207,7 @@ public static class Randman
         }
 
         if (options.Shuffle) master.Shuffle(samples);
-        var classNames = Enumerable.Range(0, classes).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         string name = $"randman (seed {options.Seed}, {classes} classes, {units} units, D={dims}, α={options.Alpha}, {options.DurationMs} ms)";
-        return new SpikeDataset(samples, units, classNames, name);
+        return new SpikeDataset(samples, units, SpikeDataset.NumberedClassNames(classes), name);
     }
 }

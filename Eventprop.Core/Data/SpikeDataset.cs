@@ -42,7 +42,7 @@ public sealed class SpikeDataset : IReadOnlyList<SpikeSample>
         if (classNames is null)
         {
             int maxLabel = _samples.Length == 0 ? -1 : _samples.Max(s => s.Label);
-            ClassNames = Enumerable.Range(0, maxLabel + 1).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            ClassNames = NumberedClassNames(maxLabel + 1);
         }
         else
         {
@@ -53,6 +53,11 @@ public sealed class SpikeDataset : IReadOnlyList<SpikeSample>
         }
         MetaInfo = metaInfo ?? new Dictionary<string, IReadOnlyList<string>>();
     }
+
+    /// <summary>Class names "0", "1", …, "count − 1", for data whose classes have no names.</summary>
+    /// <param name="count">Number of classes.</param>
+    public static string[] NumberedClassNames(int count) =>
+        Enumerable.Range(0, count).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 
     /// <summary>The samples, in dataset order.</summary>
     public IReadOnlyList<SpikeSample> Samples => _samples;

@@ -83,6 +83,19 @@ public sealed class HeidelbergDownloaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Archive_that_is_not_gzip_is_rejected_and_leaves_nothing_behind()
+    {
+        var notGzip = System.Text.Encoding.ASCII.GetBytes("<html>a captive portal, not a dataset</html>");
+        _server.Serve("shd_train.h5.gz", notGzip);
+
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            Downloader(new Dictionary<string, string> { ["shd_train.h5.gz"] = Md5(notGzip) }).EnsureAsync(HeidelbergFile.ShdTrain));
+
+        AssertOneLine(e, "shd_train.h5.gz", "not valid gzip");
+        Assert.DoesNotContain(CacheFiles(), f => f.StartsWith("shd_train.h5", StringComparison.Ordinal) && f != "shd_train.h5.gz");
+    }
+
+    [Fact]
     public async Task Broken_transfer_is_cleaned_up_and_says_where_to_put_the_file()
     {
         _server.Serve("shd_train.h5.gz", _gz, truncate: true);
