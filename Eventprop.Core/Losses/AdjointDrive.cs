@@ -11,13 +11,19 @@ namespace Eventprop.Core.Losses;
 /// includes ∂F/∂(∫l_V). The <c>sum</c> loss uses ρ = 0, <c>sum_exp</c> ρ = 1/T.</item>
 /// <item><b>Voltage impulse</b>: L depends on V_k at one time t₀ with ∂L/∂V_k(t₀) = g (e.g. the <c>max</c> loss).</item>
 /// <item><b>Spike-time term</b>: ∂L/∂t for a given spike of a spiking readout neuron (l_p, e.g. <c>first_spike</c>).</item>
+/// <item><b>Voltage-dependent drive</b>: ∂l_V/∂V_k(t) contains c·f(t, V(t))_k for a smooth function f of the readout
+/// voltages (e.g. the per-time cross-entropy <c>entropy</c>, or a user's l_V); engines integrate it by quadrature.</item>
 /// </list>
 /// </remarks>
 public sealed class AdjointDrive
 {
+    private readonly List<VoltageDependentDrive> _voltageDependent = [];
     private readonly List<ExponentialDriveTerm> _exponential = [];
     private readonly List<VoltageImpulse> _impulses = [];
     private readonly List<SpikeTimeTerm> _spikeTimes = [];
+
+    /// <summary>The voltage-dependent drive terms.</summary>
+    public IReadOnlyList<VoltageDependentDrive> VoltageDependent => _voltageDependent;
 
     /// <summary>The exponential drive terms.</summary>
     public IReadOnlyList<ExponentialDriveTerm> Exponential => _exponential;
@@ -33,6 +39,14 @@ public sealed class AdjointDrive
     {
         if (rate < 0 || !double.IsFinite(rate)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "Drive rates must be finite and ≥ 0.");
         if (coefficient != 0) _exponential.Add(new ExponentialDriveTerm(neuron, coefficient, rate));
+        return this;
+    }
+
+    /// <summary>Adds ∂l_V/∂V_k(t) += coefficient · f(t, V(t))_k for every readout neuron k.</summary>
+    public AdjointDrive AddVoltageDependent(VoltageDriveFunction function, double coefficient = 1)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        if (coefficient != 0) _voltageDependent.Add(new VoltageDependentDrive(function, coefficient));
         return this;
     }
 
@@ -54,6 +68,7 @@ public sealed class AdjointDrive
     public AdjointDrive Scaled(double factor)
     {
         var d = new AdjointDrive();
+        foreach (var t in _voltageDependent) d._voltageDependent.Add(t with { Coefficient = t.Coefficient * factor });
         foreach (var t in _exponential) d._exponential.Add(t with { Coefficient = t.Coefficient * factor });
         foreach (var t in _impulses) d._impulses.Add(t with { DLossdV = t.DLossdV * factor });
         foreach (var t in _spikeTimes) d._spikeTimes.Add(t with { DLossdt = t.DLossdt * factor });
@@ -69,3 +84,12 @@ public readonly record struct VoltageImpulse(int Neuron, double Time, double DLo
 
 /// <summary>∂L/∂t of spike <c>SpikeIndex</c> of readout neuron <c>Neuron</c>.</summary>
 public readonly record struct SpikeTimeTerm(int Neuron, int SpikeIndex, double DLossdt);
+
+/// <summary>
+/// A smooth function of time (ms) and the readout voltages V(t) that writes ∂l_V/∂V_k for every readout neuron k into
+/// <paramref name="drive"/>. It must not keep references to its spans.
+/// </summary>
+public delegate void VoltageDriveFunction(double time, ReadOnlySpan<double> voltages, Span<double> drive);
+
+/// <summary>∂l_V/∂V_k(t) contribution <c>Coefficient · Function(t, V(t))_k</c>.</summary>
+public sealed record VoltageDependentDrive(VoltageDriveFunction Function, double Coefficient);

@@ -30,7 +30,7 @@ internal enum AdjointFault
 /// <see cref="MaxSpikesPerNeuron"/> spikes per neuron in one trial stops the simulation with a
 /// <see cref="SpikeLimitExceededException"/>.</para>
 /// </remarks>
-public sealed class ExactEngine
+public sealed class ExactEngine : IGradientEngine
 {
     private const double Theta = Network.Network.Threshold;
 
@@ -58,7 +58,7 @@ public sealed class ExactEngine
     /// <summary>Runs the forward pass of one trial and records it.</summary>
     public ExactTrial Simulate(Network.Network network, SpikeSample sample) => Forward(new ExactPlan(network), sample);
 
-    /// <summary>Runs the forward pass and evaluates <paramref name="loss"/> (no gradient).</summary>
+    /// <summary>Runs the forward pass and evaluates <paramref name="loss"/> on one trial (no gradient).</summary>
     public LossEvaluation Evaluate(Network.Network network, SpikeSample sample, ILoss loss)
     {
         CheckReadout(network, loss);
@@ -66,31 +66,79 @@ public sealed class ExactEngine
         return loss.Evaluate(trial.Readout, RequireLabel(sample, network));
     }
 
-    /// <summary>The loss of one trial and its gradient with respect to every parameter.</summary>
-    public GradientResult Gradient(Network.Network network, SpikeSample sample, ILoss loss) => Gradient(network, [sample], loss);
+    /// <inheritdoc />
+    public EvaluationResult Evaluate(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    {
+        var (_, trials, evals, labels) = ForwardBatch(network, batch, loss);
+        return new EvaluationResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, HiddenSpikeCounts(network, trials));
+    }
 
-    /// <summary>The mean loss over <paramref name="batch"/> and the gradient of that mean.</summary>
-    public GradientResult Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    /// <summary>The loss of one trial and its gradient with respect to every parameter.</summary>
+    public ExactGradientResult Gradient(Network.Network network, SpikeSample sample, ILoss loss) => Gradient(network, [sample], loss);
+
+    /// <summary>The mean loss over <paramref name="batch"/> and the gradient of that mean, with every recorded trial.</summary>
+    /// <remarks>With <paramref name="regularization"/>, the heuristic λ_V jump of <see cref="ActivityRegularization"/> is
+    /// applied at every hidden spike, after the Eventprop jump, using the batch-mean spike count of that neuron.</remarks>
+    public ExactGradientResult Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
+    {
+        regularization?.Validate();
+        var (plan, trials, evals, labels) = ForwardBatch(network, batch, loss);
+        var counts = HiddenSpikeCounts(network, trials);
+        double[]? regJump = null;
+        if (regularization is { Strength: > 0 })
+        {
+            regJump = new double[plan.NeuronCount];
+            double tauReadout = network.TauMem(network.Readout.Name).Values.Average();
+            double n = batch.Count;
+            foreach (var pop in network.Hidden)
+            {
+                int off = plan.PopulationOffset[pop.Index];
+                var c = counts[pop.Name];
+                for (int i = 0; i < pop.Size; i++)
+                    regJump[off + i] = tauReadout * regularization.Strength * (c[i] / n - regularization.TargetSpikes) / n;
+            }
+        }
+        var gradient = network.Parameters.ZerosLike();
+        for (int b = 0; b < trials.Length; b++)
+            Backward(plan, trials[b], evals[b].Drive.Scaled(1.0 / batch.Count), gradient, regJump);
+        return new ExactGradientResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, counts, gradient, trials);
+    }
+
+    GradientResult IGradientEngine.Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization) =>
+        Gradient(network, batch, loss, regularization);
+
+    private (ExactPlan Plan, ExactTrial[] Trials, LossEvaluation[] Evaluations, int[] Labels) ForwardBatch(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.");
         CheckReadout(network, loss);
         var plan = new ExactPlan(network);
-        var gradient = network.Parameters.ZerosLike();
-        double total = 0;
-        int correct = 0;
-        var trials = new List<ExactTrial>(batch.Count);
-        foreach (var sample in batch)
+        var trials = new ExactTrial[batch.Count];
+        var evals = new LossEvaluation[batch.Count];
+        var labels = new int[batch.Count];
+        for (int b = 0; b < batch.Count; b++)
         {
-            int label = RequireLabel(sample, network);
-            var trial = Forward(plan, sample);
-            var eval = loss.Evaluate(trial.Readout, label);
-            total += eval.Value;
-            if (eval.Prediction == label) correct++;
-            Backward(plan, trial, eval.Drive.Scaled(1.0 / batch.Count), gradient);
-            trials.Add(trial);
+            labels[b] = RequireLabel(batch[b], network);
+            trials[b] = Forward(plan, batch[b]);
+            evals[b] = loss.Evaluate(trials[b].Readout, labels[b]);
         }
-        return new GradientResult(total / batch.Count, gradient, correct, batch.Count, trials);
+        return (plan, trials, evals, labels);
+    }
+
+    private static Dictionary<string, long[]> HiddenSpikeCounts(Network.Network network, ExactTrial[] trials)
+    {
+        var counts = new Dictionary<string, long[]>();
+        foreach (var pop in network.Hidden)
+        {
+            var c = new long[pop.Size];
+            foreach (var t in trials)
+            {
+                var k = t.SpikeCounts(pop.Name);
+                for (int i = 0; i < c.Length; i++) c[i] += k[i];
+            }
+            counts[pop.Name] = c;
+        }
+        return counts;
     }
 
     private static void CheckReadout(Network.Network network, ILoss loss)
@@ -287,7 +335,7 @@ public sealed class ExactEngine
 
     // ---------------------------------------------------------------- backward
 
-    private void Backward(ExactPlan plan, ExactTrial trial, AdjointDrive drive, ParameterSet gradient)
+    private void Backward(ExactPlan plan, ExactTrial trial, AdjointDrive drive, ParameterSet gradient, double[]? regJump)
     {
         int n = plan.NeuronCount;
         double T = trial.Duration;
@@ -386,6 +434,7 @@ public sealed class ExactEngine
             if (Fault == AdjointFault.FlipResetTerm) reset = -reset;
             double dldt = spikeTimeTerms is null ? 0 : spikeTimeTerms.GetValueOrDefault((src, ev.Ordinal));
             lv[src] += (reset + transport + dldt) / trial.SpikeSlope[src][ev.Ordinal];
+            if (regJump is not null) lv[src] -= regJump[src];
             foreach (int j in touched) rp[j]--;
         }
         for (; impIdx < impulses.Length; impIdx++) ApplyImpulse(impulses[impIdx]);
@@ -462,18 +511,6 @@ public sealed class ExactEngine
         if ((uint)neuron >= (uint)plan.ReadoutSize)
             throw new ArgumentOutOfRangeException(nameof(neuron), neuron, $"The loss drives readout neuron {neuron} but the readout has {plan.ReadoutSize} neurons.");
     }
-}
-
-/// <summary>The mean loss over a batch, its gradient, and the recorded trials.</summary>
-/// <param name="Loss">Mean loss over the batch.</param>
-/// <param name="Gradient">Gradient of the mean loss, with the names and shapes of the network's parameters.</param>
-/// <param name="Correct">Trials whose prediction equals the label.</param>
-/// <param name="Count">Trials in the batch.</param>
-/// <param name="Trials">The recorded forward pass of each trial, in batch order.</param>
-public sealed record GradientResult(double Loss, ParameterSet Gradient, int Correct, int Count, IReadOnlyList<ExactTrial> Trials)
-{
-    /// <summary>Fraction of trials classified correctly.</summary>
-    public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
 }
 
 /// <summary>A population fired more spikes in one trial than the engine's limit allows (runaway activity).</summary>
