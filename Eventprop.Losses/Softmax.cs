@@ -15,6 +15,16 @@ internal static class Softmax
         return p;
     }
 
+    /// <summary>softmax(z) written into <paramref name="p"/> (no allocation).</summary>
+    public static void Into(ReadOnlySpan<double> z, Span<double> p)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double x in z) max = Math.Max(max, x);
+        double sum = 0;
+        for (int k = 0; k < z.Length; k++) sum += p[k] = Math.Exp(z[k] - max);
+        for (int k = 0; k < z.Length; k++) p[k] /= sum;
+    }
+
     /// <summary>−log softmax(z)_label.</summary>
     public static double CrossEntropy(ReadOnlySpan<double> z, int label)
     {
