@@ -163,9 +163,9 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
     }
 
     /// <summary>
-    /// The time scale on which a smooth function of the readout voltages (such as log-softmax) can vary over [a, b]:
-    /// the smallest readout τ divided by 1 + max_k(|V_k| + |I_k|) at the ends (log-softmax turns over ΔV ≈ 1, and V changes
-    /// at a rate up to (|I| + |V|)/τ_m).
+    /// The time scale on which a smooth function of the readout voltages (such as log-softmax) can vary over [a, b], an
+    /// interval with no readout event inside: the smallest readout τ divided by 1 + max_k(|V_k| + |I_k|) at a and just
+    /// before b (log-softmax turns over ΔV ≈ 1, and V changes at a rate up to (|I| + |V|)/τ_m).
     /// </summary>
     internal double LocalScale(double a, double b)
     {
@@ -173,8 +173,9 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
         for (int k = 0; k < Size; k++)
         {
             int g = trial.Plan.ReadoutOffset + k;
-            var (va, ia) = trial.StateAt(g, trial.RecordAt(g, a), a);
-            var (vb, ib) = trial.StateAt(g, trial.RecordAt(g, b), b);
+            int r = trial.RecordAt(g, a);
+            var (va, ia) = trial.StateAt(g, r, a);
+            var (vb, ib) = trial.StateAt(g, r, b); // the left limit at b: V is smooth on [a, b) from the record at a
             magnitude = Math.Max(magnitude, Math.Max(Math.Abs(va) + Math.Abs(ia), Math.Abs(vb) + Math.Abs(ib)));
         }
         return SmoothnessScale / (1 + magnitude);

@@ -39,6 +39,9 @@ internal static class PanelQuadrature
         int panels = GaussLegendre.Panels(length, scale);
         double h = length / panels;
         var values = new double[dims];
+        // Neumaier-compensated sums, so that long intervals with many panels add no accumulation error.
+        var sum = new double[dims];
+        var compensation = new double[dims];
         for (int p = 0; p < panels; p++)
         {
             double lo = a + p * h;
@@ -46,8 +49,14 @@ internal static class PanelQuadrature
             {
                 f(lo + h * GaussLegendre.Nodes[q], values);
                 double w = h * GaussLegendre.Weights[q];
-                for (int d = 0; d < dims; d++) result[d] += w * values[d];
+                for (int d = 0; d < dims; d++)
+                {
+                    double term = w * values[d], t = sum[d] + term;
+                    compensation[d] += Math.Abs(sum[d]) >= Math.Abs(term) ? (sum[d] - t) + term : (term - t) + sum[d];
+                    sum[d] = t;
+                }
             }
         }
+        for (int d = 0; d < dims; d++) result[d] += sum[d] + compensation[d];
     }
 }
