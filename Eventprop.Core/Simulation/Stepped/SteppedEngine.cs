@@ -15,7 +15,7 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// <remarks>
 /// <para><b>Forward.</b> Time runs on the grid t_k = k·dt, k = 0…N (T = N·dt). Each step advances every neuron with the
 /// exact propagator of τm V̇ = −V + I, τs İ = −I (limit form when τm = τs), checks the threshold (V ≥ 1) at t_{k+1},
-/// records each spike with its step and I − V (τm·V̇ there), resets V to 0 and then delivers the step's spikes
+/// records each spike with its step and τm·V̇ = I − ϑ at the crossing inside the step (from the step's exact trajectory; see the constructor's slopeAtGridPoint), resets V to 0 and then delivers the step's spikes
 /// (hidden spikes, then input spikes) into I. Input spikes are binned to the nearest grid point (round(t/dt)); those
 /// that land on T or later have no effect. Spikes at t = T are not recorded (the trial covers [0, T)). Spike
 /// propagation is sparse: each spike adds one weight row, so the cost follows the spikes, not neurons² × steps.</para>
@@ -56,9 +56,12 @@ public sealed class SteppedEngine : IGradientEngine
     /// <param name="minimumThresholdSlope">Lower bound on the recorded I − V (τm·V̇ at a spike) used as the jump's divisor
     /// (default 1e-3). On a grid, a spike can be detected after V has passed its maximum, where I − V is tiny or negative;
     /// the bound keeps such spikes from producing huge or sign-flipped jumps. It has no effect on non-grazing spikes.</param>
+    /// <param name="slopeAtGridPoint">Record I − V at the grid point where the spike is detected (as the GeNN implementation does)
+    /// instead of τm·V̇ = I − ϑ at the crossing inside the step (default false). At dt = 1 ms in the fluctuation-driven regime
+    /// the grid-point value is often tiny or negative and the backward pass explodes; the in-step crossing does not.</param>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message says which and why.</exception>
     public SteppedEngine(double dt, double duration, int? threads = null, int? maxSpikesPerNeuron = null,
-        bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3)
+        bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3, bool slopeAtGridPoint = false)
     {
         if (!double.IsFinite(duration) || duration <= 0)
             throw new ArgumentOutOfRangeException(nameof(duration), duration, "The trial duration must be finite and > 0 ms.");
@@ -84,7 +87,11 @@ public sealed class SteppedEngine : IGradientEngine
         MaxSpikesPerNeuron = maxSpikesPerNeuron;
         TimeConstantGradients = timeConstantGradients;
         MinimumThresholdSlope = minimumThresholdSlope;
+        SlopeAtGridPoint = slopeAtGridPoint;
     }
+
+    /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
+    public bool SlopeAtGridPoint { get; }
 
     /// <summary>Time step (ms).</summary>
     public double Dt { get; }
@@ -496,7 +503,7 @@ public sealed class SteppedEngine : IGradientEngine
                     for (int j = 0; j < c; j++)
                     {
                         int i = ws.Crossings[j], g = pop.Offset + i;
-                        float slope = cur[g] - v[g];
+                        float slope = SlopeAtGridPoint ? cur[g] - v[g] : (float)SlopeAtCrossing(plan, g, v[g], cur[g]);
                         if (!(slope >= minSlope)) slope = minSlope;
                         list.Add(kk, i, slope);
                         v[g] = (float)Network.Network.Reset;
@@ -561,6 +568,33 @@ public sealed class SteppedEngine : IGradientEngine
             v.AsSpan().CopyTo(ws.SegmentV.AsSpan((kk - a) * n, n));
             cur.AsSpan().CopyTo(ws.SegmentI.AsSpan((kk - a) * n, n));
         }
+    }
+
+    /// <summary>
+    /// τm·V̇ = I − ϑ at the threshold crossing inside the step that just ended, from the step's exact trajectory: the
+    /// step's start state is recovered from its end state (V_k, I_k) by inverting the one-step propagator, the crossing
+    /// time is the linear estimate refined by two safeguarded Newton steps.
+    /// </summary>
+    private double SlopeAtCrossing(SteppedPlan plan, int g, double vEnd, double iEnd)
+    {
+        double dt = Dt, m = plan.RateMem[g], r = plan.RateSyn[g];
+        double i0 = iEnd / plan.DecaySynExact[g];
+        double v0 = (vEnd - plan.CurrentToVoltageExact[g] * i0) / plan.DecayMemExact[g];
+        const double theta = Network.Network.Threshold;
+        double s = vEnd > v0 ? dt * Math.Clamp((theta - v0) / (vEnd - v0), 0, 1) : dt;
+        double lo = 0, hi = dt;
+        for (int it = 0; it < 3; it++)
+        {
+            double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
+            double vs = v0 * em + i0 * m * ExpKernels.Psi2(s, m, r, em, es);
+            double f = vs - theta;
+            if (f < 0) lo = s;
+            else hi = s;
+            double slope = m * (i0 * es - vs);
+            double next = slope > 0 ? s - f / slope : 0.5 * (lo + hi);
+            s = next > lo && next < hi ? next : 0.5 * (lo + hi);
+        }
+        return i0 * Math.Exp(-r * s) - theta;
     }
 
     // ------------------------------------------------------------------ backward

@@ -76,6 +76,9 @@ internal sealed class SteppedPlan
         GradSynPsi3 = new float[n];
         TauMem = new double[n];
         TauSyn = new double[n];
+        DecayMemExact = new double[n];
+        DecaySynExact = new double[n];
+        CurrentToVoltageExact = new double[n];
         RateMem = new double[n];
         RateSyn = new double[n];
     }
@@ -112,6 +115,9 @@ internal sealed class SteppedPlan
     public float[] GradSynPsi3 { get; }             // s·Ψ(dt; m, s, s)
     public double[] TauMem { get; }
     public double[] TauSyn { get; }
+    public double[] DecayMemExact { get; }
+    public double[] DecaySynExact { get; }
+    public double[] CurrentToVoltageExact { get; }
     public double[] RateMem { get; }
     public double[] RateSyn { get; }
 
@@ -146,6 +152,9 @@ internal sealed class SteppedPlan
                 TauSyn[g] = ts[i];
                 RateMem[g] = m;
                 RateSyn[g] = s;
+                DecayMemExact[g] = em;
+                DecaySynExact[g] = es;
+                CurrentToVoltageExact[g] = m * psi;
                 DecayMem[g] = (float)em;
                 DecaySyn[g] = (float)es;
                 CurrentToVoltage[g] = (float)(m * psi);
