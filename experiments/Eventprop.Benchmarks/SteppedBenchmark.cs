@@ -39,17 +39,18 @@ public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLin
 /// <param name="Steps">Steps per trial.</param>
 /// <param name="BatchSize">Trials per minibatch.</param>
 /// <param name="Threads">Engine threads.</param>
-/// <param name="MillisecondsPerTrial">Forward + backward + Adam update, per trial (mean over the measured minibatches).</param>
+/// <param name="MillisecondsPerTrial">Forward + backward + Adam update, per trial (wall clock, mean over the measured minibatches).</param>
+/// <param name="CpuMillisecondsPerTrial">Processor time of the whole process per trial (all threads); less sensitive than the wall clock to other load on the machine.</param>
 /// <param name="InputSpikesPerTrial">Mean delivered input spikes per trial.</param>
 /// <param name="HiddenSpikesPerTrial">Mean hidden spikes per trial.</param>
 /// <param name="PeakWorkingSetMegabytes">Peak resident memory of the process (MiB); meaningful when the process ran only this case.</param>
 /// <param name="PeakManagedMegabytes">Largest managed heap seen by a sampler during the measurement (MiB).</param>
-public sealed record SteppedBenchmarkResult(string Case, int Inputs, int Hidden, int Steps, int BatchSize, int Threads, double MillisecondsPerTrial,
+public sealed record SteppedBenchmarkResult(string Case, int Inputs, int Hidden, int Steps, int BatchSize, int Threads, double MillisecondsPerTrial, double CpuMillisecondsPerTrial,
     double InputSpikesPerTrial, double HiddenSpikesPerTrial, double PeakWorkingSetMegabytes, double PeakManagedMegabytes)
 {
     /// <summary>One line of <see cref="SteppedBenchmark.TableHeader"/>.</summary>
     public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} |");
+        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {CpuMillisecondsPerTrial,12:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} |");
 }
 
 /// <summary>
@@ -61,8 +62,8 @@ public static class SteppedBenchmark
 {
     /// <summary>Header of the Markdown table printed by the benchmark.</summary>
     public const string TableHeader =
-        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB |\n" +
-        "|-------------|--------|--------|--------|-------|---------|----------|-----------|-----------|-----------|-------------|";
+        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | cpu ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB |\n" +
+        "|-------------|--------|--------|--------|-------|---------|----------|--------------|-----------|-----------|-----------|-------------|";
 
     /// <summary>Builds the network of a case (seeded).</summary>
     public static Network BuildNetwork(SteppedBenchmarkCase c, int seed = 1)
@@ -135,6 +136,8 @@ public static class SteppedBenchmark
 
         for (int w = 0; w < 3; w++) Step(w % 2 == 0 ? batchA : batchB); // warm-up: JIT tiers, buffers
         double inputs = 0, hidden = 0;
+        using var self = Process.GetCurrentProcess();
+        var cpuStart = self.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         for (int b = 0; b < batches; b++)
         {
@@ -142,6 +145,8 @@ public static class SteppedBenchmark
             hidden += r.HiddenSpikeCounts.Values.Sum(x => x.Sum());
         }
         watch.Stop();
+        self.Refresh();
+        var cpu = self.TotalProcessorTime - cpuStart;
         stop.Cancel();
         sampler.Wait();
         foreach (var s in samples) inputs += s.Times.ToArray().Count(t => t < c.Duration);
@@ -149,7 +154,7 @@ public static class SteppedBenchmark
         using var process = Process.GetCurrentProcess();
         process.Refresh();
         return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engine.Threads,
-            watch.Elapsed.TotalMilliseconds / trials, inputs / samples.Length, hidden / trials,
+            watch.Elapsed.TotalMilliseconds / trials, cpu.TotalMilliseconds / trials, inputs / samples.Length, hidden / trials,
             process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0);
 
         Core.Simulation.GradientResult Step(SpikeSample[] batch)

@@ -571,9 +571,9 @@ public sealed class SteppedEngine : IGradientEngine
     }
 
     /// <summary>
-    /// τm·V̇ = I − ϑ at the threshold crossing inside the step that just ended, from the step's exact trajectory: the
-    /// step's start state is recovered from its end state (V_k, I_k) by inverting the one-step propagator, the crossing
-    /// time is the linear estimate refined by two safeguarded Newton steps.
+    /// τm·V̇ = I − ϑ at the threshold crossing inside the step that just ended. The step's start state is recovered from
+    /// its end state (V_k, I_k) by inverting the one-step propagator; the crossing time is found on the cubic Hermite
+    /// interpolant of V (values and exact slopes at both ends; error O(dt⁴)) by safeguarded Newton steps, and I there is exact.
     /// </summary>
     private double SlopeAtCrossing(SteppedPlan plan, int g, double vEnd, double iEnd)
     {
@@ -581,25 +581,23 @@ public sealed class SteppedEngine : IGradientEngine
         double i0 = iEnd / plan.DecaySynExact[g];
         double v0 = (vEnd - plan.CurrentToVoltageExact[g] * i0) / plan.DecayMemExact[g];
         const double theta = Network.Network.Threshold;
-        double s = vEnd > v0 ? dt * Math.Clamp((theta - v0) / (vEnd - v0), 0, 1) : dt;
-        double lo = 0, hi = dt;
-        for (int it = 0; it < 3; it++)
+        double d0 = dt * m * (i0 - v0), d1 = dt * m * (iEnd - vEnd); // dV/du at u = 0 and 1 (u = s/dt)
+        double u = vEnd > v0 ? Math.Clamp((theta - v0) / (vEnd - v0), 0, 1) : 1;
+        double lo = 0, hi = 1;
+        for (int it = 0; it < 4; it++)
         {
-            double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
-            double vs = v0 * em + i0 * m * ExpKernels.Psi2(s, m, r, em, es);
-            double f = vs - theta;
-            if (f < 0) lo = s;
-            else hi = s;
-            double slope = m * (i0 * es - vs);
-            double next = slope > 0 ? s - f / slope : 0.5 * (lo + hi);
-            s = next > lo && next < hi ? next : 0.5 * (lo + hi);
+            double u2 = u * u, u3 = u2 * u;
+            double p = (2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * d0 + (3 * u2 - 2 * u3) * vEnd + (u3 - u2) * d1 - theta;
+            if (p < 0) lo = u;
+            else hi = u;
+            double dp = (6 * u2 - 6 * u) * (v0 - vEnd) + (3 * u2 - 4 * u + 1) * d0 + (3 * u2 - 2 * u) * d1;
+            double next = dp > 0 ? u - p / dp : 0.5 * (lo + hi);
+            u = next > lo && next < hi ? next : 0.5 * (lo + hi);
         }
-        return i0 * Math.Exp(-r * s) - theta;
+        return i0 * Math.Exp(-r * u * dt) - theta;
     }
 
     // ------------------------------------------------------------------ backward
-
-    private int _stamp;
 
     private void Backward(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, ReadoutDrive drive, GradientBuffer buffer, float[] regJump)
     {
@@ -672,7 +670,7 @@ public sealed class SteppedEngine : IGradientEngine
 
         void EventsAt(int k)
         {
-            int stamp = Interlocked.Increment(ref _stamp);
+            int stamp = ++ws.Stamp;
             while (impPtr < impulses.Count && impulses[impPtr].Grid == k)
             {
                 var imp = impulses[impPtr++];

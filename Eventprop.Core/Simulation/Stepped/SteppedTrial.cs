@@ -137,6 +137,8 @@ internal sealed class SteppedWorkspace
     /// <summary>λV − λI of a population's neurons, valid for the step in <see cref="DifferenceStamp"/>.</summary>
     public float[] AdjointDifference { get; }
     public int[] WeightedStamp { get; }
+    /// <summary>Counter that identifies the current grid point of the backward pass in the stamp arrays.</summary>
+    public int Stamp { get; set; }
     public int[] DifferenceStamp { get; }
     public int[] Crossings { get; }
     public float[] TraceV { get; }
