@@ -249,11 +249,14 @@ public sealed class SteppedEngine : IGradientEngine
         return _plan;
     }
 
+    /// <summary>Longest replay segment (steps): keeps the per-thread segment buffer in cache next to the weight rows.</summary>
+    private const int SegmentLimit = 256;
+
     private int SnapshotInterval(int trials, int partitions)
     {
         // Snapshots (N/K per trial) and segment buffers (K per thread) balance at K = √(N·B/P).
         double k = Math.Sqrt((double)Steps * trials / partitions);
-        return (int)Math.Clamp(Math.Ceiling(k), Math.Min(16, Steps), Steps);
+        return (int)Math.Clamp(Math.Ceiling(k), Math.Min(16, Steps), Math.Min(SegmentLimit, Steps));
     }
 
     private SteppedTrial[] RentTrials(int count)
