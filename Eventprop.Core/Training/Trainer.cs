@@ -112,6 +112,10 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(training);
         if (training.Count == 0) throw new ArgumentException("The training set is empty; pass at least one sample.", nameof(training));
+        bool hasValidation = validation is { Count: > 0 };
+        if (!hasValidation && (Options.EarlyStopping?.Metric is TrainingMetric.ValidationAccuracy or TrainingMetric.ValidationLoss
+                               || Options.ScheduleMetric is TrainingMetric.ValidationAccuracy or TrainingMetric.ValidationLoss))
+            throw new ArgumentException("Early stopping or the schedule watches a validation metric but no validation data was given; pass a validation set or watch a training metric.", nameof(validation));
         var hooks = callbacks ?? [];
         var watch = Stopwatch.StartNew();
         int epoch = State.Epoch + 1;

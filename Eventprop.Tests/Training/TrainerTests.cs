@@ -276,7 +276,8 @@ public class TrainerTests(ITestOutputHelper output)
         var t = new Trainer(net, new ScriptedEngine(), Loss.Sum());
         Assert.Throws<ArgumentException>(() => t.Fit(Array.Empty<SpikeSample>()));
         var noValidation = new Trainer(net, new ScriptedEngine(), Loss.Sum(), new TrainingOptions { EarlyStopping = new EarlyStopping(TrainingMetric.ValidationAccuracy) });
-        var e2 = Assert.Throws<InvalidOperationException>(() => noValidation.Fit(TrainingTestData.TwoClassTask(8, 1)));
+        var e2 = Assert.Throws<ArgumentException>(() => noValidation.Fit(TrainingTestData.TwoClassTask(8, 1)));
         Assert.Contains("validation", e2.Message);
+        Assert.Equal(0, noValidation.State.Epoch);
     }
 }
