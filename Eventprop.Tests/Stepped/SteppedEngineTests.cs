@@ -205,4 +205,18 @@ public class SteppedEngineTests
                 Assert.Equal(exact.Voltage(k, t), stepped.Voltage(k, t), 0.005);
         Assert.Throws<ArgumentOutOfRangeException>(() => stepped.Voltage(0, c.Duration + 1));
     }
+
+    [Fact]
+    public void A_network_without_hidden_layers_matches_the_exact_engine()
+    {
+        var net = Network.Create(2).Input("in", 5).Readout("out", 3, tauMem: 12, tauSyn: 12).Connect("in", "out", Init.Normal(0.2, 0.5)).Build();
+        var rng = new Random(3);
+        var times = Enumerable.Range(0, 20).Select(_ => 25 * rng.NextDouble()).ToArray();
+        var sample = new SpikeSample(times, times.Select(_ => rng.Next(5)).ToArray(), label: 1);
+        var exact = new ExactEngine(30).Gradient(net, [sample], Loss.Sum());
+        var stepped = new SteppedEngine(0.01, 30).Gradient(net, [sample], Loss.Sum());
+        Assert.Empty(stepped.HiddenSpikeCounts);
+        Assert.Equal(exact.Loss, stepped.Loss, 3);
+        Assert.True(SteppedTestCases.RelativeError(stepped.Gradient, exact.Gradient) < 2e-3);
+    }
 }
