@@ -1,6 +1,6 @@
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation;
 
@@ -32,7 +32,7 @@ internal enum AdjointFault
 /// </remarks>
 public sealed class ExactEngine : IGradientEngine
 {
-    private const double Theta = Network.Network.Threshold;
+    private const double Theta = Network.Threshold;
 
     /// <summary>Creates an engine for trials of <paramref name="duration"/> ms.</summary>
     /// <param name="duration">Trial length T in ms (finite, &gt; 0).</param>
@@ -56,10 +56,10 @@ public sealed class ExactEngine : IGradientEngine
     internal AdjointFault Fault { get; init; }
 
     /// <summary>Runs the forward pass of one trial and records it.</summary>
-    public ExactTrial Simulate(Network.Network network, SpikeSample sample) => Forward(new ExactPlan(network), sample);
+    public ExactTrial Simulate(Network network, SpikeSample sample) => Forward(new ExactPlan(network), sample);
 
     /// <summary>Runs the forward pass and evaluates <paramref name="loss"/> on one trial (no gradient).</summary>
-    public LossEvaluation Evaluate(Network.Network network, SpikeSample sample, ILoss loss)
+    public LossEvaluation Evaluate(Network network, SpikeSample sample, ILoss loss)
     {
         CheckReadout(network, loss);
         var trial = Simulate(network, sample);
@@ -67,19 +67,19 @@ public sealed class ExactEngine : IGradientEngine
     }
 
     /// <inheritdoc />
-    public EvaluationResult Evaluate(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         var (_, trials, evals, labels) = ForwardBatch(network, batch, loss);
         return new EvaluationResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, HiddenSpikeCounts(network, trials));
     }
 
     /// <summary>The loss of one trial and its gradient with respect to every parameter.</summary>
-    public ExactGradientResult Gradient(Network.Network network, SpikeSample sample, ILoss loss) => Gradient(network, [sample], loss);
+    public ExactGradientResult Gradient(Network network, SpikeSample sample, ILoss loss) => Gradient(network, [sample], loss);
 
     /// <summary>The mean loss over <paramref name="batch"/> and the gradient of that mean, with every recorded trial.</summary>
     /// <remarks>With <paramref name="regularization"/>, the heuristic λ_V jump of <see cref="ActivityRegularization"/> is
     /// applied at every hidden spike, after the Eventprop jump, using the batch-mean spike count of that neuron.</remarks>
-    public ExactGradientResult Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
+    public ExactGradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
     {
         regularization?.Validate();
         var (plan, trials, evals, labels) = ForwardBatch(network, batch, loss);
@@ -104,10 +104,10 @@ public sealed class ExactEngine : IGradientEngine
         return new ExactGradientResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, counts, gradient, trials);
     }
 
-    GradientResult IGradientEngine.Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization) =>
+    GradientResult IGradientEngine.Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization) =>
         Gradient(network, batch, loss, regularization);
 
-    private (ExactPlan Plan, ExactTrial[] Trials, LossEvaluation[] Evaluations, int[] Labels) ForwardBatch(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    private (ExactPlan Plan, ExactTrial[] Trials, LossEvaluation[] Evaluations, int[] Labels) ForwardBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.");
@@ -125,7 +125,7 @@ public sealed class ExactEngine : IGradientEngine
         return (plan, trials, evals, labels);
     }
 
-    private static Dictionary<string, long[]> HiddenSpikeCounts(Network.Network network, ExactTrial[] trials)
+    private static Dictionary<string, long[]> HiddenSpikeCounts(Network network, ExactTrial[] trials)
     {
         var counts = new Dictionary<string, long[]>();
         foreach (var pop in network.Hidden)
@@ -141,7 +141,7 @@ public sealed class ExactEngine : IGradientEngine
         return counts;
     }
 
-    private static void CheckReadout(Network.Network network, ILoss loss)
+    private static void CheckReadout(Network network, ILoss loss)
     {
         ArgumentNullException.ThrowIfNull(loss);
         bool spiking = network.Readout.IsSpiking;
@@ -151,7 +151,7 @@ public sealed class ExactEngine : IGradientEngine
             throw new ArgumentException($"Loss '{loss.Name}' reads readout voltages but '{network.Readout.Name}' is spiking; build it with Readout(..., spiking: false).");
     }
 
-    private static int RequireLabel(SpikeSample sample, Network.Network network)
+    private static int RequireLabel(SpikeSample sample, Network network)
     {
         ArgumentNullException.ThrowIfNull(sample);
         if (sample.Label < 0 || sample.Label >= network.Readout.Size)
@@ -173,12 +173,19 @@ public sealed class ExactEngine : IGradientEngine
         }
         double T = Duration;
         int n = plan.NeuronCount;
-        var trial = new ExactTrial(plan, T);
+        int nIn = 0;
+        var times = sample.Times;
+        while (nIn < times.Length && times[nIn] < T) nIn++;
+        var expected = new int[plan.Network.Populations.Count];
+        foreach (var o in plan.Outgoings[plan.InputIndex]) expected[plan.PopulationOf[o.PostOffset]] = 2 * nIn + 16; // inputs plus as many again for hidden-spike arrivals
+        var trial = new ExactTrial(plan, T, expected);
         var v = new double[n];
         var cur = new double[n];
         var last = new double[n];
         var next = new double[n];
+        var nextIsExact = new bool[n]; // false: next[g] is only a lower bound on the crossing time
         Array.Fill(next, double.PositiveInfinity);
+        Array.Fill(nextIsExact, true);
         for (int g = 0; g < n; g++) Record(trial, g, 0, 0, 0, long.MinValue);
 
         var pops = plan.Network.Populations;
@@ -187,10 +194,8 @@ public sealed class ExactEngine : IGradientEngine
         int stamp = 0;
         var touched = new List<int>(n);
         var spiking = plan.SpikingNeurons;
-        var times = sample.Times;
+        var cache = new PropagatorCache();
         var channels = sample.Channels;
-        int nIn = 0;
-        while (nIn < times.Length && times[nIn] < T) nIn++;
         trial.InputSpikeCount = nIn;
         int inIdx = 0;
 
@@ -205,12 +210,35 @@ public sealed class ExactEngine : IGradientEngine
                     tSp = next[g];
                     best = g;
                 }
+            if (tSp <= tIn && tSp < T && !nextIsExact[best])
+            {
+                // The earliest candidate is only a lower bound. If V is still below ϑ and still rising at the next
+                // input (or T), it has not crossed before then (V has one turning point, a maximum): move the bound
+                // past that time. Otherwise find the exact crossing (or none). Then look again.
+                double horizon = Math.Min(tIn, T);
+                double s = horizon - last[best];
+                double m = plan.RateMem[best];
+                cache.Set(s, m, plan.RateSyn[best]);
+                double vH = v[best] * cache.DecayMem + cur[best] * m * cache.PsiMemSyn;
+                double iH = cur[best] * cache.DecaySyn;
+                if (vH < Theta && iH > vH)
+                {
+                    CrossingBound(plan, best, horizon, vH, iH, next, nextIsExact);
+                    if (next[best] < horizon) next[best] = horizon; // rounding guard: a bound from the horizon state starts there
+                }
+                else
+                {
+                    next[best] = last[best] + NextCrossing(plan, best, v[best], cur[best]);
+                    nextIsExact[best] = true;
+                }
+                continue;
+            }
             if (tSp <= tIn)
             {
                 if (tSp >= T) break;
                 // ---- spike of neuron `best`
                 int g = best;
-                Advance(plan, g, tSp, v, cur, last);
+                Advance(plan, g, tSp, v, cur, last, ref cache);
                 double slope = cur[g] - Theta;
                 var st = trial.SpikeTime[g];
                 int ordinal = st.Count;
@@ -220,7 +248,7 @@ public sealed class ExactEngine : IGradientEngine
                 int p = plan.PopulationOf[g];
                 if (++popSpikes[p] > (long)MaxSpikesPerNeuron * pops[p].Size)
                     throw new SpikeLimitExceededException(pops[p].Name, MaxSpikesPerNeuron, tSp);
-                v[g] = Network.Network.Reset;
+                v[g] = Network.Reset;
                 stamp++;
                 touched.Clear();
                 touched.Add(g);
@@ -232,7 +260,7 @@ public sealed class ExactEngine : IGradientEngine
                     for (int jj = 0; jj < o.Columns; jj++)
                     {
                         int j = o.PostOffset + jj;
-                        Advance(plan, j, tSp, v, cur, last);
+                        Advance(plan, j, tSp, v, cur, last, ref cache);
                         cur[j] += o.Weights[baseW + jj];
                         if (touchedStamp[j] != stamp)
                         {
@@ -244,7 +272,7 @@ public sealed class ExactEngine : IGradientEngine
                 foreach (int j in touched)
                 {
                     Record(trial, j, tSp, v[j], cur[j], g);
-                    if (plan.Spiking[j]) next[j] = tSp + NextCrossing(plan, j, v[j], cur[j]);
+                    if (plan.Spiking[j]) CrossingBound(plan, j, tSp, v[j], cur[j], next, nextIsExact);
                 }
             }
             else
@@ -260,10 +288,10 @@ public sealed class ExactEngine : IGradientEngine
                     for (int jj = 0; jj < o.Columns; jj++)
                     {
                         int j = o.PostOffset + jj;
-                        Advance(plan, j, tIn, v, cur, last);
+                        Advance(plan, j, tIn, v, cur, last, ref cache);
                         cur[j] += o.Weights[baseW + jj];
                         Record(trial, j, tIn, v[j], cur[j], -1L - c);
-                        if (plan.Spiking[j]) next[j] = tIn + NextCrossing(plan, j, v[j], cur[j]);
+                        if (plan.Spiking[j]) CrossingBound(plan, j, tIn, v[j], cur[j], next, nextIsExact);
                     }
                 }
             }
@@ -274,20 +302,42 @@ public sealed class ExactEngine : IGradientEngine
     private static void Record(ExactTrial trial, int g, double t, double v, double i, long source)
     {
         trial.EventPattern[g] = (trial.EventPattern[g] ^ (ulong)source) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
-        trial.RecordTime[g].Add(t);
-        trial.RecordV[g].Add(v);
-        trial.RecordI[g].Add(i);
+        trial.Records[g].Add(t, v, i);
     }
 
-    private static void Advance(ExactPlan plan, int g, double t, double[] v, double[] cur, double[] last)
+    private static void Advance(ExactPlan plan, int g, double t, double[] v, double[] cur, double[] last, ref PropagatorCache cache)
     {
         double s = t - last[g];
         if (s <= 0) return;
-        double m = plan.RateMem[g], r = plan.RateSyn[g];
-        double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
-        v[g] = v[g] * em + cur[g] * m * ExpKernels.Psi2(s, m, r, em, es);
-        cur[g] *= es;
+        double m = plan.RateMem[g];
+        cache.Set(s, m, plan.RateSyn[g]);
+        v[g] = v[g] * cache.DecayMem + cur[g] * m * cache.PsiMemSyn;
+        cur[g] *= cache.DecaySyn;
         last[g] = t;
+    }
+
+    /// <summary>
+    /// A cheap lower bound on neuron g's next threshold crossing after t (exact when there is none). While V rises,
+    /// V̈ = (İ − V̇)/τm &lt; 0 (I &gt; 0 decays), so V(t + s) ≤ V₀ + s(I₀ − V₀)/τm and no crossing comes before
+    /// s = (ϑ − V₀)τm/(I₀ − V₀). The exact time is computed only if this bound becomes the earliest event.
+    /// </summary>
+    private static void CrossingBound(ExactPlan plan, int g, double t, double v0, double i0, double[] next, bool[] exact)
+    {
+        if (v0 >= Theta)
+        {
+            next[g] = t;
+            exact[g] = true;
+        }
+        else if (i0 <= Theta)
+        {
+            next[g] = double.PositiveInfinity;
+            exact[g] = true;
+        }
+        else
+        {
+            next[g] = t + (Theta - v0) * plan.TauMem[g] / (i0 - v0);
+            exact[g] = false;
+        }
     }
 
     /// <summary>Time from now until V first reaches ϑ, or +∞, for a neuron with state (v0, i0).</summary>
@@ -346,7 +396,7 @@ public sealed class ExactEngine : IGradientEngine
         var gTauMem = new double[n];
         var gTauSyn = new double[n];
         Array.Fill(tb, T);
-        for (int g = 0; g < n; g++) rp[g] = trial.RecordTime[g].Count - 1;
+        for (int g = 0; g < n; g++) rp[g] = trial.Records[g].Count - 1;
 
         // Drive terms per readout neuron (global index).
         var driveTerms = new List<ExponentialDriveTerm>?[n];
@@ -376,6 +426,7 @@ public sealed class ExactEngine : IGradientEngine
         var touchedStamp = new int[n];
         int stamp = 0;
         var touched = new List<int>(n);
+        var cache = new PropagatorCache();
         int impIdx = 0;
         var events = trial.Events;
 
@@ -460,15 +511,20 @@ public sealed class ExactEngine : IGradientEngine
         {
             double tEnd = tb[g];
             if (t >= tEnd) return;
+            var terms = driveTerms[g];
+            if (terms is null && lv[g] == 0 && li[g] == 0)
+            {
+                tb[g] = t; // a zero adjoint stays zero and adds nothing to the integrals
+                return;
+            }
             int r = rp[g];
             var (va, ia) = trial.StateAt(g, r, t);
             double delta = tEnd - t;
             double m = plan.RateMem[g], rs = plan.RateSyn[g], tm = plan.TauMem[g], ts = plan.TauSyn[g];
-            double em = Math.Exp(-m * delta), es = Math.Exp(-rs * delta);
-            double psiMS = ExpKernels.Psi2(delta, m, rs, em, es);
+            cache.SetWithDoubleNodes(delta, m, rs);
+            double em = cache.DecayMem, es = cache.DecaySyn, psiMS = cache.PsiMemSyn;
             double lvb = lv[g], lib = li[g];
             double lvStart = 0, liStart = 0, a = 0, b = 0, c = 0;
-            var terms = driveTerms[g];
             if (terms is not null)
             {
                 // λ = particular solution of the driven system + undriven remainder.
@@ -493,8 +549,8 @@ public sealed class ExactEngine : IGradientEngine
             if (lvb != 0 || lib != 0)
             {
                 a += lvb * ia * psiMS;
-                b += lvb * (va * delta * em + ia * m * ExpKernels.Psi3(delta, m, m, rs));
-                c += ia * (lib * delta * es + lvb * rs * ExpKernels.Psi3(delta, m, rs, rs));
+                b += lvb * (va * delta * em + ia * m * cache.PsiMemMemSyn);
+                c += ia * (lib * delta * es + lvb * rs * cache.PsiMemSynSyn);
                 lvStart += lvb * em;
                 liStart += lib * es + lvb * rs * psiMS;
             }

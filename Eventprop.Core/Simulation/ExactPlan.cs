@@ -1,4 +1,4 @@
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation;
 
@@ -8,7 +8,7 @@ internal sealed class ExactPlan
     /// <summary>An outgoing connection of a population: its dense weights and where its targets start.</summary>
     internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex);
 
-    public ExactPlan(Network.Network network)
+    public ExactPlan(Network network)
     {
         network.Validate();
         Network = network;
@@ -62,7 +62,7 @@ internal sealed class ExactPlan
         InputSize = network.Input.Size;
     }
 
-    public Network.Network Network { get; }
+    public Network Network { get; }
     public int NeuronCount { get; }
     public int[] PopulationOffset { get; }
     public double[] TauMem { get; }

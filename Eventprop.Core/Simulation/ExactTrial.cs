@@ -1,5 +1,5 @@
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation;
 
@@ -12,21 +12,17 @@ public sealed class ExactTrial
 {
     internal readonly record struct Event(int Neuron, int Ordinal, double Time); // Neuron < 0: input channel −1−Neuron
 
-    internal ExactTrial(ExactPlan plan, double duration)
+    internal ExactTrial(ExactPlan plan, double duration, int[] expectedRecords)
     {
         Plan = plan;
         Duration = duration;
         int n = plan.NeuronCount;
-        RecordTime = new DoubleBuffer[n];
-        RecordV = new DoubleBuffer[n];
-        RecordI = new DoubleBuffer[n];
+        Records = new RecordBuffer[n];
         SpikeTime = new DoubleBuffer[n];
         SpikeSlope = new DoubleBuffer[n];
         for (int i = 0; i < n; i++)
         {
-            RecordTime[i] = new DoubleBuffer();
-            RecordV[i] = new DoubleBuffer();
-            RecordI[i] = new DoubleBuffer();
+            Records[i] = new RecordBuffer(expectedRecords[plan.PopulationOf[i]]);
             SpikeTime[i] = new DoubleBuffer(plan.Spiking[i] ? 8 : 1);
             SpikeSlope[i] = new DoubleBuffer(plan.Spiking[i] ? 8 : 1);
         }
@@ -35,9 +31,7 @@ public sealed class ExactTrial
     }
 
     internal ExactPlan Plan { get; }
-    internal DoubleBuffer[] RecordTime { get; }
-    internal DoubleBuffer[] RecordV { get; }
-    internal DoubleBuffer[] RecordI { get; }
+    internal RecordBuffer[] Records { get; }
     internal DoubleBuffer[] SpikeTime { get; }
     internal DoubleBuffer[] SpikeSlope { get; }
     internal List<Event> Events { get; } = [];
@@ -104,8 +98,9 @@ public sealed class ExactTrial
     /// <summary>V and I of neuron g at time t (≥ its record at or before t), from the closed-form evolution.</summary>
     internal (double V, double I) StateAt(int g, int record, double t)
     {
-        double ta = RecordTime[g][record];
-        double v = RecordV[g][record], i = RecordI[g][record];
+        var rec = Records[g];
+        double ta = rec.Time(record);
+        double v = rec.Voltage(record), i = rec.Current(record);
         double s = t - ta;
         if (s <= 0) return (v, i);
         double m = Plan.RateMem[g], r = Plan.RateSyn[g];
@@ -114,18 +109,7 @@ public sealed class ExactTrial
     }
 
     /// <summary>Index of the last record of neuron g at or before t.</summary>
-    internal int RecordAt(int g, double t)
-    {
-        var times = RecordTime[g].AsSpan();
-        int lo = 0, hi = times.Length - 1;
-        while (lo < hi)
-        {
-            int mid = (lo + hi + 1) >> 1;
-            if (times[mid] <= t) lo = mid;
-            else hi = mid - 1;
-        }
-        return lo;
-    }
+    internal int RecordAt(int g, double t) => Records[g].IndexAt(t);
 }
 
 /// <summary>The readout trajectory of an <see cref="ExactTrial"/>, in closed form.</summary>
@@ -138,16 +122,16 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
     public override double IntegrateVoltage(int neuron, double rate = 0)
     {
         int g = Global(neuron);
-        var ts = trial.RecordTime[g];
+        var rec = trial.Records[g];
         double m = trial.Plan.RateMem[g], r = trial.Plan.RateSyn[g], T = trial.Duration;
         double sum = 0;
-        for (int k = 0; k < ts.Count; k++)
+        for (int k = 0; k < rec.Count; k++)
         {
-            double ta = ts[k];
-            double tb = k + 1 < ts.Count ? ts[k + 1] : T;
+            double ta = rec.Time(k);
+            double tb = k + 1 < rec.Count ? rec.Time(k + 1) : T;
             double d = tb - ta;
             if (d <= 0) continue;
-            double va = trial.RecordV[g][k], ia = trial.RecordI[g][k];
+            double va = rec.Voltage(k), ia = rec.Current(k);
             double part = va * ExpKernels.Psi2(d, rate + m, 0) + ia * m * ExpKernels.Psi3(d, rate + m, rate + r, 0);
             sum += rate == 0 ? part : Math.Exp(-rate * ta) * part;
         }

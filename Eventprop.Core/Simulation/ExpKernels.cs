@@ -21,18 +21,62 @@ internal static class ExpKernels
     /// <summary>(e^x − 1)/x, accurate for all x (1 at x = 0).</summary>
     public static double Exprel(double x)
     {
-        if (Math.Abs(x) < 0.5)
+        double ax = Math.Abs(x);
+        if (ax < 0.03)
         {
-            // Σ x^i/(i+1)!; 18 terms give < 1e-19 relative error for |x| < 0.5.
-            double term = 1.0, sum = 1.0;
-            for (int i = 1; i < 18; i++)
-            {
-                term *= x / (i + 1);
-                sum += term;
-            }
-            return sum;
+            // Σ_{i≤7} x^i/(i+1)!: the first omitted term is < 0.03^8/9! ≈ 1.8e-18.
+            return 1 + x * (1.0 / 2 + x * (1.0 / 6 + x * (1.0 / 24 + x * (1.0 / 120 + x * (1.0 / 720 + x * (1.0 / 5040
+                + x * (1.0 / 40320)))))));
+        }
+        if (ax < 0.1)
+        {
+            // Σ_{i≤9} x^i/(i+1)!: the first omitted term is < 0.1^10/11! ≈ 2.5e-18.
+            return 1 + x * (1.0 / 2 + x * (1.0 / 6 + x * (1.0 / 24 + x * (1.0 / 120 + x * (1.0 / 720 + x * (1.0 / 5040
+                + x * (1.0 / 40320 + x * (1.0 / 362880 + x * (1.0 / 3628800)))))))));
+        }
+        if (ax < 0.5)
+        {
+            // Σ_{i≤15} x^i/(i+1)!: the first omitted term is < 0.5^16/17! ≈ 4e-20.
+            double p = 1.0 / 20922789888000; // 1/16!
+            for (int i = 14; i >= 0; i--) p = p * x + InverseFactorial[i + 1];
+            return p;
         }
         return (Math.Exp(x) - 1.0) / x;
+    }
+
+    /// <summary>(e^x − 1 − x)/x², accurate for all x (1/2 at x = 0).</summary>
+    public static double Exprel2(double x)
+    {
+        double ax = Math.Abs(x);
+        if (ax < 0.05)
+        {
+            // Σ x^i/(i+2)! for i ≤ 7: the first omitted term is < 0.05^8/10! ≈ 2e-17 relative to 1/2.
+            return 1.0 / 2 + x * (1.0 / 6 + x * (1.0 / 24 + x * (1.0 / 120 + x * (1.0 / 720 + x * (1.0 / 5040
+                + x * (1.0 / 40320 + x * (1.0 / 362880)))))));
+        }
+        if (ax < 0.5)
+        {
+            // Σ x^i/(i+2)! for i ≤ 15: the first omitted term is < 0.5^16/18! ≈ 2e-21.
+            double p = InverseFactorial[17];
+            for (int i = 14; i >= 0; i--) p = p * x + InverseFactorial[i + 2];
+            return p;
+        }
+        return (Math.Exp(x) - 1.0 - x) / (x * x);
+    }
+
+    /// <summary>1/k! for k = 0…17.</summary>
+    private static readonly double[] InverseFactorial = BuildInverseFactorials(18);
+
+    private static double[] BuildInverseFactorials(int n)
+    {
+        var f = new double[n];
+        double k = 1;
+        for (int i = 0; i < n; i++)
+        {
+            if (i > 0) k *= i;
+            f[i] = 1.0 / k;
+        }
+        return f;
     }
 
     /// <summary>log(1 + x), accurate for small x (x &gt; −1).</summary>
@@ -67,6 +111,16 @@ internal static class ExpKernels
     /// <summary>Psi(Δ; a, b).</summary>
     public static double Psi2(double delta, double a, double b) =>
         Psi2(delta, a, b, Math.Exp(-a * delta), Math.Exp(-b * delta));
+
+    /// <summary>Psi(Δ; a, a, b) given ea = e^{−aΔ}, eb = e^{−bΔ}: a double node, as in the τ-gradient integrals.</summary>
+    public static double PsiDoubleNode(double delta, double a, double b, double ea, double eb)
+    {
+        double d = b - a;
+        double x = d * delta;
+        if (Math.Abs(x) < TaylorSpread)
+            return delta * delta * ea * Exprel2(-x); // e^{−aΔ} ∫₀^Δ (Δ − u) e^{−(b−a)u} du
+        return (delta * ea - Psi2(delta, a, b, ea, eb)) / d;
+    }
 
     /// <summary>Psi(Δ; a, b, c): the convolution of three exponential kernels at Δ.</summary>
     public static double Psi3(double delta, double a, double b, double c)

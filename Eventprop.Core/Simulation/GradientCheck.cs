@@ -1,3 +1,4 @@
+using Eventprop.Core.Model;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 
@@ -97,11 +98,11 @@ public static class GradientCheck
 
     /// <summary>Checks every gradient (all weights and τ's) of <paramref name="network"/> on one trial.</summary>
     /// <remarks>The network is not modified (a copy is perturbed).</remarks>
-    public static GradientCheckReport Run(ExactEngine engine, Network.Network network, SpikeSample sample, ILoss loss, GradientCheckOptions? options = null) =>
+    public static GradientCheckReport Run(ExactEngine engine, Network network, SpikeSample sample, ILoss loss, GradientCheckOptions? options = null) =>
         Run(engine, engine, network, sample, loss, options);
 
-    /// <summary>As <see cref="Run(ExactEngine, Network.Network, SpikeSample, ILoss, GradientCheckOptions?)"/>, with the gradient taken from <paramref name="gradientEngine"/> (tests use it to inject faults).</summary>
-    internal static GradientCheckReport Run(ExactEngine gradientEngine, ExactEngine referenceEngine, Network.Network network, SpikeSample sample, ILoss loss, GradientCheckOptions? options = null)
+    /// <summary>As <see cref="Run(ExactEngine, Network, SpikeSample, ILoss, GradientCheckOptions?)"/>, with the gradient taken from <paramref name="gradientEngine"/> (tests use it to inject faults).</summary>
+    internal static GradientCheckReport Run(ExactEngine gradientEngine, ExactEngine referenceEngine, Network network, SpikeSample sample, ILoss loss, GradientCheckOptions? options = null)
     {
         options ??= new GradientCheckOptions();
         var net = network.Clone();

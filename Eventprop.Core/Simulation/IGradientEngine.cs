@@ -1,12 +1,12 @@
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation;
 
 /// <summary>
 /// An engine that simulates a network on a batch of trials and computes the loss and, with Eventprop, its gradient.
-/// Every engine reads the same <see cref="Network.Network"/> and fills a gradient <see cref="ParameterSet"/> of the
+/// Every engine reads the same <see cref="Network"/> and fills a gradient <see cref="ParameterSet"/> of the
 /// same layout, so trainers and optimisers never special-case an engine.
 /// </summary>
 public interface IGradientEngine
@@ -15,10 +15,10 @@ public interface IGradientEngine
     double Duration { get; }
 
     /// <summary>Mean loss over the batch, predictions and spike counts (no gradient).</summary>
-    EvaluationResult Evaluate(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss);
+    EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss);
 
     /// <summary>Mean loss over the batch and the gradient of that mean (plus the regulariser's heuristic term, if given).</summary>
-    GradientResult Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null);
+    GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null);
 }
 
 /// <summary>The loss, predictions and hidden spike counts of a batch.</summary>

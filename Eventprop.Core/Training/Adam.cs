@@ -1,4 +1,4 @@
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Training;
 

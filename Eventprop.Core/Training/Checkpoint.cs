@@ -1,6 +1,6 @@
 using System.Globalization;
 using Eventprop.Core.Data;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using PureHDF;
 using PureHDF.VOL.Native;
 
@@ -70,7 +70,7 @@ internal static class Checkpoint
         }
     }
 
-    public static Data Read(string path, Network.Network network)
+    public static Data Read(string path, Network network)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         string name = Path.GetFileName(path);
@@ -102,7 +102,7 @@ internal static class Checkpoint
         }
     }
 
-    private static Data ReadOpened(NativeFile file, string name, Network.Network network)
+    private static Data ReadOpened(NativeFile file, string name, Network network)
     {
         if (!file.LinkExists("format") || file.Dataset("format").Read<string[]>() is not [Format])
             throw new InvalidDataException($"{name}: not an Eventprop checkpoint (no 'format' = '{Format}').");

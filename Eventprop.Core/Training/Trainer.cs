@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 
 namespace Eventprop.Core.Training;
@@ -32,7 +32,7 @@ public sealed class Trainer
 
     /// <summary>Creates a trainer; with <see cref="TrainingOptions.HeterogeneousTauInit"/> the hidden τ's are redrawn here.</summary>
     /// <exception cref="ArgumentException">A setting is invalid, or the engine's and the loss's readout do not fit the network.</exception>
-    public Trainer(Network.Network network, IGradientEngine engine, ILoss loss, TrainingOptions? options = null)
+    public Trainer(Network network, IGradientEngine engine, ILoss loss, TrainingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(engine);
@@ -55,7 +55,7 @@ public sealed class Trainer
     }
 
     /// <summary>The network being trained (its parameters change in place).</summary>
-    public Network.Network Network { get; }
+    public Network Network { get; }
 
     /// <summary>The engine computing gradients.</summary>
     public IGradientEngine Engine { get; }

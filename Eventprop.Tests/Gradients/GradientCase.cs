@@ -1,6 +1,6 @@
 using System.Globalization;
 using Eventprop.Core.Data;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using FsCheck;
 using FsCheck.Fluent;
 

@@ -1,5 +1,5 @@
 using Eventprop.Core.Data;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 using Eventprop.Losses;
 using FsCheck.Fluent;
@@ -11,40 +11,48 @@ namespace Eventprop.Tests.Gradients;
 /// <summary>The finite-difference check can fail: deliberately wrong adjoints are caught, and discards happen for their stated reasons.</summary>
 public class GradientCheckTeethTests(ITestOutputHelper output)
 {
-    private (int Failed, int Evaluated) RunWithFault(CaseKind kind, AdjointFault fault, int cases)
+    /// <summary>
+    /// Runs the check with a faulty adjoint. A fault can only be caught where it changes the gradient (e.g. flipping the
+    /// reset term changes nothing at a neuron's last spike, where λ_V after the spike is still 0), so the claim is: every
+    /// case where the faulty gradient differs from the correct one fails the check; and such cases are the majority.
+    /// </summary>
+    private void AssertFaultIsCaught(CaseKind kind, AdjointFault fault, int cases)
     {
         var generated = Gen.Sample(GradientCase.Arbitrary(kind).Generator, cases, 50);
-        int failed = 0, evaluated = 0;
+        int visible = 0, caught = 0, discarded = 0;
+        var missed = new List<string>();
         foreach (var c in generated.Take(cases))
         {
             var (network, sample) = c.Build();
             var reference = new ExactEngine(c.Duration);
             var faulty = new ExactEngine(c.Duration) { Fault = fault };
             var report = GradientCheck.Run(faulty, reference, network, sample, Loss.Sum());
-            if (report.Discarded) continue;
-            if (reference.Simulate(network, sample).TotalSpikes == 0) continue; // no spike, no jump: nothing to catch
-            evaluated++;
-            if (report.Outcome == GradientCheckOutcome.Failed) failed++;
+            if (report.Discarded)
+            {
+                discarded++;
+                continue;
+            }
+            var right = reference.Gradient(network, sample, Loss.Sum()).Gradient;
+            var wrong = faulty.Gradient(network, sample, Loss.Sum()).Gradient;
+            bool differs = right.Zip(wrong).Any(pw => pw.First.Values.Zip(pw.Second.Values)
+                .Any(v => Math.Abs(v.First - v.Second) > 1e-9 && Math.Abs(v.First - v.Second) > 1e-5 * Math.Abs(v.First)));
+            if (!differs) continue;
+            visible++;
+            if (report.Outcome == GradientCheckOutcome.Failed) caught++;
+            else missed.Add(c.ToString());
         }
-        output.WriteLine($"{fault} on {kind}: {failed} of {evaluated} evaluated cases failed");
-        return (failed, evaluated);
+        output.WriteLine($"{fault} on {kind}: the fault changed the gradient in {visible} of {cases} cases ({discarded} discarded); the check caught {caught}");
+        Assert.Empty(missed);
+        Assert.True(visible >= cases / 2, $"the fault changed the gradient in only {visible} of {cases} cases");
     }
 
     [Fact]
-    public void DroppingTheRecurrentTransportTermFailsTheCheck()
-    {
-        var (failed, evaluated) = RunWithFault(CaseKind.RecurrentDriven, AdjointFault.DropRecurrentTransportTerm, 40);
-        Assert.True(evaluated >= 30, $"only {evaluated} cases evaluated");
-        Assert.True(failed >= 0.9 * evaluated, $"the faulty adjoint passed {evaluated - failed} of {evaluated} cases");
-    }
+    public void DroppingTheRecurrentTransportTermFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.RecurrentDriven, AdjointFault.DropRecurrentTransportTerm, 40);
 
     [Fact]
-    public void FlippingTheResetTermFailsTheCheck()
-    {
-        var (failed, evaluated) = RunWithFault(CaseKind.FeedForward, AdjointFault.FlipResetTerm, 40);
-        Assert.True(evaluated >= 30, $"only {evaluated} cases evaluated");
-        Assert.True(failed >= 0.9 * evaluated, $"the faulty adjoint passed {evaluated - failed} of {evaluated} cases");
-    }
+    public void FlippingTheResetTermFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.FeedForward, AdjointFault.FlipResetTerm, 40);
 
     /// <summary>One neuron, one input spike of weight w: the peak of V is a known function of w, so w can put it just above or below ϑ.</summary>
     private static (Network Network, SpikeSample Sample) SingleNeuron(double w)

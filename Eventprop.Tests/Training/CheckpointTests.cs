@@ -1,4 +1,4 @@
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using Eventprop.Core.Training;
 using Eventprop.Losses;
 using Eventprop.Tests.Data;

@@ -1,5 +1,5 @@
 using Eventprop.Core.Data;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Simulation.Stepped;
 using Eventprop.Core.Training;

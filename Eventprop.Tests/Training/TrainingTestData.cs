@@ -1,6 +1,6 @@
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 
 namespace Eventprop.Tests.Training;

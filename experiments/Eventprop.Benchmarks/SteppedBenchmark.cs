@@ -3,7 +3,7 @@ using System.Globalization;
 using Eventprop.Augment;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 using Eventprop.Core.Simulation.Stepped;
 using Eventprop.Core.Training;
 

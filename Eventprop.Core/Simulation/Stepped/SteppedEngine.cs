@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
@@ -36,7 +36,7 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// </remarks>
 public sealed class SteppedEngine : IGradientEngine
 {
-    private const float Theta = (float)Network.Network.Threshold;
+    private const float Theta = (float)Network.Threshold;
 
     private readonly Lock _sync = new();
     private SteppedPlan? _plan;
@@ -115,7 +115,7 @@ public sealed class SteppedEngine : IGradientEngine
     public double MinimumThresholdSlope { get; }
 
     /// <inheritdoc />
-    public EvaluationResult Evaluate(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         lock (_sync)
         {
@@ -128,7 +128,7 @@ public sealed class SteppedEngine : IGradientEngine
     }
 
     /// <inheritdoc />
-    public GradientResult Gradient(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
+    public GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
     {
         regularization?.Validate();
         lock (_sync)
@@ -183,7 +183,7 @@ public sealed class SteppedEngine : IGradientEngine
     }
 
     /// <summary>Runs the forward pass of one trial and returns its spikes and readout trajectory (for inspection and tests).</summary>
-    public SteppedSimulation Simulate(Network.Network network, SpikeSample sample)
+    public SteppedSimulation Simulate(Network network, SpikeSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
         lock (_sync)
@@ -207,7 +207,7 @@ public sealed class SteppedEngine : IGradientEngine
 
     // ------------------------------------------------------------------ orchestration
 
-    private (SteppedPlan Plan, int[] Labels) Prepare(Network.Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    private (SteppedPlan Plan, int[] Labels) Prepare(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(loss);
@@ -236,7 +236,7 @@ public sealed class SteppedEngine : IGradientEngine
             throw new ArgumentException($"Sample {index} of the batch uses input channel {s.MaxChannel} but input '{plan.Network.Input.Name}' has {plan.InputSize} channels (0…{plan.InputSize - 1}); the data and the network's input size do not match.");
     }
 
-    private SteppedPlan PreparePlan(Network.Network network)
+    private SteppedPlan PreparePlan(Network network)
     {
         ArgumentNullException.ThrowIfNull(network);
         network.Validate();
@@ -509,7 +509,7 @@ public sealed class SteppedEngine : IGradientEngine
                         float slope = SlopeAtGridPoint ? cur[g] - v[g] : (float)SlopeAtCrossing(plan, g, v[g], cur[g]);
                         if (!(slope >= minSlope)) slope = minSlope;
                         list.Add(kk, i, slope);
-                        v[g] = (float)Network.Network.Reset;
+                        v[g] = (float)Network.Reset;
                         counts[i]++;
                     }
                     if (list.Count > caps[s])
@@ -559,7 +559,7 @@ public sealed class SteppedEngine : IGradientEngine
                     start[s] = ptr[s];
                     while (ptr[s] < list.Count && list.Steps[ptr[s]] == kk)
                     {
-                        v[off + list.Neurons[ptr[s]]] = (float)Network.Network.Reset;
+                        v[off + list.Neurons[ptr[s]]] = (float)Network.Reset;
                         ptr[s]++;
                     }
                 }
@@ -583,7 +583,7 @@ public sealed class SteppedEngine : IGradientEngine
         double dt = Dt, m = plan.RateMem[g], r = plan.RateSyn[g];
         double i0 = iEnd / plan.DecaySynExact[g];
         double v0 = (vEnd - plan.CurrentToVoltageExact[g] * i0) / plan.DecayMemExact[g];
-        const double theta = Network.Network.Threshold;
+        const double theta = Network.Threshold;
         double d0 = dt * m * (i0 - v0), d1 = dt * m * (iEnd - vEnd); // dV/du at u = 0 and 1 (u = s/dt)
         double u = vEnd > v0 ? Math.Clamp((theta - v0) / (vEnd - v0), 0, 1) : 1;
         double lo = 0, hi = 1;

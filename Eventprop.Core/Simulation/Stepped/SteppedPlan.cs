@@ -1,4 +1,4 @@
-using Eventprop.Core.Network;
+using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
@@ -29,7 +29,7 @@ internal sealed class SteppedPlan
         public bool IsReadout => Population.Kind == PopulationKind.Readout;
     }
 
-    public SteppedPlan(Network.Network network, double dt, int steps)
+    public SteppedPlan(Network network, double dt, int steps)
     {
         Network = network;
         Dt = dt;
@@ -83,7 +83,7 @@ internal sealed class SteppedPlan
         RateSyn = new double[n];
     }
 
-    public Network.Network Network { get; }
+    public Network Network { get; }
     public double Dt { get; }
     public int Steps { get; }
     public int NeuronCount { get; }
@@ -122,12 +122,12 @@ internal sealed class SteppedPlan
     public double[] RateSyn { get; }
 
     /// <summary>Whether this plan was built for <paramref name="network"/>'s structure with these step settings.</summary>
-    public bool Fits(Network.Network network, double dt, int steps) =>
+    public bool Fits(Network network, double dt, int steps) =>
         ReferenceEquals(network.Populations, Network.Populations) && ReferenceEquals(network.Connections, Network.Connections)
         && dt == Dt && steps == Steps;
 
     /// <summary>Copies the network's current weights and τ's in and recomputes the propagators.</summary>
-    public void Refresh(Network.Network network)
+    public void Refresh(Network network)
     {
         var parameters = network.Parameters;
         foreach (var group in Outgoings)

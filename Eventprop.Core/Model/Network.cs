@@ -1,4 +1,4 @@
-namespace Eventprop.Core.Network;
+namespace Eventprop.Core.Model;
 
 /// <summary>
 /// A spiking network: an input population, hidden LIF populations (optionally recurrent), one readout,

@@ -1,4 +1,4 @@
-namespace Eventprop.Core.Network;
+namespace Eventprop.Core.Model;
 
 /// <summary>How to fill a weight matrix when a network is built.</summary>
 public interface IWeightInit

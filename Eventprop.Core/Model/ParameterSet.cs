@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace Eventprop.Core.Network;
+namespace Eventprop.Core.Model;
 
 /// <summary>What a <see cref="Parameter"/> is: a connection's weight matrix or a population's time constants.</summary>
 public enum ParameterKind

@@ -1,4 +1,4 @@
-namespace Eventprop.Core.Network;
+namespace Eventprop.Core.Model;
 
 /// <summary>The role of a population in a network.</summary>
 public enum PopulationKind

@@ -1,4 +1,4 @@
-namespace Eventprop.Core.Network;
+namespace Eventprop.Core.Model;
 
 /// <summary>
 /// Fluent builder of a <see cref="Network"/>. Declare one input, any number of hidden LIF populations,
@@ -31,7 +31,7 @@ public sealed class NetworkBuilder
 
     /// <summary>Declares a hidden LIF population with the same τ's for every neuron (ms).</summary>
     public NetworkBuilder Lif(string name, int size, double tauMem = 20, double tauSyn = 5) =>
-        AddPopulation(name, size, PopulationKind.Hidden, true, Filled(size, tauMem), Filled(size, tauSyn));
+        AddPopulation(name, size, PopulationKind.Hidden, true, Filled(name, size, tauMem), Filled(name, size, tauSyn));
 
     /// <summary>Declares a hidden LIF population with per-neuron τ's (ms).</summary>
     public NetworkBuilder Lif(string name, double[] tauMem, double[] tauSyn) =>
@@ -39,7 +39,7 @@ public sealed class NetworkBuilder
 
     /// <summary>Declares the readout: a non-spiking leaky integrator (default) or, with <paramref name="spiking"/>, a LIF population.</summary>
     public NetworkBuilder Readout(string name, int size, double tauMem = 20, double tauSyn = 5, bool spiking = false) =>
-        AddPopulation(name, size, PopulationKind.Readout, spiking, Filled(size, tauMem), Filled(size, tauSyn));
+        AddPopulation(name, size, PopulationKind.Readout, spiking, Filled(name, size, tauMem), Filled(name, size, tauSyn));
 
     /// <summary>Declares the readout with per-neuron τ's (ms).</summary>
     public NetworkBuilder Readout(string name, double[] tauMem, double[] tauSyn, bool spiking = false) =>
@@ -140,9 +140,9 @@ public sealed class NetworkBuilder
         return this;
     }
 
-    private static double[] Filled(int size, double value)
+    private static double[] Filled(string name, int size, double value)
     {
-        if (size <= 0) throw new ArgumentException($"Population size {size} must be at least 1.");
+        if (size <= 0) throw new ArgumentException($"Population '{name}' has size {size}; it needs at least one neuron.");
         var a = new double[size];
         Array.Fill(a, value);
         return a;
