@@ -15,16 +15,6 @@ public sealed class SumLoss : ILoss
     public ReadoutKind Readout => ReadoutKind.LeakyIntegrator;
 
     /// <inheritdoc />
-    public LossEvaluation Evaluate(ReadoutTrace trace, int label)
-    {
-        int k = trace.Size;
-        Softmax.RequireLabel(Name, label, k);
-        double T = trace.Duration;
-        var z = new double[k];
-        for (int i = 0; i < k; i++) z[i] = trace.IntegrateVoltage(i) / T;
-        var p = Softmax.Of(z);
-        var drive = new AdjointDrive();
-        for (int i = 0; i < k; i++) drive.AddExponential(i, (p[i] - (i == label ? 1 : 0)) / T);
-        return new LossEvaluation(Softmax.CrossEntropy(z, label), z, drive);
-    }
+    public LossEvaluation Evaluate(ReadoutTrace trace, int label) =>
+        Softmax.WeightedVoltageCrossEntropy(Name, trace, label, 0);
 }

@@ -11,6 +11,9 @@ namespace Eventprop.Core.Losses;
 /// includes ∂F/∂(∫l_V). The <c>sum</c> loss uses ρ = 0, <c>sum_exp</c> ρ = 1/T.</item>
 /// <item><b>Voltage impulse</b>: L depends on V_k at one time t₀ with ∂L/∂V_k(t₀) = g (e.g. the <c>max</c> loss).</item>
 /// <item><b>Spike-time term</b>: ∂L/∂t for a given spike of a spiking readout neuron (l_p, e.g. <c>first_spike</c>).</item>
+/// <item><b>Adjoint jump</b>: λ_V,k jumps by a given amount at a given time. This is for heuristic terms that are not the
+/// gradient of the loss, such as the phantom spike of <c>first_spike</c>; it is equivalent to an impulse with
+/// ∂L/∂V = −τ_m,k·Δλ_V.</item>
 /// <item><b>Voltage-dependent drive</b>: ∂l_V/∂V_k(t) contains c·f(t, V(t))_k for a smooth function f of the readout
 /// voltages (e.g. the per-time cross-entropy <c>entropy</c>, or a user's l_V); engines integrate it by quadrature.</item>
 /// </list>
@@ -21,6 +24,7 @@ public sealed class AdjointDrive
     private readonly List<ExponentialDriveTerm> _exponential = [];
     private readonly List<VoltageImpulse> _impulses = [];
     private readonly List<SpikeTimeTerm> _spikeTimes = [];
+    private readonly List<AdjointJump> _jumps = [];
 
     /// <summary>The voltage-dependent drive terms.</summary>
     public IReadOnlyList<VoltageDependentDrive> VoltageDependent => _voltageDependent;
@@ -30,6 +34,9 @@ public sealed class AdjointDrive
 
     /// <summary>The voltage impulses.</summary>
     public IReadOnlyList<VoltageImpulse> Impulses => _impulses;
+
+    /// <summary>The adjoint jumps.</summary>
+    public IReadOnlyList<AdjointJump> Jumps => _jumps;
 
     /// <summary>The spike-time terms.</summary>
     public IReadOnlyList<SpikeTimeTerm> SpikeTimes => _spikeTimes;
@@ -50,10 +57,21 @@ public sealed class AdjointDrive
         return this;
     }
 
-    /// <summary>Adds an impulse: L depends on V_k(time) with ∂L/∂V_k(time) = <paramref name="dLossdV"/>.</summary>
+    /// <summary>
+    /// Adds an impulse: L depends on V_k(time) with ∂L/∂V_k(time) = <paramref name="dLossdV"/>. Where <paramref name="time"/>
+    /// is the arrival time of a presynaptic spike at k (a maximum at a corner of V), the time moves with that spike and
+    /// the engine accounts for it.
+    /// </summary>
     public AdjointDrive AddImpulse(int neuron, double time, double dLossdV)
     {
         if (dLossdV != 0) _impulses.Add(new VoltageImpulse(neuron, time, dLossdV));
+        return this;
+    }
+
+    /// <summary>Adds a jump of λ_V,k by <paramref name="deltaLambdaV"/> at <paramref name="time"/> (in the backward pass, when it reaches that time).</summary>
+    public AdjointDrive AddAdjointJump(int neuron, double time, double deltaLambdaV)
+    {
+        if (deltaLambdaV != 0) _jumps.Add(new AdjointJump(neuron, time, deltaLambdaV));
         return this;
     }
 
@@ -72,6 +90,7 @@ public sealed class AdjointDrive
         foreach (var t in _exponential) d._exponential.Add(t with { Coefficient = t.Coefficient * factor });
         foreach (var t in _impulses) d._impulses.Add(t with { DLossdV = t.DLossdV * factor });
         foreach (var t in _spikeTimes) d._spikeTimes.Add(t with { DLossdt = t.DLossdt * factor });
+        foreach (var t in _jumps) d._jumps.Add(t with { DeltaLambdaV = t.DeltaLambdaV * factor });
         return d;
     }
 }
@@ -81,6 +100,9 @@ public readonly record struct ExponentialDriveTerm(int Neuron, double Coefficien
 
 /// <summary>L depends on V_k(<c>Time</c>) with ∂L/∂V = <c>DLossdV</c>.</summary>
 public readonly record struct VoltageImpulse(int Neuron, double Time, double DLossdV);
+
+/// <summary>λ_V of readout neuron <c>Neuron</c> jumps by <c>DeltaLambdaV</c> at <c>Time</c>.</summary>
+public readonly record struct AdjointJump(int Neuron, double Time, double DeltaLambdaV);
 
 /// <summary>∂L/∂t of spike <c>SpikeIndex</c> of readout neuron <c>Neuron</c>.</summary>
 public readonly record struct SpikeTimeTerm(int Neuron, int SpikeIndex, double DLossdt);

@@ -36,6 +36,13 @@ public interface ILoss
 /// <param name="Drive">What the backward pass must apply.</param>
 public sealed record LossEvaluation(double Value, double[] Outputs, AdjointDrive Drive)
 {
+    /// <summary>
+    /// Identifies the discrete choices the value depends on, beyond the spikes (e.g. for <c>max</c>, which smooth piece of
+    /// each V_k holds its maximum), or null if there are none. The loss is smooth in the parameters only while this stays
+    /// the same; gradient checks use it to stay inside one smooth piece.
+    /// </summary>
+    public string? Structure { get; init; }
+
     /// <summary>The predicted class: the index of the largest output (the first on ties).</summary>
     public int Prediction
     {
@@ -69,4 +76,23 @@ public abstract class ReadoutTrace
 
     /// <summary>Spike times of a spiking readout neuron (empty for a leaky integrator).</summary>
     public abstract ReadOnlySpan<double> SpikeTimes(int neuron);
+
+    /// <summary>
+    /// ∫₀ᵀ f(t, V(t)) dt for a smooth function of time and all readout voltages, by a quadrature suited to the engine
+    /// (the exact engine integrates piecewise between the readout's events, where V is smooth).
+    /// </summary>
+    public abstract double Integrate(VoltageFunction function);
+
+    /// <summary>The maximum of V_k over [0, T], the first time it is reached, and which smooth piece of V holds it.</summary>
+    public abstract VoltageMaximum Maximum(int neuron);
 }
+
+/// <summary>A smooth scalar function of time (ms) and the readout voltages.</summary>
+public delegate double VoltageFunction(double time, ReadOnlySpan<double> voltages);
+
+/// <summary>The maximum of a readout voltage over the trial.</summary>
+/// <param name="Time">When it is first reached (ms).</param>
+/// <param name="Value">The maximum of V.</param>
+/// <param name="Piece">An engine-specific label of where it lies (e.g. which interval between events, at an event, or at T);
+/// the maximum is a smooth function of the parameters while its piece stays the same.</param>
+public readonly record struct VoltageMaximum(double Time, double Value, long Piece);

@@ -406,14 +406,17 @@ public sealed class ExactEngine : IGradientEngine
             int g = plan.ReadoutOffset + term.Neuron;
             (driveTerms[g] ??= []).Add(term);
         }
-        var impulses = drive.Impulses.OrderByDescending(x => x.Time).ToArray();
+        foreach (var j in drive.Jumps) CheckReadoutNeuron(plan, j.Neuron);
+        var impulses = drive.Impulses
+            .Concat(drive.Jumps.Select(j => new VoltageImpulse(j.Neuron, j.Time, -j.DeltaLambdaV * plan.TauMem[plan.ReadoutOffset + j.Neuron])))
+            .OrderByDescending(x => x.Time).ToArray();
         foreach (var imp in impulses)
         {
             CheckReadoutNeuron(plan, imp.Neuron);
             if (!(imp.Time >= 0 && imp.Time <= T))
                 throw new ArgumentOutOfRangeException(nameof(drive), $"A loss impulse at t = {imp.Time} ms lies outside the trial [0, {T}] ms.");
         }
-        Dictionary<(int, int), double>? spikeTimeTerms = null;
+        Dictionary<(int Neuron, int Ordinal), double>? spikeTimeTerms = null;
         foreach (var st in drive.SpikeTimes)
         {
             CheckReadoutNeuron(plan, st.Neuron);
@@ -421,6 +424,37 @@ public sealed class ExactEngine : IGradientEngine
             var key = (plan.ReadoutOffset + st.Neuron, st.SpikeIndex);
             spikeTimeTerms[key] = spikeTimeTerms.GetValueOrDefault(key) + st.DLossdt;
         }
+
+        // A maximum at the arrival of a hidden spike (a corner of V) moves with that spike: L depends on V_k(t_s⁻) with
+        // t_s = t_s(θ), which adds ∂L/∂t_s = g·V̇_k⁻(t_s) to the spike's jump.
+        if (impulses.Length > 0)
+        {
+            foreach (var ev in trial.Events)
+            {
+                if (ev.Neuron < 0) continue;
+                foreach (var imp in impulses)
+                {
+                    if (imp.Time != ev.Time) continue;
+                    int k = plan.ReadoutOffset + imp.Neuron;
+                    foreach (var o in plan.Outgoings[plan.PopulationOf[ev.Neuron]])
+                    {
+                        if (k < o.PostOffset || k >= o.PostOffset + o.Columns) continue;
+                        var rec = trial.Records[k];
+                        int r = trial.RecordAt(k, ev.Time);
+                        double iBefore = rec.Current(r) - o.Weights[plan.LocalIndex[ev.Neuron] * o.Columns + (k - o.PostOffset)];
+                        double vDot = (iBefore - rec.Voltage(r)) * plan.RateMem[k];
+                        spikeTimeTerms ??= [];
+                        var key = (ev.Neuron, ev.Ordinal);
+                        spikeTimeTerms[key] = spikeTimeTerms.GetValueOrDefault(key) + imp.DLossdV * vDot;
+                    }
+                }
+            }
+        }
+        var voltageDrives = drive.VoltageDependent;
+        var readoutTrace = (ExactReadoutTrace)trial.Readout;
+        var voltages = new double[plan.ReadoutSize];
+        var driveValues = new double[plan.ReadoutSize];
+        var driveIntegrals = new double[4];
 
         var weightGrads = gradient.Select(p => p.Values).ToArray();
         var touchedStamp = new int[n];
@@ -512,7 +546,8 @@ public sealed class ExactEngine : IGradientEngine
             double tEnd = tb[g];
             if (t >= tEnd) return;
             var terms = driveTerms[g];
-            if (terms is null && lv[g] == 0 && li[g] == 0)
+            bool voltageDriven = voltageDrives.Count > 0 && g >= plan.ReadoutOffset && g < plan.ReadoutOffset + plan.ReadoutSize;
+            if (terms is null && !voltageDriven && lv[g] == 0 && li[g] == 0)
             {
                 tb[g] = t; // a zero adjoint stays zero and adds nothing to the integrals
                 return;
@@ -553,6 +588,35 @@ public sealed class ExactEngine : IGradientEngine
                 c += ia * (lib * delta * es + lvb * rs * cache.PsiMemSynSyn);
                 lvStart += lvb * em;
                 liStart += lib * es + lvb * rs * psiMS;
+            }
+            if (voltageDriven)
+            {
+                // Particular solution of the drive f(u) started from 0 at tEnd; with ρ = tEnd − u and L = Δ − ρ:
+                // λV_p(t) = −m∫f e^{−mL}, λI_p(t) = −m·rs∫f ψ_L[m,rs], and the τ integrals likewise (closed-form kernels).
+                int k = g - plan.ReadoutOffset;
+                Array.Clear(driveIntegrals);
+                PanelQuadrature.Integrate(0, delta, 4, (rho, values) =>
+                {
+                    double u = tEnd - rho, len = delta - rho;
+                    readoutTrace.Voltages(u, voltages);
+                    double f = 0;
+                    foreach (var vd in voltageDrives)
+                    {
+                        vd.Function(u, voltages, driveValues);
+                        f += vd.Coefficient * driveValues[k];
+                    }
+                    double eML = Math.Exp(-m * len), eSL = Math.Exp(-rs * len);
+                    values[0] = f * eML;
+                    values[1] = f * ExpKernels.Psi2(len, m, rs, eML, eSL);
+                    values[2] = f * (va * len * eML + ia * m * ExpKernels.PsiDoubleNode(len, m, rs, eML, eSL));
+                    values[3] = f * ExpKernels.PsiDoubleNode(len, rs, m, eSL, eML);
+                }, driveIntegrals, readoutTrace.LocalScale(t, tEnd));
+                double sV = driveIntegrals[0], sI = driveIntegrals[1], sB = driveIntegrals[2], sC = driveIntegrals[3];
+                lvStart -= m * sV;
+                liStart -= m * rs * sI;
+                a -= m * ia * sI;
+                b -= m * sB;
+                c -= m * rs * ia * sC;
             }
             gTauMem[g] += (a - b) * m;
             gTauSyn[g] -= c * rs;

@@ -147,6 +147,131 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
 
     public override ReadOnlySpan<double> SpikeTimes(int neuron) => trial.SpikeTime[Global(neuron)].AsSpan();
 
+    /// <summary>The smallest time constant of the readout: the scale on which V varies between events.</summary>
+    internal double SmoothnessScale
+    {
+        get
+        {
+            double scale = double.PositiveInfinity;
+            for (int k = 0; k < Size; k++)
+            {
+                int g = trial.Plan.ReadoutOffset + k;
+                scale = Math.Min(scale, Math.Min(trial.Plan.TauMem[g], trial.Plan.TauSyn[g]));
+            }
+            return scale;
+        }
+    }
+
+    /// <summary>
+    /// The time scale on which a smooth function of the readout voltages (such as log-softmax) can vary over [a, b]:
+    /// the smallest readout τ divided by 1 + max_k(|V_k| + |I_k|) at the ends (log-softmax turns over ΔV ≈ 1, and V changes
+    /// at a rate up to (|I| + |V|)/τ_m).
+    /// </summary>
+    internal double LocalScale(double a, double b)
+    {
+        double magnitude = 0;
+        for (int k = 0; k < Size; k++)
+        {
+            int g = trial.Plan.ReadoutOffset + k;
+            var (va, ia) = trial.StateAt(g, trial.RecordAt(g, a), a);
+            var (vb, ib) = trial.StateAt(g, trial.RecordAt(g, b), b);
+            magnitude = Math.Max(magnitude, Math.Max(Math.Abs(va) + Math.Abs(ia), Math.Abs(vb) + Math.Abs(ib)));
+        }
+        return SmoothnessScale / (1 + magnitude);
+    }
+
+    /// <summary>All readout voltages at time t.</summary>
+    internal void Voltages(double t, Span<double> voltages)
+    {
+        for (int k = 0; k < Size; k++)
+        {
+            int g = trial.Plan.ReadoutOffset + k;
+            voltages[k] = trial.StateAt(g, trial.RecordAt(g, t), t).V;
+        }
+    }
+
+    public override double Integrate(VoltageFunction function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        // Breakpoints: every time a readout neuron's input jumps (its derivative is discontinuous there), and T.
+        var breaks = new SortedSet<double> { 0, Duration };
+        for (int k = 0; k < Size; k++)
+        {
+            var rec = trial.Records[trial.Plan.ReadoutOffset + k];
+            for (int r = 0; r < rec.Count; r++)
+                if (rec.Time(r) < Duration) breaks.Add(rec.Time(r));
+        }
+        var v = new double[Size];
+        var sum = new double[1];
+        double previous = double.NaN;
+        foreach (double b in breaks)
+        {
+            if (!double.IsNaN(previous) && b > previous)
+                PanelQuadrature.Integrate(previous, b, 1, (t, value) =>
+                {
+                    Voltages(t, v);
+                    value[0] = function(t, v);
+                }, sum, LocalScale(previous, b));
+            previous = b;
+        }
+        return sum[0];
+    }
+
+    public override VoltageMaximum Maximum(int neuron)
+    {
+        int g = Global(neuron);
+        var rec = trial.Records[g];
+        double m = trial.Plan.RateMem[g], tm = trial.Plan.TauMem[g], T = Duration;
+        double bestT = 0, bestV = 0; // V(0) = 0
+        long piece = -1; // pieces: 3r at record r, 3r + 1 at the turning point after it, 3r + 2 at T
+        for (int k = 0; k < rec.Count; k++)
+        {
+            double ta = rec.Time(k);
+            if (ta > T) break;
+            double tb = k + 1 < rec.Count ? Math.Min(rec.Time(k + 1), T) : T;
+            double va = rec.Voltage(k), ia = rec.Current(k);
+            if (va > bestV)
+            {
+                bestV = va;
+                bestT = ta;
+                piece = 3L * k;
+            }
+            double delta = tb - ta;
+            // An interior maximum: V rising at the start (I > V) and a turning point before the end.
+            if (delta > 0 && ia > va && ia != 0)
+            {
+                double x2 = tm * (trial.Plan.RateSyn[g] - m);
+                double ratio = va / ia;
+                double x1 = ratio * x2;
+                if (1 + x1 > 0)
+                {
+                    double sStar = tm * (ExpKernels.Log1PRel(x2) - ratio * ExpKernels.Log1PRel(x1));
+                    if (sStar > 0 && sStar < delta)
+                    {
+                        double vs = trial.StateAt(g, k, ta + sStar).V;
+                        if (vs > bestV)
+                        {
+                            bestV = vs;
+                            bestT = ta + sStar;
+                            piece = 3L * k + 1;
+                        }
+                    }
+                }
+            }
+            if (k + 1 >= rec.Count || rec.Time(k + 1) > T)
+            {
+                double vEnd = trial.StateAt(g, k, T).V;
+                if (vEnd > bestV)
+                {
+                    bestV = vEnd;
+                    bestT = T;
+                    piece = 3L * k + 2;
+                }
+            }
+        }
+        return new VoltageMaximum(bestT, bestV, piece);
+    }
+
     private int Global(int neuron)
     {
         if ((uint)neuron >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(neuron), neuron, $"The readout has {Size} neurons.");

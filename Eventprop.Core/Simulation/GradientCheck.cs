@@ -86,7 +86,7 @@ public sealed record GradientCheckReport(GradientCheckOutcome Outcome, double Lo
 /// crosses the arrival of another event at the same neuron, and it is not even continuous where a spike appears or
 /// disappears. The reference derivative is therefore taken inside the smooth piece that contains the parameter value:
 /// the starting step is the largest (≤ <see cref="GradientCheckOptions.MaxStep"/>) at which every neuron sees the same
-/// order of events at ±step, and Ridders' method (Richardson extrapolation of central differences over steps shrinking
+/// order of events at ±step and the loss reports the same <see cref="LossEvaluation.Structure"/>, and Ridders' method (Richardson extrapolation of central differences over steps shrinking
 /// by 1.4, keeping the estimate with the smallest internal error) removes truncation error without descending into
 /// rounding noise.</para>
 /// <para>A case is discarded only when a spike count changes within the nominal ±<see cref="GradientCheckOptions.Step"/>,
@@ -114,6 +114,7 @@ public static class GradientCheck
             return new GradientCheckReport(GradientCheckOutcome.DiscardedGrazingSpike, result.Loss, [],
                 $"a spike has τ_mem·V̇ = {minSlope:E3} at threshold (bound {options.GrazingBound:E1})", spikes);
         var baseCounts = baseTrial.AllSpikeCounts();
+        string? baseStructure = loss.Evaluate(baseTrial.Readout, sample.Label).Structure;
 
         var comparisons = new List<GradientComparison>(net.Parameters.TotalLength);
         foreach (var p in net.Parameters)
@@ -128,9 +129,10 @@ public static class GradientCheck
                     values[i] = x + step;
                     var trial = referenceEngine.Simulate(net, sample);
                     values[i] = x;
-                    return (loss.Evaluate(trial.Readout, sample.Label).Value,
+                    var evaluation = loss.Evaluate(trial.Readout, sample.Label);
+                    return (evaluation.Value,
                             trial.AllSpikeCounts().AsSpan().SequenceEqual(baseCounts),
-                            trial.HasSameEventOrder(baseTrial));
+                            trial.HasSameEventOrder(baseTrial) && evaluation.Structure == baseStructure);
                 }
 
                 var (_, plusCounts, _) = At(options.Step);

@@ -23,7 +23,7 @@ public enum CaseKind
 /// A replayable description of one random gradient-check case: the network and the input are drawn from
 /// <see cref="Seed"/> given the sizes. <see cref="ToString"/> prints a C# expression that rebuilds it.
 /// </summary>
-public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hidden, bool[] Recurrent, int Readout, int InputSpikes, double Duration)
+public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hidden, bool[] Recurrent, int Readout, int InputSpikes, double Duration, bool SpikingReadout = false, double InputSpan = 0.8)
 {
     /// <summary>Builds the network and the sample.</summary>
     public (Network Network, SpikeSample Sample) Build()
@@ -39,9 +39,9 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
             builder.Lif($"h{l}", tm, ts);
         }
         var (rtm, rts) = DrawTaus(rng, Readout);
-        builder.Readout("out", rtm, rts);
+        builder.Readout("out", rtm, rts, spiking: SpikingReadout);
 
-        double inputRate = InputSpikes / (0.8 * D); // spikes per ms over all channels
+        double inputRate = InputSpikes / (InputSpan * D); // spikes per ms over all channels
         // Input weights sized so that the mean drive is a few times threshold.
         double target = 1.5 + 2.5 * rng.NextDouble();
         double meanTs = taus[0].Ts.Average();
@@ -80,7 +80,10 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
                 }
             }
         }
-        builder.Connect($"h{Hidden.Length - 1}", "out", Init.Values(Matrix(rng, Hidden[^1], Readout, 0.0, 1.0)));
+        // A spiking readout needs net excitation to fire; a leaky integrator is rescaled below.
+        builder.Connect($"h{Hidden.Length - 1}", "out", Init.Values(SpikingReadout
+            ? Matrix(rng, Hidden[^1], Readout, 3.0 / Hidden[^1], 1.5 / Hidden[^1])
+            : Matrix(rng, Hidden[^1], Readout, 0.0, 1.0)));
         var network = builder.Build();
         double zTarget = 0.5 + 2.5 * rng.NextDouble();
 
@@ -88,11 +91,11 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         var channels = new int[InputSpikes];
         for (int s = 0; s < InputSpikes; s++)
         {
-            times[s] = 0.8 * D * rng.NextDouble();
+            times[s] = InputSpan * D * rng.NextDouble();
             channels[s] = rng.Next(Inputs);
         }
         var sample = new SpikeSample(times, channels, label: rng.Next(Readout));
-        ScaleReadout(network, sample, Duration, zTarget);
+        if (!SpikingReadout) ScaleReadout(network, sample, Duration, zTarget);
         return (network, sample);
     }
 
@@ -149,7 +152,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture,
-            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration})");
+            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration}, SpikingReadout: {(SpikingReadout ? "true" : "false")}, InputSpan: {InputSpan})");
 
     /// <summary>FsCheck generator and shrinker for one case family.</summary>
     public static Arbitrary<GradientCase> Arbitrary(CaseKind kind)
@@ -176,6 +179,39 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
                 },
                 readout, spikes, duration);
         return Arb.From(gen, Shrink);
+    }
+
+    /// <summary>Cases of every family, mixed; optionally with a spiking readout, and inputs spread over one of <paramref name="inputSpans"/>·T (default 0.8).</summary>
+    public static Arbitrary<GradientCase> AnyKind(bool spikingReadout = false, params double[] inputSpans)
+    {
+        if (inputSpans.Length == 0) inputSpans = [0.8];
+        var gen =
+            from kind in Gen.Elements(CaseKind.FeedForward, CaseKind.Recurrent, CaseKind.EqualTau, CaseKind.RecurrentDriven)
+            from span in Gen.Elements(inputSpans)
+            from c in Arbitrary(kind).Generator
+            select c with { SpikingReadout = spikingReadout, InputSpan = span };
+        return Arb.From(gen, Shrink);
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> cases of one family drawn deterministically from <paramref name="seed"/> (same ranges as
+    /// <see cref="Arbitrary"/>), for tests that need a fixed sample rather than a property.
+    /// </summary>
+    public static GradientCase[] Sample(CaseKind kind, int count, int seed)
+    {
+        var rng = new Random(seed);
+        var cases = new GradientCase[count];
+        for (int i = 0; i < count; i++)
+        {
+            int layers = kind == CaseKind.RecurrentDriven ? 1 : rng.Next(1, 3);
+            int h0 = rng.Next(kind == CaseKind.RecurrentDriven ? 3 : 1, 9), h1 = rng.Next(1, 9);
+            bool r0 = kind switch { CaseKind.FeedForward => false, CaseKind.RecurrentDriven => true, _ => rng.Next(3) > 0 };
+            bool r1 = kind != CaseKind.FeedForward && kind != CaseKind.RecurrentDriven && rng.Next(3) > 0;
+            cases[i] = new GradientCase(kind, rng.Next(int.MaxValue), rng.Next(2, 7),
+                layers == 1 ? [h0] : [h0, h1], layers == 1 ? [r0] : [r0, r1],
+                rng.Next(2, 5), rng.Next(5, 61), rng.Next(20, 61));
+        }
+        return cases;
     }
 
     /// <summary>Smaller cases: fewer layers, neurons, inputs, readouts, input spikes, no recurrence.</summary>

@@ -1,6 +1,7 @@
 using Eventprop.Core.Data;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
+using Eventprop.Losses;
 using Eventprop.Tests.Gradients;
 
 namespace Eventprop.Tests.Stepped;
@@ -53,7 +54,7 @@ internal static class SteppedTestCases
             var (net, sample) = c.Build();
             if (!WellConditioned(net, sample, c.Duration)) continue;
             // Cases whose exact gradient vanishes (no spike reaches the readout) would compare nothing.
-            var g = new ExactEngine(c.Duration).Gradient(net, [sample], Losses.Loss.Sum()).Gradient;
+            var g = new ExactEngine(c.Duration).Gradient(net, [sample], Loss.Sum()).Gradient;
             if (g.Where(p => p.Kind == ParameterKind.Weight && p.PostPopulation != "out").All(p => p.Values.All(x => x == 0))) continue;
             result.Add((c, net, sample));
         }

@@ -4,7 +4,8 @@ namespace Eventprop.Core.Simulation.Stepped;
 
 /// <summary>
 /// A loss's <see cref="AdjointDrive"/> prepared for the time-stepped backward pass: exponential drive terms grouped by
-/// rate, voltage-dependent drives, impulses sorted by time and spike-time terms by (neuron, spike ordinal).
+/// rate, voltage-dependent drives, impulses (and adjoint jumps, as the equivalent impulses) sorted by time and spike-time
+/// terms by (neuron, spike ordinal).
 /// </summary>
 /// <remarks>
 /// <para>Over one step [t₀, t₀ + dt] a drive d(t) = C·e^{−ρ(t − t₀)} on ∂l_V/∂V has the particular adjoint solution
@@ -20,7 +21,7 @@ internal sealed class ReadoutDrive
     private readonly List<RateConstants> _constants = [];
     private RateConstants? _zeroRate;
     private readonly List<VoltageDependentDrive> _voltageDependent = [];
-    private readonly List<(int Grid, int Neuron, double Offset, double DLossdV)> _impulses = [];
+    private readonly List<(int Grid, int Neuron, double Offset, double DLossdV, double CornerSlope)> _impulses = [];
     private readonly Dictionary<long, double> _spikeTimeTerms = [];
     private double[] _stepFactor = [];
     private double[] _em = [], _es = [], _adjointVtoI = [], _psi = [], _dtEm = [], _memPsi3 = [], _dtEs = [], _synPsi3 = [];
@@ -32,13 +33,21 @@ internal sealed class ReadoutDrive
     /// <summary>Whether a voltage-dependent drive needs the readout voltages in the backward pass.</summary>
     public bool NeedsVoltages => _voltageDependent.Count > 0;
 
-    /// <summary>Impulses (grid point, readout neuron, time after the grid point, ∂L/∂V) sorted by time, latest first.</summary>
-    public IReadOnlyList<(int Grid, int Neuron, double Offset, double DLossdV)> Impulses => _impulses;
+    /// <summary>
+    /// Impulses (grid point, readout neuron, time after the grid point, ∂L/∂V, V̇ of the neuron just after the grid
+    /// point's spikes, or 0) sorted by time, latest first. A non-zero <c>CornerSlope</c> marks a loss impulse that lies on
+    /// a grid point: if hidden spikes reach the neuron there, the impulse's time moves with them (see the engine).
+    /// </summary>
+    public IReadOnlyList<(int Grid, int Neuron, double Offset, double DLossdV, double CornerSlope)> Impulses => _impulses;
 
     public bool HasSpikeTimeTerms => _spikeTimeTerms.Count > 0;
 
     /// <summary>Reads <paramref name="drive"/> (already scaled to the batch mean) for readout neurons with the given τ's.</summary>
-    public void Prepare(AdjointDrive drive, SteppedPlan plan)
+    /// <param name="drive">The trial's drive.</param>
+    /// <param name="plan">The plan.</param>
+    /// <param name="impulseSlopes">Per impulse of <paramref name="drive"/> (same order): V̇ of its neuron just after the
+    /// spikes delivered at its grid point, when it lies on one (see <see cref="ImpulseSlopes"/>); empty when there are none.</param>
+    public void Prepare(AdjointDrive drive, SteppedPlan plan, ReadOnlySpan<double> impulseSlopes)
     {
         int size = plan.ReadoutSize, off = plan.ReadoutOffset;
         double dt = plan.Dt, T = plan.Dt * plan.Steps;
@@ -82,13 +91,18 @@ internal sealed class ReadoutDrive
         _voltageDependent.AddRange(drive.VoltageDependent);
         _zeroRate = _voltageDependent.Count > 0 ? new RateConstants(0, plan, dt) : null;
         if (_stepFactor.Length < _rates.Count) _stepFactor = new double[_rates.Count];
-        foreach (var imp in drive.Impulses)
+        for (int q = 0; q < drive.Impulses.Count; q++)
         {
+            var imp = drive.Impulses[q];
             CheckNeuron(imp.Neuron, size);
-            if (!(imp.Time >= 0 && imp.Time <= T))
-                throw new ArgumentOutOfRangeException(nameof(drive), imp.Time, $"A loss impulse at t = {imp.Time} ms lies outside the trial [0, {T}] ms.");
-            int grid = Math.Min((int)Math.Floor(imp.Time / dt), plan.Steps);
-            _impulses.Add((grid, imp.Neuron, Math.Max(0, imp.Time - grid * dt), imp.DLossdV));
+            AddImpulse(imp.Neuron, imp.Time, imp.DLossdV, q < impulseSlopes.Length ? impulseSlopes[q] : 0, "impulse", plan);
+        }
+        foreach (var jump in drive.Jumps)
+        {
+            // λV,k += Δ at t is the impulse ∂L/∂V_k(t) = −τm,k·Δ (the impulse's jump is −m·∂L/∂V).
+            CheckNeuron(jump.Neuron, size);
+            // A jump acts when the backward pass reaches its time; it never moves with a spike.
+            AddImpulse(jump.Neuron, jump.Time, -jump.DeltaLambdaV * plan.TauMem[off + jump.Neuron], 0, "adjoint jump", plan);
         }
         _impulses.Sort((x, y) => (y.Grid, y.Offset).CompareTo((x.Grid, x.Offset)));
         foreach (var st in drive.SpikeTimes)
@@ -192,6 +206,47 @@ internal sealed class ReadoutDrive
                 tauSynSum[j] += c;
             }
         }
+    }
+
+    /// <summary>
+    /// V̇ of every impulse's readout neuron just after the spikes delivered at the impulse's grid point (m·(I − V) from the
+    /// trace), or 0 for an impulse between grid points; for <see cref="Prepare"/>, computed while the trace is valid.
+    /// </summary>
+    public static double[] ImpulseSlopes(AdjointDrive drive, SteppedReadoutTrace trace, SteppedPlan plan)
+    {
+        var impulses = drive.Impulses;
+        if (impulses.Count == 0) return [];
+        var slopes = new double[impulses.Count];
+        for (int q = 0; q < impulses.Count; q++)
+        {
+            var imp = impulses[q];
+            if ((uint)imp.Neuron >= (uint)trace.Size || !(imp.Time >= 0 && imp.Time <= trace.Duration)) continue; // Prepare reports it
+            var (grid, offset) = GridPoint(imp.Time, plan.Dt, plan.Steps);
+            if (offset == 0) slopes[q] = trace.SlopeAtStep(imp.Neuron, grid);
+        }
+        return slopes;
+    }
+
+    /// <summary>
+    /// The grid point at or before <paramref name="time"/> and the time after it. A time within 1e-9 steps of a grid point
+    /// is that grid point with offset 0 (e.g. n·dt from <see cref="SteppedReadoutTrace.Maximum"/>, whose quotient by dt can
+    /// round below n).
+    /// </summary>
+    public static (int Grid, double Offset) GridPoint(double time, double dt, int steps)
+    {
+        double u = time / dt, nearest = Math.Round(u);
+        bool onGrid = Math.Abs(u - nearest) <= 1e-9 * Math.Max(1, nearest);
+        int grid = Math.Min(onGrid ? (int)nearest : (int)Math.Floor(u), steps);
+        return (grid, onGrid ? 0 : Math.Max(0, time - grid * dt));
+    }
+
+    private void AddImpulse(int neuron, double time, double dLossdV, double cornerSlope, string kind, SteppedPlan plan)
+    {
+        double T = plan.Dt * plan.Steps;
+        if (!(time >= 0 && time <= T))
+            throw new ArgumentOutOfRangeException("drive", time, $"A loss {kind} at t = {time} ms lies outside the trial [0, {T}] ms.");
+        var (grid, offset) = GridPoint(time, plan.Dt, plan.Steps);
+        _impulses.Add((grid, neuron, offset, dLossdV, offset == 0 ? cornerSlope : 0));
     }
 
     private static void CheckNeuron(int neuron, int size)

@@ -22,7 +22,10 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// <para><b>Backward.</b> λV, λI step backwards from λ = 0 at T with the free adjoint propagators of each step; at every
 /// recorded spike the Eventprop jump λV,n += [ϑλV,n + Σ_post W(λV − λI)_post + ∂L/∂t]/(I − V) (all spikes of a step use
 /// the adjoints from after the step), then the <see cref="ActivityRegularization"/> jump; at every presynaptic spike
-/// dL/dW[pre, post] −= τs,post·λI,post. Loss drives are applied exactly per step (see <c>ReadoutDrive</c>). The τ
+/// dL/dW[pre, post] −= τs,post·λI,post. Loss drives are applied exactly per step (see <c>ReadoutDrive</c>);
+/// impulses and adjoint jumps (a jump Δ is the impulse −τm·Δ) at their times, and spike-time terms at the readout's spikes.
+/// An impulse on a grid point where hidden spikes reach its neuron (the <c>max</c> loss at a corner of V) moves with the
+/// spike that makes the corner, as in the exact engine. The τ
 /// gradients ∫λV V̇ dt and ∫λI İ dt are integrated in closed form over each step, given the step's start state; that
 /// state is recomputed segment by segment from snapshots taken during the forward pass, so memory grows with the number
 /// of spikes (and √steps), never with steps × neurons.</para>
@@ -166,7 +169,7 @@ public sealed class SteppedEngine : IGradientEngine
                     int from = part * count / partitions, to = (part + 1) * count / partitions;
                     for (int b = from; b < to; b++)
                     {
-                        drive.Prepare(trials[b].Evaluation.Drive.Scaled(scale), plan);
+                        drive.Prepare(trials[b].Evaluation.Drive.Scaled(scale), plan, trials[b].ImpulseSlopes);
                         Backward(plan, trials[b], ws, drive, buffer, regJump);
                     }
                 }
@@ -307,6 +310,7 @@ public sealed class SteppedEngine : IGradientEngine
                 var trace = new SteppedReadoutTrace(ws.TraceV, ws.TraceI, ReadoutRates(plan, true), ReadoutRates(plan, false), Dt, Steps,
                     ReadoutSpikeTimes(plan, trial));
                 trial.Evaluation = loss.Evaluate(trace, labels[b]);
+                trial.ImpulseSlopes = ReadoutDrive.ImpulseSlopes(trial.Evaluation.Drive, trace, plan);
                 if (trial.Evaluation.Outputs.Length != plan.ReadoutSize || !double.IsFinite(trial.Evaluation.Value))
                     CheckEvaluation(loss, trial.Evaluation, plan, b);
             }
@@ -628,6 +632,9 @@ public sealed class SteppedEngine : IGradientEngine
         int impPtr = 0;
         var sample = trial.Sample;
         var impulses = drive.Impulses;
+        double[]? corner = null;   // per readout neuron: ∂L/∂V·V̇⁺ of the loss impulses on the current grid point
+        long[]? cornerSpike = null; // per readout neuron: the spike the impulse moves with (population·2³² + list index), or −1
+        float[]? cornerWeight = null;
 
         int segments = K > 0 ? (N - 1) / K + 1 : 1;
         if (K <= 0) K = N;
@@ -674,6 +681,7 @@ public sealed class SteppedEngine : IGradientEngine
         void EventsAt(int k)
         {
             int stamp = ++ws.Stamp;
+            bool corners = false;
             while (impPtr < impulses.Count && impulses[impPtr].Grid == k)
             {
                 var imp = impulses[impPtr++];
@@ -683,7 +691,14 @@ public sealed class SteppedEngine : IGradientEngine
                 double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
                 lv[g] += (float)(jump * em);
                 li[g] += (float)(jump * r * ExpKernels.Psi2(s, m, r, em, es));
+                if (imp.CornerSlope != 0)
+                {
+                    corner ??= new double[rs];
+                    corner[imp.Neuron] += imp.DLossdV * imp.CornerSlope;
+                    corners = true;
+                }
             }
+            if (corners) FindCornerSpikes(k);
             while (inPtr >= 0 && StepOf(sample.Times[inPtr]) == k)
             {
                 int ch = sample.Channels[inPtr--];
@@ -714,12 +729,54 @@ public sealed class SteppedEngine : IGradientEngine
                         int ordinal = --remaining![i];
                         if (drive.HasSpikeTimeTerms) dldt = drive.SpikeTimeTerm(i, ordinal);
                     }
+                    if (corners)
+                        for (int j = 0; j < rs; j++)
+                            if (cornerSpike![j] == ((long)s << 32 | (uint)p)) dldt += corner![j];
                     float delta = (float)((Theta * lv[g] + transport + dldt) / list.Slopes[p]);
                     if (!pop.IsReadout) delta -= regJump[g];
                     jumps.Add((g, delta));
                 }
             }
             foreach (var (g, delta) in jumps) lv[g] += delta;
+            if (corners) Array.Clear(corner!);
+        }
+
+        // A loss impulse on grid point k (e.g. the max loss's maximum over the grid) where hidden spikes reach readout
+        // neuron j is a maximum at a corner of V_j: in continuous time it sits at the arrival of one spike and moves with
+        // it, which adds ∂L/∂t_s = g·V̇_j(t_s⁻) to that spike (as the exact engine does). The impulse was applied before the
+        // spikes' jumps, so their transport terms already carry g·(V̇⁻ − V̇⁺) for the kick; the missing part is g·V̇⁺, with
+        // V̇⁺ after all of the grid point's spikes. On the grid the spikes of one step arrive together, so the term goes to
+        // the one with the most negative weight onto j (the kick that makes the corner).
+        void FindCornerSpikes(int k)
+        {
+            cornerSpike ??= new long[rs];
+            cornerWeight ??= new float[rs];
+            Array.Fill(cornerSpike, -1);
+            Array.Fill(cornerWeight, float.PositiveInfinity);
+            for (int s = 0; s < spiking.Length; s++)
+            {
+                var list = trial.Spikes[s];
+                int p0 = spikePtr[s];
+                if (p0 < 0 || list.Steps[p0] != k) continue;
+                foreach (var o in plan.Outgoings[spiking[s].Population.Index])
+                {
+                    if (o.PostOffset != ro) continue;
+                    for (int p = p0; p >= 0 && list.Steps[p] == k; p--)
+                    {
+                        int i = list.Neurons[p];
+                        for (int j = 0; j < rs; j++)
+                        {
+                            if (corner![j] == 0) continue;
+                            float w = o.Weights[i * o.PostSize + j];
+                            if (w < cornerWeight[j])
+                            {
+                                cornerWeight[j] = w;
+                                cornerSpike[j] = (long)s << 32 | (uint)p;
+                            }
+                        }
+                    }
+                }
+            }
         }
 
         ReadOnlySpan<float> Weighted(SteppedPlan.Outgoing o, int stamp)

@@ -78,10 +78,60 @@ internal sealed class SteppedReadoutTrace : ReadoutTrace
         return v * em + cur * m * ExpKernels.Psi2(s, m, r, em, es);
     }
 
+    /// <remarks>
+    /// The trapezoidal rule on the grid, Σₙ dt·[f(tₙ, Vₙ) + f(tₙ₊₁, Vₙ₊₁)]/2, with the recorded Vₙ: the same per-step
+    /// discretisation the backward pass uses for a voltage-dependent drive (constant over each step at the mean of its two
+    /// ends), so a loss's value and its drive see the same quadrature. Its error is O(dt²) for a leaky-integrator readout.
+    /// For a spiking readout the recorded Vₙ is the value after the step's reset.
+    /// </remarks>
+    public override double Integrate(VoltageFunction function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        int size = Size, stride = _steps + 1;
+        var voltages = new double[size];
+        double sum = 0;
+        for (int n = 0; n <= _steps; n++)
+        {
+            for (int k = 0; k < size; k++) voltages[k] = _v[k * stride + n];
+            double f = function(n * _dt, voltages);
+            sum += n == 0 || n == _steps ? 0.5 * f : f;
+        }
+        return sum * _dt;
+    }
+
+    /// <remarks>
+    /// The maximum over the recorded grid points t₀ … t_N (the values a loss can see without interpolation), the first one
+    /// on ties. <see cref="VoltageMaximum.Piece"/> is the step index n of tₙ = n·dt, and <see cref="VoltageMaximum.Time"/>
+    /// is exactly that grid time, so an impulse the loss places there lands on the grid point.
+    /// </remarks>
+    public override VoltageMaximum Maximum(int neuron)
+    {
+        Check(neuron);
+        int baseIndex = neuron * (_steps + 1), best = 0;
+        float max = _v[baseIndex];
+        for (int n = 1; n <= _steps; n++)
+        {
+            float v = _v[baseIndex + n];
+            if (v > max)
+            {
+                max = v;
+                best = n;
+            }
+        }
+        return new VoltageMaximum(best * _dt, max, best);
+    }
+
     public override ReadOnlySpan<double> SpikeTimes(int neuron)
     {
         Check(neuron);
         return _spikeTimes[neuron];
+    }
+
+    /// <summary>V̇ = (I − V)/τm of a readout neuron at grid point <paramref name="step"/>, after the spikes delivered there.</summary>
+    public double SlopeAtStep(int neuron, int step)
+    {
+        int idx = neuron * (_steps + 1) + step;
+        return _rateMem[neuron] * ((double)_i[idx] - _v[idx]);
     }
 
     /// <summary>V of a readout neuron at grid point <paramref name="step"/>.</summary>

@@ -52,6 +52,8 @@ internal sealed class SteppedTrial
     public SpikeSample Sample { get; private set; } = null!;
     public int Label { get; private set; }
     public LossEvaluation Evaluation { get; set; } = null!;
+    /// <summary><see cref="ReadoutDrive.ImpulseSlopes"/> of <see cref="Evaluation"/>'s drive, taken while the trace was valid.</summary>
+    public double[] ImpulseSlopes { get; set; } = [];
     /// <summary>Index of the first input spike at a step ≥ T (inputs at or after it have no effect).</summary>
     public int InputCount { get; set; }
 
