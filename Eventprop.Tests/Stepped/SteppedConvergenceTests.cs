@@ -26,29 +26,132 @@ public class SteppedConvergenceTests(ITestOutputHelper output)
 
     public static TheoryData<CaseKind> Families => [CaseKind.FeedForward, CaseKind.Recurrent, CaseKind.EqualTau];
 
-    [Theory]
-    [MemberData(nameof(Families))]
-    public void Sum_loss_gradients_converge_to_the_exact_ones(CaseKind kind)
+    /// <summary>The library's leaky-integrator losses whose drive acts over the whole trial, for every family.</summary>
+    public static TheoryData<string, CaseKind> IntegralLosses
     {
+        get
+        {
+            var data = new TheoryData<string, CaseKind>();
+            foreach (var loss in new[] { "sum", "sum_exp", "entropy" })
+                foreach (var kind in new[] { CaseKind.FeedForward, CaseKind.Recurrent, CaseKind.EqualTau })
+                    data.Add(loss, kind);
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(IntegralLosses))]
+    public void Loss_gradients_converge_to_the_exact_ones(string lossName, CaseKind kind)
+    {
+        var loss = Loss.FromName(lossName);
         var cases = SteppedTestCases.Cases(kind, 2);
         Assert.Equal(2, cases.Count);
         var mean = new double[Steps.Length];
         foreach (var (c, net, sample) in cases)
         {
-            var exact = new ExactEngine(c.Duration).Gradient(net, [sample], Loss.Sum()).Gradient;
-            var errors = Errors(net, [sample], Loss.Sum(), c.Duration, exact, null, c.ToString());
+            var exact = new ExactEngine(c.Duration).Gradient(net, [sample], loss).Gradient;
+            var errors = Errors(net, [sample], loss, c.Duration, exact, null, $"{lossName} {c}");
             for (int i = 0; i < Steps.Length; i++) mean[i] += errors[i] / cases.Count;
-            Assert.True(errors[2] < errors[1] && errors[2] < errors[0], $"{c}: error did not shrink: {string.Join(", ", errors)}");
-            Assert.True(errors[2] <= 0.02, $"{c}: error {errors[2]:E2} at dt = 0.01 ms exceeds 2 %");
-            var stepped = new SteppedEngine(0.01, c.Duration, threads: 1).Gradient(net, [sample], Loss.Sum()).Gradient;
+            Assert.True(errors[2] < errors[1] && errors[2] < errors[0], $"{lossName} {c}: error did not shrink: {string.Join(", ", errors)}");
+            Assert.True(errors[2] <= 0.02, $"{lossName} {c}: error {errors[2]:E2} at dt = 0.01 ms exceeds 2 %");
+            var stepped = new SteppedEngine(0.01, c.Duration, threads: 1).Gradient(net, [sample], loss).Gradient;
             foreach (var k in new[] { ParameterKind.Weight, ParameterKind.TauMem, ParameterKind.TauSyn })
             {
                 double e = SteppedTestCases.RelativeError(stepped, exact, p => p.Kind == k);
-                Assert.True(e <= 0.02, $"{c}: {k} error {e:E2} at dt = 0.01 ms exceeds 2 %");
+                Assert.True(e <= 0.02, $"{lossName} {c}: {k} error {e:E2} at dt = 0.01 ms exceeds 2 %");
             }
         }
-        output.WriteLine($"{kind}: mean relative error at dt = 1, 0.1, 0.01 ms: {string.Join(", ", mean.Select(e => e.ToString("E2")))}");
-        Assert.True(mean[0] > mean[1] && mean[1] > mean[2], $"mean errors not decreasing: {string.Join(", ", mean)}");
+        output.WriteLine($"{lossName} {kind}: mean relative error at dt = 1, 0.1, 0.01 ms: {string.Join(", ", mean.Select(e => e.ToString("E2")))}");
+        Assert.True(mean[0] > mean[1] && mean[1] > mean[2], $"{lossName}: mean errors not decreasing: {string.Join(", ", mean)}");
+    }
+
+    /// <summary>
+    /// The <c>max</c> loss on the same cases. Most of their readout maxima lie at corners of V (the arrival of an inhibiting
+    /// hidden spike), where the maximum moves with that spike; the stepped engine adds the matching spike-time term (without
+    /// it the errors at dt = 0.01 ms of these six cases are 0.6–132 %).
+    /// </summary>
+    /// <remarks>
+    /// Two checks of the integral losses do not hold for <c>max</c>, for a principled reason. Its gradient is local in time:
+    /// it depends on V and its sensitivities at the one instant of the maximum, not on an average over the trial. The stepped
+    /// scheme emits each spike at the end of the step in which V crosses the threshold and resets it there, so every spike of
+    /// a neuron lags by up to one step and the lags add up along its spike train. With the maximum at a corner made by a late
+    /// spike of a fast-firing neuron the error is O(dt) with a constant proportional to the number of spikes before it: in the
+    /// FeedForward seed-2 case the maximum of readout 2 sits on the 28th spike of h1[1], which the stepped engine emits 0.17 ms
+    /// late at dt = 0.01 ms; the τ gradients are then off by 3.9 % (τm) and 2.2 % (τs) while the whole gradient is off by
+    /// 0.5 %, and at dt = 0.001 ms by 0.23 % and 0.25 %. At dt = 0.1 ms the lags (about ten times larger) can move the grid
+    /// maximum onto another corner (EqualTau seed 1: readout 1 at 39.0 ms instead of 38.44 ms; error 199 % against 56 % at
+    /// dt = 1 ms), so the error need not decrease between dt = 1 and 0.1 ms. Hence: per case the error at dt = 0.01 ms is
+    /// below both coarser ones and ≤ 2 % for the whole gradient, and the per-kind check (weights, τm, τs each ≤ 2 %) is made
+    /// at dt = 0.001 ms, where the lags are ten times shorter.
+    /// </remarks>
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void Max_loss_gradients_converge_to_the_exact_ones(CaseKind kind)
+    {
+        var loss = Loss.Max();
+        var cases = SteppedTestCases.Cases(kind, 2);
+        Assert.Equal(2, cases.Count);
+        foreach (var (c, net, sample) in cases)
+        {
+            var exact = new ExactEngine(c.Duration).Gradient(net, [sample], loss).Gradient;
+            var errors = Errors(net, [sample], loss, c.Duration, exact, null, $"max {c}");
+            Assert.True(errors[2] < errors[1] && errors[2] < errors[0], $"max {c}: error did not shrink: {string.Join(", ", errors)}");
+            Assert.True(errors[2] <= 0.02, $"max {c}: error {errors[2]:E2} at dt = 0.01 ms exceeds 2 %");
+            var fine = new SteppedEngine(0.001, c.Duration, threads: 1).Gradient(net, [sample], loss).Gradient;
+            foreach (var k in new[] { ParameterKind.Weight, ParameterKind.TauMem, ParameterKind.TauSyn })
+            {
+                double e = SteppedTestCases.RelativeError(fine, exact, p => p.Kind == k);
+                output.WriteLine($"  {k} error at dt = 0.001 ms: {e:E2}");
+                Assert.True(e <= 0.02, $"max {c}: {k} error {e:E2} at dt = 0.001 ms exceeds 2 %");
+            }
+        }
+    }
+
+    /// <summary><c>first_spike</c> on a spiking readout, with each neuron as the label: spike-time terms of every readout neuron.</summary>
+    [Fact]
+    public void First_spike_loss_converges_when_the_label_neuron_spikes()
+    {
+        var (net, sample) = SpikingReadoutCase(trial => trial.SpikeCounts("out").All(x => x > 0));
+        for (int label = 0; label < net.Readout.Size; label++)
+        {
+            var s = new SpikeSample(sample.Times.ToArray(), sample.Channels.ToArray(), label);
+            var exact = new ExactEngine(40).Gradient(net, [s], Loss.FirstSpike()).Gradient;
+            var errors = Errors(net, [s], Loss.FirstSpike(), 40, exact, null, $"first_spike, label {label}");
+            Assert.True(errors[2] < errors[1] && errors[2] < errors[0] && errors[2] <= 0.02, string.Join(", ", errors));
+        }
+    }
+
+    /// <summary>
+    /// <c>first_spike</c> with a silent label neuron, whose phantom spike is an adjoint jump of λ_V at T
+    /// (<see cref="AdjointJump"/>). The silent neuron stays well below threshold (max V ≤ 0.9), so no grid makes it spike.
+    /// (That a jump is the impulse −τm·Δ is checked in <see cref="SteppedEngineTests"/>.)
+    /// </summary>
+    /// <remarks>
+    /// The phantom spike's drive (α/τ1·e^{T/τ1} ≈ 70 with the defaults) dwarfs the spike-time terms, so the gradient is that of
+    /// V_y(T): local in time, like <c>max</c>. The stepped scheme emits every spike up to one step late and the lags add up
+    /// along each spike train (0.1–0.3 ms by the end of these trials at dt = 0.01 ms). A lag δ of a hidden spike at t_s moves
+    /// V_y(T) by about W·δ times the slope of the synaptic kernel at T − t_s, which is steepest for the last spikes before T,
+    /// so hidden spikes in the last few ms make the error at dt = 0.01 ms large although it is O(dt): over fifteen
+    /// silent-label cases of this generator it is 0.1–15 % at dt = 0.01 ms and 0.04–4.4 % at dt = 0.001 ms, mostly shrinking
+    /// about tenfold per decade of dt. The case is therefore also required to have no hidden spike in the last 5 ms (about
+    /// one τs); the three of those fifteen cases that meet it have errors of 0.1–0.8 % at dt = 0.01 ms.
+    /// </remarks>
+    [Fact]
+    public void First_spike_loss_converges_with_a_phantom_spike()
+    {
+        static int SilentNeuron(ExactTrial trial) =>
+            Enumerable.Range(0, 3).FirstOrDefault(k => trial.SpikeCounts("out")[k] == 0 && trial.Readout.Maximum(k).Value <= 0.9, -1);
+        static bool QuietEnd(ExactTrial trial) =>
+            Enumerable.Range(0, 6).All(i => trial.SpikeTimes("h", i) is var t && (t.Length == 0 || t[^1] <= 40 - 5));
+        var (net, sample) = SpikingReadoutCase(trial => trial.SpikeCounts("out").Any(x => x > 0) && SilentNeuron(trial) >= 0 && QuietEnd(trial));
+        var trial = new ExactEngine(40).Simulate(net, sample);
+        int label = SilentNeuron(trial);
+        var s = new SpikeSample(sample.Times.ToArray(), sample.Channels.ToArray(), label);
+        var loss = Loss.FirstSpike();
+        Assert.Single(loss.Evaluate(trial.Readout, label).Drive.Jumps);
+        var exact = new ExactEngine(40).Gradient(net, [s], loss).Gradient;
+        var errors = Errors(net, [s], loss, 40, exact, null, $"first_spike, silent label {label}");
+        Assert.True(errors[2] < errors[1] && errors[2] < errors[0] && errors[2] <= 0.02, string.Join(", ", errors));
     }
 
     [Fact]
@@ -129,8 +232,11 @@ public class SteppedConvergenceTests(ITestOutputHelper output)
         return errors;
     }
 
-    /// <summary>4 inputs → 6 recurrent hidden → 3 spiking readout neurons driven strongly enough to spike a few times.</summary>
-    internal static (Network, SpikeSample) SpikingReadoutCase()
+    /// <summary>
+    /// 4 inputs → 6 recurrent hidden → 3 spiking readout neurons driven strongly enough to spike a few times: the first seed
+    /// whose trial is well-conditioned and passes <paramref name="accept"/> (default: at least two readout neurons spike).
+    /// </summary>
+    internal static (Network, SpikeSample) SpikingReadoutCase(Func<ExactTrial, bool>? accept = null)
     {
         for (int seed = 1; seed < 200; seed++)
         {
@@ -153,7 +259,8 @@ public class SteppedConvergenceTests(ITestOutputHelper output)
             var channels = Enumerable.Range(0, 24).Select(_ => rng.Next(4)).ToArray();
             var sample = new SpikeSample(times, channels, label: rng.Next(3));
             var trial = new ExactEngine(40).Simulate(net, sample);
-            if (trial.TotalSpikes > 0 && trial.MinThresholdSlope >= 0.05 && trial.SpikeCounts("out").Count(x => x > 0) >= 2
+            if (trial.TotalSpikes > 0 && trial.MinThresholdSlope >= 0.05
+                && (accept is null ? trial.SpikeCounts("out").Count(x => x > 0) >= 2 : accept(trial))
                 && trial.SpikeCounts("out").Sum() <= 30 && SteppedTestCases.WellConditioned(net, sample, 40))
             {
                 bool late = false;

@@ -63,6 +63,53 @@ public class SteppedEngineTests
     }
 
     [Fact]
+    public void Trace_integrates_by_the_trapezoidal_rule_and_takes_the_maximum_over_the_grid()
+    {
+        var (net, batch) = RecurrentBatch(1);
+        double previous = double.NaN;
+        foreach (double dt in new[] { 0.1, 0.01 })
+        {
+            var trace = (SteppedReadoutTrace)new SteppedEngine(dt, 40, threads: 1).Simulate(net, batch[0]).Readout;
+            int steps = (int)Math.Round(40 / dt);
+            Assert.Equal(40, trace.Integrate((_, _) => 1), 9);
+            double error = 0;
+            for (int k = 0; k < trace.Size; k++)
+            {
+                int neuron = k;
+                // ∫V by the trapezoidal rule against the closed form over each step: second order in dt.
+                double trapezoid = trace.Integrate((_, v) => v[neuron]);
+                error = Math.Max(error, Math.Abs(trapezoid - trace.IntegrateVoltage(k)) / Math.Abs(trace.IntegrateVoltage(k)));
+                var max = trace.Maximum(k);
+                int n = (int)max.Piece;
+                Assert.Equal(n * dt, max.Time);
+                Assert.Equal(trace.VoltageAtStep(k, n), max.Value);
+                for (int i = 0; i <= steps; i++)
+                    Assert.True(trace.VoltageAtStep(k, i) < max.Value || (trace.VoltageAtStep(k, i) == max.Value && i >= n));
+            }
+            Assert.True(error < 1e-2, $"dt = {dt}: {error:E2}");
+            if (!double.IsNaN(previous)) Assert.True(error < previous / 30, $"{previous:E2} → {error:E2}: not second order");
+            previous = error;
+        }
+    }
+
+    [Theory]
+    [InlineData(0.6237)] // between grid points
+    [InlineData(1.0)]    // at T, where first_spike puts its phantom spike
+    public void Adjoint_jump_acts_as_the_impulse_minus_tau_m_times_its_size(double fraction)
+    {
+        var (net, sample) = SteppedConvergenceTests.SpikingReadoutCase();
+        var engine = new SteppedEngine(0.1, 40, threads: 1);
+        for (int k = 0; k < net.Readout.Size; k++)
+        {
+            double tauMem = net.TauMem(net.Readout.Name).Values[k];
+            var jump = engine.Gradient(net, [sample], new TestLosses.AdjointJumpAt(k, fraction, ReadoutKind.Spiking)).Gradient;
+            var impulse = engine.Gradient(net, [sample], new TestLosses.AdjointJumpAt(k, fraction, ReadoutKind.Spiking, asImpulse: true, tauMem: tauMem)).Gradient;
+            Assert.True(jump.Sum(p => p.Values.Sum(Math.Abs)) > 0);
+            Assert.True(SteppedTestCases.RelativeError(jump, impulse) < 1e-6, $"neuron {k}: {SteppedTestCases.RelativeError(jump, impulse):E2}");
+        }
+    }
+
+    [Fact]
     public void Thread_count_changes_only_rounding()
     {
         var (net, batch) = RecurrentBatch(7);

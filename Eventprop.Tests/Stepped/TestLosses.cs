@@ -48,6 +48,24 @@ internal static class TestLosses
         }
     }
 
+    /// <summary>
+    /// Only an adjoint jump, or its equivalent impulse: λ_V of <paramref name="neuron"/> jumps by 0.05 at t = fraction·T, as
+    /// <c>first_spike</c>'s phantom spike does at T; with <paramref name="asImpulse"/> the drive is instead the impulse
+    /// ∂L/∂V = −τm·0.05 (τm of the neuron given as <paramref name="tauMem"/>). The reported loss is 0.
+    /// </summary>
+    public sealed class AdjointJumpAt(int neuron, double fraction, ReadoutKind readout, bool asImpulse = false, double tauMem = 0) : ILoss
+    {
+        public string Name => "test_adjoint_jump";
+        public ReadoutKind Readout => readout;
+
+        public LossEvaluation Evaluate(ReadoutTrace trace, int label)
+        {
+            double t = fraction * trace.Duration;
+            var drive = asImpulse ? new AdjointDrive().AddImpulse(neuron, t, -tauMem * 0.05) : new AdjointDrive().AddAdjointJump(neuron, t, 0.05);
+            return new(0, new double[trace.Size], drive);
+        }
+    }
+
     /// <summary>Spiking readout: L = Σ_k a_k·(first spike time of k) over neurons that spiked: spike-time terms.</summary>
     public sealed class FirstSpikeTimes : ILoss
     {
