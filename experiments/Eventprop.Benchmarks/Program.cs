@@ -6,7 +6,7 @@ using Eventprop.Benchmarks;
 using Eventprop.Losses;
 
 // Usage: dotnet run -c Release --project experiments/Eventprop.Benchmarks -- stepped [--cases shd-256,long-256] [--batches 5]
-//        [--batch 32] [--threads N] [--loss sum] [--in-process]
+//        [--batch 32] [--threads N] [--loss sum_exp] [--in-process]
 // Each case runs in a fresh child process (so the peak memory is that case's own) and the results are printed as a table.
 if (args.Length == 0 || args[0] != "stepped")
 {
@@ -29,7 +29,16 @@ var names = options.TryGetValue("cases", out var cs) ? cs.Split(',') : SteppedBe
 int batches = options.TryGetValue("batches", out var bs) ? int.Parse(bs, CultureInfo.InvariantCulture) : 5;
 int batch = options.TryGetValue("batch", out var b1) ? int.Parse(b1, CultureInfo.InvariantCulture) : 32;
 int? threads = options.TryGetValue("threads", out var th) ? int.Parse(th, CultureInfo.InvariantCulture) : null;
-string lossName = options.GetValueOrDefault("loss", "sum");
+string lossName = options.GetValueOrDefault("loss", "sum_exp"); // the benchmark is specified with sum_exp
+try
+{
+    Loss.FromName(lossName);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
 
 var results = new List<SteppedBenchmarkResult>();
 foreach (var name in names)

@@ -107,7 +107,7 @@ public static class SteppedBenchmark
 
     /// <summary>Measures one case in this process.</summary>
     /// <param name="c">The case.</param>
-    /// <param name="loss">The loss (e.g. <c>Loss.FromName("sum")</c>).</param>
+    /// <param name="loss">The loss (e.g. <c>Loss.SumExp()</c>, the benchmark's default).</param>
     /// <param name="batches">Minibatches measured after one warm-up minibatch.</param>
     /// <param name="batchSize">Trials per minibatch.</param>
     /// <param name="threads">Engine threads (null: processor count).</param>
