@@ -1,0 +1,171 @@
+using Eventprop.Core.Model;
+
+namespace Eventprop.Core.Simulation.Stepped;
+
+/// <summary>
+/// A network flattened for the time-stepped engine: the neurons of all non-input populations in one index space
+/// (population slices contiguous, so per-step updates run over one array), float weights, and the exact per-step
+/// propagators and τ-gradient quadrature weights of every neuron.
+/// </summary>
+/// <remarks>The structure is fixed per network; <see cref="Refresh"/> copies the current parameter values in.</remarks>
+internal sealed class SteppedPlan
+{
+    /// <summary>An outgoing connection: float weights [pre, post], the slice of its targets, its parameter index.</summary>
+    internal sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows)
+    {
+        public int ParameterIndex { get; } = parameterIndex;
+        /// <summary>Index of the target in <see cref="Populations"/>.</summary>
+        public int PostPopulation { get; } = postPopulation;
+        public int PostOffset { get; } = postOffset;
+        public int PostSize { get; } = postSize;
+        public int Rows { get; } = rows;
+        public float[] Weights { get; } = new float[rows * postSize];
+    }
+
+    /// <summary>A population with dynamics.</summary>
+    internal sealed record DynamicPopulation(Population Population, int Offset, int Size, int TauMemParameter, int TauSynParameter)
+    {
+        public bool IsSpiking => Population.IsSpiking;
+        public bool IsReadout => Population.Kind == PopulationKind.Readout;
+    }
+
+    public SteppedPlan(Network network, double dt, int steps)
+    {
+        Network = network;
+        Dt = dt;
+        Steps = steps;
+        var pops = network.Populations;
+        var names = network.Parameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
+        var dyn = new List<DynamicPopulation>();
+        var offsets = new int[pops.Count];
+        int n = 0;
+        foreach (var p in pops)
+        {
+            offsets[p.Index] = -1;
+            if (!p.HasDynamics) continue;
+            offsets[p.Index] = n;
+            dyn.Add(new DynamicPopulation(p, n, p.Size, names[ParameterSet.TauMemName(p.Name)], names[ParameterSet.TauSynName(p.Name)]));
+            n += p.Size;
+        }
+        NeuronCount = n;
+        Populations = dyn.ToArray();
+        Spiking = Populations.Where(p => p.IsSpiking).ToArray();
+        ReadoutPopulation = Populations.Single(p => p.IsReadout);
+        PopulationOffset = offsets;
+        InputSize = network.Input.Size;
+        Outgoings = new Outgoing[pops.Count][];
+        foreach (var p in pops)
+            Outgoings[p.Index] = network.Connections.Where(c => c.Pre == p)
+                .Select(c => new Outgoing(names[c.Name], dyn.FindIndex(d => d.Population == c.Post), offsets[c.Post.Index], c.Post.Size, c.Pre.Size)).ToArray();
+        InputOutgoings = Outgoings[network.Input.Index];
+        SpikingIndex = new int[pops.Count];
+        Array.Fill(SpikingIndex, -1);
+        for (int s = 0; s < Spiking.Length; s++) SpikingIndex[Spiking[s].Population.Index] = s;
+        WeightParameters = network.Connections.Select(c => names[c.Name]).ToArray();
+        MaxSpikingSize = Spiking.Length == 0 ? 1 : Spiking.Max(p => p.Size);
+
+        DecayMem = new float[n];
+        DecaySyn = new float[n];
+        CurrentToVoltage = new float[n];
+        AdjointVoltageToCurrent = new float[n];
+        TauSynF = new float[n];
+        GradPsi = new float[n];
+        GradDtDecayMem = new float[n];
+        GradMemPsi3 = new float[n];
+        GradDtDecaySyn = new float[n];
+        GradSynPsi3 = new float[n];
+        TauMem = new double[n];
+        TauSyn = new double[n];
+        DecayMemExact = new double[n];
+        DecaySynExact = new double[n];
+        CurrentToVoltageExact = new double[n];
+        RateMem = new double[n];
+        RateSyn = new double[n];
+    }
+
+    public Network Network { get; }
+    public double Dt { get; }
+    public int Steps { get; }
+    public int NeuronCount { get; }
+    public DynamicPopulation[] Populations { get; }
+    public DynamicPopulation[] Spiking { get; }
+    public DynamicPopulation ReadoutPopulation { get; }
+    public int ReadoutOffset => ReadoutPopulation.Offset;
+    public int ReadoutSize => ReadoutPopulation.Size;
+    public int[] PopulationOffset { get; }
+    /// <summary>Index into <see cref="Spiking"/> by network population index, or −1.</summary>
+    public int[] SpikingIndex { get; }
+    public int MaxSpikingSize { get; }
+    public int InputSize { get; }
+    public Outgoing[][] Outgoings { get; }
+    public Outgoing[] InputOutgoings { get; }
+    public int[] WeightParameters { get; }
+
+    // Per-neuron propagators over one step (float, for the per-step kernels).
+    public float[] DecayMem { get; }                // e^{−dt/τm}
+    public float[] DecaySyn { get; }                // e^{−dt/τs}
+    public float[] CurrentToVoltage { get; }        // (1/τm)·Ψ(dt; 1/τm, 1/τs) = τs/(τm−τs)(e^{−dt/τm} − e^{−dt/τs})
+    public float[] AdjointVoltageToCurrent { get; } // (1/τs)·Ψ(dt; 1/τm, 1/τs)
+    public float[] TauSynF { get; }
+    // τ-gradient quadrature weights over one step (closed forms of ∫λV·I, ∫λV·V, ∫λI·I given the step's start state).
+    public float[] GradPsi { get; }                 // Ψ(dt; m, s)
+    public float[] GradDtDecayMem { get; }          // dt·e^{−dt/τm}
+    public float[] GradMemPsi3 { get; }             // m·Ψ(dt; m, m, s)
+    public float[] GradDtDecaySyn { get; }          // dt·e^{−dt/τs}
+    public float[] GradSynPsi3 { get; }             // s·Ψ(dt; m, s, s)
+    public double[] TauMem { get; }
+    public double[] TauSyn { get; }
+    public double[] DecayMemExact { get; }
+    public double[] DecaySynExact { get; }
+    public double[] CurrentToVoltageExact { get; }
+    public double[] RateMem { get; }
+    public double[] RateSyn { get; }
+
+    /// <summary>Whether this plan was built for <paramref name="network"/>'s structure with these step settings.</summary>
+    public bool Fits(Network network, double dt, int steps) =>
+        ReferenceEquals(network.Populations, Network.Populations) && ReferenceEquals(network.Connections, Network.Connections)
+        && dt == Dt && steps == Steps;
+
+    /// <summary>Copies the network's current weights and τ's in and recomputes the propagators.</summary>
+    public void Refresh(Network network)
+    {
+        var parameters = network.Parameters;
+        foreach (var group in Outgoings)
+            foreach (var o in group)
+            {
+                var src = parameters[o.ParameterIndex].Values;
+                var dst = o.Weights;
+                for (int i = 0; i < dst.Length; i++) dst[i] = (float)src[i];
+            }
+        double dt = Dt;
+        foreach (var p in Populations)
+        {
+            var tm = parameters[p.TauMemParameter].Values;
+            var ts = parameters[p.TauSynParameter].Values;
+            for (int i = 0; i < p.Size; i++)
+            {
+                int g = p.Offset + i;
+                double m = 1.0 / tm[i], s = 1.0 / ts[i];
+                double em = Math.Exp(-m * dt), es = Math.Exp(-s * dt);
+                double psi = ExpKernels.Psi2(dt, m, s, em, es);
+                TauMem[g] = tm[i];
+                TauSyn[g] = ts[i];
+                RateMem[g] = m;
+                RateSyn[g] = s;
+                DecayMemExact[g] = em;
+                DecaySynExact[g] = es;
+                CurrentToVoltageExact[g] = m * psi;
+                DecayMem[g] = (float)em;
+                DecaySyn[g] = (float)es;
+                CurrentToVoltage[g] = (float)(m * psi);
+                AdjointVoltageToCurrent[g] = (float)(s * psi);
+                TauSynF[g] = (float)ts[i];
+                GradPsi[g] = (float)psi;
+                GradDtDecayMem[g] = (float)(dt * em);
+                GradMemPsi3[g] = (float)(m * ExpKernels.Psi3(dt, m, m, s));
+                GradDtDecaySyn[g] = (float)(dt * es);
+                GradSynPsi3[g] = (float)(s * ExpKernels.Psi3(dt, m, s, s));
+            }
+        }
+    }
+}

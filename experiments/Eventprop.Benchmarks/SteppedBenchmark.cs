@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Globalization;
+using Eventprop.Augment;
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Stepped;
+using Eventprop.Core.Training;
+
+namespace Eventprop.Benchmarks;
+
+/// <summary>One benchmark configuration of the time-stepped engine.</summary>
+/// <param name="Name">Short name (used on the command line).</param>
+/// <param name="Hidden">Hidden (recurrent LIF) neurons.</param>
+/// <param name="DelayLine">Whether the 700 channels go through a 10 × 30 ms delay line (7,000 inputs).</param>
+/// <param name="Steps">Trial length in steps of <paramref name="Dt"/>.</param>
+/// <param name="Dt">Step (ms).</param>
+/// <param name="InputSpikesPerTrial">Poisson input spikes per trial before the delay line (700 channels × 10 Hz × 1 s = 7,000).</param>
+public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLine, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000)
+{
+    /// <summary>Trial duration (ms).</summary>
+    public double Duration => Steps * Dt;
+
+    /// <summary>The cases of issue 4: SHD-sized at 256 and 1,024 hidden, with the delay line, and T = 10,000 steps with the same input spikes.</summary>
+    public static IReadOnlyList<SteppedBenchmarkCase> Standard { get; } =
+    [
+        new("shd-256", 256, false, 1000),
+        new("shd-1024", 1024, false, 1000),
+        new("delay-256", 256, true, 1000),
+        new("delay-1024", 1024, true, 1000),
+        new("long-256", 256, false, 10000),
+    ];
+}
+
+/// <summary>What one benchmark case measured.</summary>
+/// <param name="Case">The case name.</param>
+/// <param name="Inputs">Input channels.</param>
+/// <param name="Hidden">Hidden neurons.</param>
+/// <param name="Steps">Steps per trial.</param>
+/// <param name="BatchSize">Trials per minibatch.</param>
+/// <param name="Threads">Engine threads.</param>
+/// <param name="MillisecondsPerTrial">Forward + backward + Adam update, per trial (wall clock, mean over the measured minibatches).</param>
+/// <param name="CpuMillisecondsPerTrial">Processor time of the whole process per trial (all threads); less sensitive than the wall clock to other load on the machine.</param>
+/// <param name="InputSpikesPerTrial">Mean delivered input spikes per trial.</param>
+/// <param name="HiddenSpikesPerTrial">Mean hidden spikes per trial.</param>
+/// <param name="PeakWorkingSetMegabytes">Peak resident memory of the process (MiB); meaningful when the process ran only this case.</param>
+/// <param name="PeakManagedMegabytes">Largest managed heap seen by a sampler during the measurement (MiB).</param>
+public sealed record SteppedBenchmarkResult(string Case, int Inputs, int Hidden, int Steps, int BatchSize, int Threads, double MillisecondsPerTrial, double CpuMillisecondsPerTrial,
+    double InputSpikesPerTrial, double HiddenSpikesPerTrial, double PeakWorkingSetMegabytes, double PeakManagedMegabytes)
+{
+    /// <summary>One line of <see cref="SteppedBenchmark.TableHeader"/>.</summary>
+    public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
+        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {CpuMillisecondsPerTrial,12:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} |");
+}
+
+/// <summary>
+/// Measures the time-stepped engine on SHD-sized networks (700 → N recurrent LIF → 20 LI readout, Poisson inputs): time per trial
+/// for forward + backward + Adam update at batch 32, and peak memory. Used by <c>Eventprop.Benchmarks stepped</c> and reusable
+/// from the CLI's <c>bench</c> command. Run each case in a fresh process for a meaningful peak working set.
+/// </summary>
+public static class SteppedBenchmark
+{
+    /// <summary>Header of the Markdown table printed by the benchmark.</summary>
+    public const string TableHeader =
+        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | cpu ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB |\n" +
+        "|-------------|--------|--------|--------|-------|---------|----------|--------------|-----------|-----------|-----------|-------------|";
+
+    /// <summary>Builds the network of a case (seeded).</summary>
+    public static Network BuildNetwork(SteppedBenchmarkCase c, int seed = 1)
+    {
+        int inputs = c.DelayLine ? 7000 : 700;
+        double inScale = c.DelayLine ? 0.1 : 1.0;
+        return Network.Create(seed)
+            .Input("in", inputs)
+            .Lif("hidden", c.Hidden, tauMem: 20, tauSyn: 5)
+            .Readout("out", 20, tauMem: 20, tauSyn: 5)
+            .Connect("in", "hidden", Init.Normal(0.03 * inScale, 0.01 * inScale))
+            .Connect("hidden", "hidden", Init.Normal(0, 0.02))
+            .Connect("hidden", "out", Init.Normal(0, 0.03))
+            .Build();
+    }
+
+    /// <summary>Poisson-like input trials: <see cref="SteppedBenchmarkCase.InputSpikesPerTrial"/> spikes uniformly over 700 channels and the first 1,000 ms
+    /// (the SHD duration; ~10 Hz per channel), then the delay line if the case has one. Longer trials get the same spikes in their
+    /// first 1,000 ms followed by silence, so they differ from the 1,000-step case only in the number of steps.</summary>
+    public static SpikeSample[] BuildSamples(SteppedBenchmarkCase c, int count, int seed = 2)
+    {
+        var random = new TrainingRandom(seed);
+        double span = Math.Min(1000.0, c.Duration);
+        var delay = c.DelayLine ? new DelayLine(c.Duration, 10, 30, 700) : null;
+        var samples = new SpikeSample[count];
+        for (int s = 0; s < count; s++)
+        {
+            int n = c.InputSpikesPerTrial;
+            var times = new double[n];
+            var channels = new int[n];
+            for (int i = 0; i < n; i++)
+            {
+                times[i] = span * random.NextDouble();
+                channels[i] = random.NextInt(700);
+            }
+            var sample = new SpikeSample(times, channels, label: random.NextInt(20));
+            samples[s] = delay is null ? sample : delay.Apply(sample);
+        }
+        return samples;
+    }
+
+    /// <summary>Measures one case in this process.</summary>
+    /// <param name="c">The case.</param>
+    /// <param name="loss">The loss (e.g. <c>Loss.SumExp()</c>, the benchmark's default).</param>
+    /// <param name="batches">Minibatches measured after one warm-up minibatch.</param>
+    /// <param name="batchSize">Trials per minibatch.</param>
+    /// <param name="threads">Engine threads (null: processor count).</param>
+    public static SteppedBenchmarkResult Run(SteppedBenchmarkCase c, ILoss loss, int batches = 5, int batchSize = 32, int? threads = null)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        ArgumentNullException.ThrowIfNull(loss);
+        if (batches < 1) throw new ArgumentOutOfRangeException(nameof(batches), batches, "Measure at least one minibatch.");
+        var network = BuildNetwork(c);
+        var samples = BuildSamples(c, 2 * batchSize);
+        var engine = new SteppedEngine(c.Dt, c.Duration, threads);
+        var adam = new Adam();
+        var batchA = samples[..batchSize];
+        var batchB = samples[batchSize..];
+
+        long peakManaged = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
+                try { await Task.Delay(2, stop.Token); } catch (TaskCanceledException) { }
+            }
+        });
+
+        for (int w = 0; w < 3; w++) Step(w % 2 == 0 ? batchA : batchB); // warm-up: JIT tiers, buffers
+        double inputs = 0, hidden = 0;
+        using var self = Process.GetCurrentProcess();
+        var cpuStart = self.TotalProcessorTime;
+        var watch = Stopwatch.StartNew();
+        for (int b = 0; b < batches; b++)
+        {
+            var r = Step(b % 2 == 0 ? batchB : batchA);
+            hidden += r.HiddenSpikeCounts.Values.Sum(x => x.Sum());
+        }
+        watch.Stop();
+        self.Refresh();
+        var cpu = self.TotalProcessorTime - cpuStart;
+        stop.Cancel();
+        sampler.Wait();
+        foreach (var s in samples) inputs += s.Times.ToArray().Count(t => t < c.Duration);
+        int trials = batches * batchSize;
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engine.Threads,
+            watch.Elapsed.TotalMilliseconds / trials, cpu.TotalMilliseconds / trials, inputs / samples.Length, hidden / trials,
+            process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0);
+
+        Core.Simulation.GradientResult Step(SpikeSample[] batch)
+        {
+            var r = engine.Gradient(network, batch, loss);
+            adam.Update(network.Parameters, r.Gradient, 1e-3);
+            return r;
+        }
+    }
+}
