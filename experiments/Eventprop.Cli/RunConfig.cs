@@ -11,6 +11,9 @@ public sealed record RunConfig
     /// <summary>Run name (the run directory is <c>runs/&lt;name&gt;-&lt;timestamp&gt;</c> unless --out is given).</summary>
     public string Name { get; init; } = "randman_quickstart";
 
+    /// <summary>Free text for the reader (ignored).</summary>
+    public string? Comment { get; init; }
+
     /// <summary>Seed for every random choice (data generation, splits, initial weights, shuffling, augmentation).</summary>
     public int Seed { get; init; } = 1;
 
@@ -52,7 +55,7 @@ public sealed record RunConfig
     public static RunConfig Load(string? path, IEnumerable<string> overrides)
     {
         JsonNode root;
-        string source = path ?? "the quick-start config";
+        string source = path is null ? "(quick start)" : $"'{path}'";
         if (path is null) root = JsonSerializer.SerializeToNode(QuickStart, Json)!;
         else
         {
@@ -102,7 +105,9 @@ public sealed record RunConfig
             string where = path.Length == 0 ? "" : $" in '{path}'";
             return $"unknown key '{name}'{where}; see docs/cli.md for the keys.";
         }
-        return $"bad value at '{path}': {OneLine(e.Message)}";
+        string message = OneLine(e.Message);
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return $"bad value at '{path}': {(cut > 0 ? message[..cut] : message)}";
     }
 
     internal static string OneLine(string s)

@@ -92,7 +92,7 @@ public static class TrainCommand
         var summary = new Dictionary<string, object?>
         {
             ["name"] = config.Name, ["epochs"] = trainer.State.Epoch, ["interrupted"] = interrupted, ["early_stopped"] = trainer.State.Stopped,
-            ["best_epoch"] = trainer.State.BestEpoch, ["final_train_accuracy"] = last?.TrainingAccuracy, ["final_validation_accuracy"] = last?.ValidationAccuracy,
+            ["best_epoch"] = p.Options.EarlyStopping is null ? null : trainer.State.BestEpoch, ["final_train_accuracy"] = last?.TrainingAccuracy, ["final_validation_accuracy"] = last?.ValidationAccuracy,
             ["test_loss"] = testResult?.Loss, ["test_accuracy"] = testResult?.Accuracy, ["chance_accuracy"] = 1.0 / p.Network.Readout.Size,
             ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5",
         };
@@ -188,7 +188,7 @@ public static class TrainCommand
         string path = Path.Combine(d.Path, name);
         if (!File.Exists(path))
             throw new UserError(d.Kind is "shd" or "ssc"
-                ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}' first."
+                ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --set ssc" : "")}' first."
                 : $"Missing data file '{path}'; put the MNIST IDX files (uncompressed) in {d.Path}.");
         return path;
     }
