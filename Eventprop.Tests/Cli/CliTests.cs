@@ -233,8 +233,20 @@ public sealed class CliTests : IDisposable
         AssertOneLineError(Run("data", "download", "--to", _dir, "--set", "mnist"), "shd, ssc or all");
         var help = Run("--help");
         Assert.Equal(0, help.Code);
-        foreach (var c in new[] { "train", "gradient", "gradcheck", "data" }) Assert.Contains(c, help.Out);
+        foreach (var c in new[] { "train", "gradient", "gradcheck", "data", "bench" }) Assert.Contains(c, help.Out);
         Assert.Equal(0, Run("train", "--help").Code);
+    }
+
+    [Fact]
+    public void BenchPrintsATableRowPerCase()
+    {
+        var r = Run("bench", "--cases", "shd-256", "--batches", "1", "--batch", "2", "--threads", "1");
+        Assert.True(r.Code == 0, r.Err);
+        var rows = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, rows.Length);
+        Assert.StartsWith("| shd-256", rows[2]);
+        AssertOneLineError(Run("bench", "--cases", "mnist"), "Unknown case 'mnist'");
+        AssertOneLineError(Run("bench", "--batch", "0"), "≥ 1");
     }
 
     private static string RepoRoot()

@@ -14,6 +14,7 @@ public static class Program
           gradient    loss and every gradient of one trial as JSON (--model MODEL.json --sample SAMPLE.json)
           gradcheck   Eventprop against finite differences on a given or random network
           data        data info FILE | data download --to DIR
+          bench       speed and memory of the time-stepped engine on SHD-sized networks (a table)
         Run 'eventprop <command> --help' for its options. Add --verbose to see the stack trace of an unexpected error.
         """;
 
@@ -57,7 +58,8 @@ public static class Program
                 "gradient" => GradientCommands.Gradient(tail, output),
                 "gradcheck" => GradientCommands.GradCheck(tail, output),
                 "data" => DataCommands.Run(tail, output),
-                _ => throw new UserError($"Unknown command '{command}'; commands: train, gradient, gradcheck, data (eventprop --help)."),
+                "bench" => BenchCommand.Run(tail, output),
+                _ => throw new UserError($"Unknown command '{command}'; commands: train, gradient, gradcheck, data, bench (eventprop --help)."),
             };
         }
         catch (UserError e)
@@ -86,6 +88,7 @@ public static class Program
         "gradient" => GradientCommands.GradientHelp,
         "gradcheck" => GradientCommands.GradCheckHelp,
         "data" => DataCommands.Help,
-        _ => throw new UserError($"Unknown command '{command}'; commands: train, gradient, gradcheck, data."),
+        "bench" => BenchCommand.Help,
+        _ => throw new UserError($"Unknown command '{command}'; commands: train, gradient, gradcheck, data, bench."),
     };
 }
