@@ -95,11 +95,33 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void TrainingIsReproducibleFromTheSeed()
     {
-        string[] common = ["--epochs", "1", "--set", "dataset.samples_per_class=8", "--set", "dataset.classes=2", "--set", "network.hidden=6", "--quiet"];
+        string[] common = ["--epochs", "1", "--set", "dataset.samples_per_class=8", "--set", "dataset.classes=2", "--set", "network.hidden=6", "--set", "augment.shift=2", "--quiet"];
         Assert.Equal(0, Run(["train", "--out", Path.Combine(_dir, "a"), .. common]).Code);
         Assert.Equal(0, Run(["train", "--out", Path.Combine(_dir, "b"), .. common]).Code);
         static string Metrics(string d) => string.Join('\n', File.ReadAllLines(Path.Combine(d, "metrics.csv")).Select(l => string.Join(',', l.Split(',')[..^1])));
         Assert.Equal(Metrics(Path.Combine(_dir, "a")), Metrics(Path.Combine(_dir, "b")));
+    }
+
+    private static string[] MetricsWithoutSeconds(string runDir) =>
+        File.ReadAllLines(Path.Combine(runDir, "metrics.csv")).Select(l => string.Join(',', l.Split(',')[..^1])).ToArray();
+
+    [Fact]
+    public void ResumeContinuesExactlyLikeAStraightRun()
+    {
+        string[] common = ["--set", "dataset.samples_per_class=8", "--set", "dataset.classes=3", "--set", "network.hidden=6", "--set", "augment.shift=2",
+            "--set", "training.batch_size=8", "--quiet"];
+        string straight = Path.Combine(_dir, "straight"), resumed = Path.Combine(_dir, "resumed");
+        Assert.Equal(0, Run(["train", "--out", straight, "--epochs", "3", .. common]).Code);
+        Assert.Equal(0, Run(["train", "--out", resumed, "--epochs", "1", .. common]).Code);
+        var r = Run("train", "--resume", resumed, "--epochs", "3", "--quiet");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(4, MetricsWithoutSeconds(resumed).Length);
+        Assert.Equal(MetricsWithoutSeconds(straight), MetricsWithoutSeconds(resumed));
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, "summary.json")).Split('\n').Where(l => !l.Contains("seconds")),
+            File.ReadAllText(Path.Combine(resumed, "summary.json")).Split('\n').Where(l => !l.Contains("seconds")));
+
+        AssertOneLineError(Run("train", "--resume", _dir), "not a run directory");
+        AssertOneLineError(Run("train", "--resume", resumed, "--seed", "4"), "drop --config");
     }
 
     [Fact]

@@ -17,6 +17,7 @@ public static class TrainCommand
 {
     internal const string Help = """
         eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--quiet]
+        eventprop train --resume RUN_DIR [--epochs N]
 
         Without --config: the quick start (generated randman, 10 classes; 30 → 128 recurrent → 10; stepped engine dt 1 ms; sum_exp; 30 epochs).
         Writes a run directory (default runs/<name>-<UTC time>): config.json (resolved), metrics.csv, metrics.json,
@@ -25,6 +26,8 @@ public static class TrainCommand
           --data DIR      directory of data files   --out DIR        run directory
           --seed N        seed for every random choice   --epochs N  number of epochs
           --quiet         print only the final line
+          --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
+        Ctrl-C finishes the current epoch, writes the checkpoint and summary, and exits.
         """;
 
     /// <summary>A prepared run: network, engine, loss, options and data.</summary>
@@ -34,18 +37,26 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs"], ["quiet"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume"], ["quiet"]);
         a.RequireAtMostPositional(0, "train");
+        string? resume = a.Value("resume");
+        if (resume is not null)
+        {
+            if (a.Value("config") is not null || a.Value("out") is not null || a.Value("seed") is not null)
+                throw new UserError("--resume RUN_DIR continues that run with its own config.json; drop --config, --out and --seed (use --epochs for the new total).");
+            if (!File.Exists(Path.Combine(resume, "config.json")) || !File.Exists(Path.Combine(resume, "checkpoint.h5")))
+                throw new UserError($"'{resume}' is not a run directory with config.json and checkpoint.h5; pass the directory that 'train' wrote.");
+        }
         var overrides = new List<string>(a.Values("set"));
         if (a.Int("seed") is int seed) overrides.Add($"seed={seed}");
         if (a.Int("epochs") is int epochs) overrides.Add($"training.epochs={epochs}");
         if (a.Value("data") is string data) overrides.Add($"dataset.path={JsonSerializer.Serialize(data)}");
-        var config = RunConfig.Load(a.Value("config"), overrides);
+        var config = RunConfig.Load(resume is null ? a.Value("config") : Path.Combine(resume, "config.json"), overrides);
         bool quiet = a.Flag("quiet");
 
         var clock = Stopwatch.StartNew();
         var p = Prepare(config);
-        string runDir = a.Value("out") ?? Path.Combine("runs", $"{config.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        string runDir = resume ?? a.Value("out") ?? Path.Combine("runs", $"{config.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
         Directory.CreateDirectory(runDir);
         WriteAtomic(Path.Combine(runDir, "config.json"), JsonSerializer.Serialize(config, RunConfig.Json));
         if (!quiet)
@@ -58,7 +69,12 @@ public static class TrainCommand
 
         var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options);
         var rows = new List<Dictionary<string, object?>>();
-        var random = new Random(config.Seed ^ 0x5eed);
+        if (resume is not null)
+        {
+            trainer.LoadCheckpoint(Path.Combine(resume, "checkpoint.h5"));
+            rows.AddRange(ReadMetrics(resume).Take(trainer.State.Epoch));
+            if (!quiet) output.WriteLine($"resuming after epoch {trainer.State.Epoch} of {p.Options.Epochs}");
+        }
         ChannelShift? shift = config.Augment.Shift > 0 ? new ChannelShift(config.Augment.Shift, p.Train.ChannelCount) : null;
         var checkpoints = new CheckpointCallback(runDir);
         var metricsHook = new EpochMetricsCallback(m =>
@@ -80,6 +96,8 @@ public static class TrainCommand
         while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
         {
             if (stop.IsCancellationRequested) { interrupted = true; break; }
+            // The shifts of epoch e come from (seed, e) alone, so a resumed run draws the same shifts as a straight one.
+            var random = new Random(unchecked(config.Seed * 1_000_003 + trainer.State.Epoch + 0x5eed));
             IReadOnlyList<SpikeSample> epochData = shift is null ? p.Train : p.Train.Select(s => shift.Apply(s, random)).ToArray();
             trainer.TrainEpoch(epochData, p.Validation, hooks);
         }
@@ -193,6 +211,15 @@ public static class TrainCommand
         return path;
     }
 
+    private static IEnumerable<Dictionary<string, object?>> ReadMetrics(string runDir)
+    {
+        string path = Path.Combine(runDir, "metrics.json");
+        if (!File.Exists(path)) return [];
+        var rows = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonArray
+            ?? throw new UserError($"'{path}' is not a metrics list; remove it to resume without the earlier rows.");
+        return rows.OfType<System.Text.Json.Nodes.JsonObject>().Select(r => r.ToDictionary(kv => kv.Key, kv => kv.Value is null ? null : (object?)kv.Value.GetValue<System.Text.Json.JsonElement>()));
+    }
+
     private static void WriteMetrics(string runDir, List<Dictionary<string, object?>> rows)
     {
         WriteAtomic(Path.Combine(runDir, "metrics.json"), JsonSerializer.Serialize(rows, RunConfig.Json));
@@ -204,6 +231,8 @@ public static class TrainCommand
             {
                 null => "",
                 double x => x.ToString("R", CultureInfo.InvariantCulture),
+                JsonElement { ValueKind: JsonValueKind.Null } => "",
+                JsonElement e => e.GetRawText(),
                 IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                 var o => o.ToString(),
             })));
