@@ -125,6 +125,25 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void EvaluateReproducesTheRunsTestAccuracy()
+    {
+        string run = Path.Combine(_dir, "eval");
+        Assert.Equal(0, Run("train", "--out", run, "--epochs", "2", "--set", "dataset.samples_per_class=10", "--set", "dataset.classes=3",
+            "--set", "network.hidden=8", "--set", "training.batch_size=8", "--quiet").Code);
+        double expected = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "summary.json")))!["test_accuracy"]!.GetValue<double>();
+        var r = Run("evaluate", "--model", Path.Combine(run, "checkpoint.h5"));
+        Assert.True(r.Code == 0, r.Err);
+        var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"accuracy {100 * expected:F2} %"), lines[0]);
+        Assert.StartsWith("test: 6 trials", lines[0]);
+        var matrix = lines.SkipWhile(l => !l.StartsWith("confusion", StringComparison.Ordinal)).Skip(2).ToArray();
+        Assert.Equal(3, matrix.Length);
+        Assert.Equal(6, matrix.Sum(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Sum(int.Parse)));
+        AssertOneLineError(Run("evaluate", "--model", Path.Combine(_dir, "none.h5")), "not found");
+        AssertOneLineError(Run("evaluate", "--model", Path.Combine(run, "checkpoint.h5"), "--split", "dev"), "--split");
+    }
+
+    [Fact]
     public void ConfigLoaderRejectsUnknownKeysAndBadValuesWithOneLine()
     {
         AssertOneLineError(Run("train", "--set", "training.epoch=3"), "unknown key 'epoch'");
@@ -255,7 +274,7 @@ public sealed class CliTests : IDisposable
         AssertOneLineError(Run("data", "download", "--to", _dir, "--set", "mnist"), "shd, ssc or all");
         var help = Run("--help");
         Assert.Equal(0, help.Code);
-        foreach (var c in new[] { "train", "gradient", "gradcheck", "data", "bench" }) Assert.Contains(c, help.Out);
+        foreach (var c in new[] { "train", "evaluate", "gradient", "gradcheck", "data", "bench" }) Assert.Contains(c, help.Out);
         Assert.Equal(0, Run("train", "--help").Code);
     }
 

@@ -11,6 +11,7 @@ public static class Program
 
         Commands:
           train       train a network; no arguments = the quick start (randman, < 2 min on 2 cores)
+          evaluate    accuracy, per-class accuracy and confusion matrix of a trained checkpoint
           gradient    loss and every gradient of one trial as JSON (--model MODEL.json --sample SAMPLE.json)
           gradcheck   Eventprop against finite differences on a given or random network
           data        data info FILE | data download --to DIR
@@ -55,11 +56,12 @@ public static class Program
             return command switch
             {
                 "train" => TrainCommand.Run(tail, output, stop),
+                "evaluate" => EvaluateCommand.Run(tail, output),
                 "gradient" => GradientCommands.Gradient(tail, output),
                 "gradcheck" => GradientCommands.GradCheck(tail, output),
                 "data" => DataCommands.Run(tail, output),
                 "bench" => BenchCommand.Run(tail, output),
-                _ => throw new UserError($"Unknown command '{command}'; commands: train, gradient, gradcheck, data, bench (eventprop --help)."),
+                _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench (eventprop --help)."),
             };
         }
         catch (UserError e)
@@ -85,10 +87,11 @@ public static class Program
     private static string HelpFor(string command) => command switch
     {
         "train" => TrainCommand.Help,
+        "evaluate" => EvaluateCommand.Help,
         "gradient" => GradientCommands.GradientHelp,
         "gradcheck" => GradientCommands.GradCheckHelp,
         "data" => DataCommands.Help,
         "bench" => BenchCommand.Help,
-        _ => throw new UserError($"Unknown command '{command}'; commands: train, gradient, gradcheck, data, bench."),
+        _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench."),
     };
 }
