@@ -260,6 +260,7 @@ public sealed class CliTests : IDisposable
         AssertOneLineError(Run("gradient", "--model", model, "--sample", Write("s4.json", """{ "times": [1, 2], "channels": [0], "label": 0 }""")), "'channels' has 1");
         AssertOneLineError(Run("gradient", "--model", Write("m3.json", ModelJson.Replace("[[4.2, 3.4], [3.9, 4.1], [3.3, 3.8]]", "[[4.2, 3.4], [3.9, 4.1]]")), "--sample", sample), "needs 'weights' as 3 rows");
         AssertOneLineError(Run("gradient", "--model", model, "--sample", sample, "--loss", "mse"), "Unknown loss 'mse'");
+        AssertOneLineError(Run("gradient", "--model", Write("m4.json", ModelJson.Replace("\"duration_ms\"", "\"duration\"")), "--sample", sample), "unknown key 'duration'");
         AssertOneLineError(Run("gradient", "--model", model, "--sample", sample, "--engine", "gpu"), "--engine");
         AssertOneLineError(Run("gradient", "--model", model), "--sample");
         AssertOneLineError(Run("gradient", "--model", model, "--sample", sample, "--method", "fd", "--engine", "stepped"), "exact");
@@ -271,7 +272,7 @@ public sealed class CliTests : IDisposable
         AssertOneLineError(Run("fly"), "Unknown command 'fly'");
         AssertOneLineError(Run("data", "info", Path.Combine(_dir, "shd_train.h5")), "eventprop data download");
         AssertOneLineError(Run("data", "download"), "--to DIR");
-        AssertOneLineError(Run("data", "download", "--to", _dir, "--set", "mnist"), "shd, ssc or all");
+        AssertOneLineError(Run("data", "download", "--to", _dir, "--which", "mnist"), "shd, ssc or all");
         var help = Run("--help");
         Assert.Equal(0, help.Code);
         foreach (var c in new[] { "train", "evaluate", "gradient", "gradcheck", "data", "bench" }) Assert.Contains(c, help.Out);

@@ -8,7 +8,7 @@ public static class DataCommands
 {
     internal const string Help = """
         eventprop data info FILE.h5                 trials, classes, speakers, spikes per trial, duration of an SHD/SSC file
-        eventprop data download --to DIR [--set shd|ssc|all]
+        eventprop data download --to DIR [--which shd|ssc|all]
                                                     download, verify (MD5) and decompress the Heidelberg files (default: shd)
         """;
 
@@ -46,15 +46,15 @@ public static class DataCommands
 
     private static int Download(string[] args, TextWriter output)
     {
-        var a = Arguments.Parse(args, "data download", ["to", "set"], []);
+        var a = Arguments.Parse(args, "data download", ["to", "which"], []);
         a.RequireAtMostPositional(0, "data download");
         string dir = a.Value("to") ?? throw new UserError("data download needs --to DIR (where the .h5 files go).");
-        HeidelbergFile[] files = (a.Value("set") ?? "shd") switch
+        HeidelbergFile[] files = (a.Value("which") ?? "shd") switch
         {
             "shd" => [HeidelbergFile.ShdTrain, HeidelbergFile.ShdTest],
             "ssc" => [HeidelbergFile.SscTrain, HeidelbergFile.SscValid, HeidelbergFile.SscTest],
             "all" => Enum.GetValues<HeidelbergFile>(),
-            var s => throw new UserError($"--set must be shd, ssc or all, got '{s}'."),
+            var s => throw new UserError($"--which must be shd, ssc or all, got '{s}'."),
         };
         var downloader = new HeidelbergDownloader(dir);
         foreach (var f in files)

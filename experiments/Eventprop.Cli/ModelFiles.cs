@@ -15,6 +15,7 @@ public static class ModelFiles
     public static Model ReadModel(string path)
     {
         var root = ReadObject(path, "model");
+        Allow(root, path, "duration_ms", "populations", "connections");
         double duration = Number(root, "duration_ms", path);
         if (duration <= 0) throw new UserError($"{path}: duration_ms must be > 0.");
         var builder = Network.Create(0);

@@ -206,7 +206,7 @@ public static class TrainCommand
         string path = Path.Combine(d.Path, name);
         if (!File.Exists(path))
             throw new UserError(d.Kind is "shd" or "ssc"
-                ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --set ssc" : "")}' first."
+                ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --which ssc" : "")}' first."
                 : $"Missing data file '{path}'; put the MNIST IDX files (uncompressed) in {d.Path}.");
         return path;
     }
