@@ -1,0 +1,72 @@
+using System.Globalization;
+using Eventprop.Core.Data;
+
+namespace Eventprop.Cli;
+
+/// <summary><c>eventprop data info FILE</c> and <c>eventprop data download --to DIR</c>.</summary>
+public static class DataCommands
+{
+    internal const string Help = """
+        eventprop data info FILE.h5                 trials, classes, speakers, spikes per trial, duration of an SHD/SSC file
+        eventprop data download --to DIR [--which shd|ssc|all]
+                                                    download, verify (MD5) and decompress the Heidelberg files (default: shd)
+        """;
+
+    /// <summary>Runs <c>data</c>.</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter output)
+    {
+        if (args.Count == 0) throw new UserError("data needs a subcommand: 'data info FILE' or 'data download --to DIR'.");
+        var rest = args.Skip(1).ToArray();
+        return args[0] switch
+        {
+            "info" => Info(rest, output),
+            "download" => Download(rest, output),
+            _ => throw new UserError($"Unknown subcommand 'data {args[0]}'; use 'data info FILE' or 'data download --to DIR'."),
+        };
+    }
+
+    private static int Info(string[] args, TextWriter output)
+    {
+        var a = Arguments.Parse(args, "data info", [], []);
+        if (a.Positional.Count != 1) throw new UserError("data info takes one file: eventprop data info shd_train.h5");
+        string path = a.Positional[0];
+        if (!File.Exists(path)) throw new UserError($"File '{path}' not found; get SHD/SSC with 'eventprop data download --to DIR'.");
+        var data = HeidelbergSpikeFile.Read(path);
+        var counts = data.Samples.Select(s => s.Count).ToArray();
+        var speakers = data.Samples.Select(s => s.Speaker).Where(s => s >= 0).Distinct().Count();
+        var perClass = data.CountPerClass();
+        output.WriteLine(Inv($"{path}: {data.Count} trials, {data.ChannelCount} channels, {data.ClassCount} classes, {speakers} speakers"));
+        if (counts.Length > 0)
+            output.WriteLine(Inv($"spikes per trial: mean {counts.Average():F1}, min {counts.Min()}, max {counts.Max()}; total {data.SpikeCount}"));
+        if (data.Count > 0)
+            output.WriteLine(Inv($"duration (last spike): mean {data.Samples.Average(s => s.LastSpikeTime):F1} ms, max {data.LastSpikeTime:F1} ms"));
+        output.WriteLine(Inv($"trials per class: min {(perClass.Length == 0 ? 0 : perClass.Min())}, max {(perClass.Length == 0 ? 0 : perClass.Max())}"));
+        return 0;
+    }
+
+    private static int Download(string[] args, TextWriter output)
+    {
+        var a = Arguments.Parse(args, "data download", ["to", "which"], []);
+        a.RequireAtMostPositional(0, "data download");
+        string dir = a.Value("to") ?? throw new UserError("data download needs --to DIR (where the .h5 files go).");
+        HeidelbergFile[] files = (a.Value("which") ?? "shd") switch
+        {
+            "shd" => [HeidelbergFile.ShdTrain, HeidelbergFile.ShdTest],
+            "ssc" => [HeidelbergFile.SscTrain, HeidelbergFile.SscValid, HeidelbergFile.SscTest],
+            "all" => Enum.GetValues<HeidelbergFile>(),
+            var s => throw new UserError($"--which must be shd, ssc or all, got '{s}'."),
+        };
+        var downloader = new HeidelbergDownloader(dir);
+        foreach (var f in files)
+        {
+            output.WriteLine($"{HeidelbergDownloader.FileName(f)} …");
+            string path;
+            try { path = downloader.Ensure(f); }
+            catch (HttpRequestException e) { throw new UserError($"Download of {HeidelbergDownloader.FileName(f)} failed ({RunConfig.OneLine(e.Message)}); check the network and rerun (finished files are kept)."); }
+            output.WriteLine($"  {path}");
+        }
+        return 0;
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,130 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Eventprop.Core.Data;
+using Eventprop.Core.Model;
+
+namespace Eventprop.Cli;
+
+/// <summary>Reads the hand-writable model and sample JSON files (docs/formats.md).</summary>
+public static class ModelFiles
+{
+    /// <summary>A model file: the network and its trial duration.</summary>
+    public sealed record Model(Network Network, double DurationMs);
+
+    /// <summary>Reads a model file; one-line <see cref="UserError"/> on any problem.</summary>
+    public static Model ReadModel(string path)
+    {
+        var root = ReadObject(path, "model");
+        Allow(root, path, "duration_ms", "populations", "connections");
+        double duration = Number(root, "duration_ms", path);
+        if (duration <= 0) throw new UserError($"{path}: duration_ms must be > 0.");
+        var builder = Network.Create(0);
+        if (root["populations"] is not JsonArray pops || pops.Count < 2)
+            throw new UserError($"{path}: 'populations' must be an array of at least an input and a readout population.");
+        var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var node in pops)
+        {
+            if (node is not JsonObject p) throw new UserError($"{path}: every population must be an object.");
+            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking");
+            string name = Text(p, "name", path), kind = Text(p, "kind", path);
+            int size = (int)Number(p, "size", path);
+            if (size < 1) throw new UserError($"{path}: population '{name}' needs size ≥ 1.");
+            sizes[name] = size;
+            if (kind == "input") { builder = builder.Input(name, size); continue; }
+            double[] tm = Taus(p, "tau_mem", size, name, path), ts = Taus(p, "tau_syn", size, name, path);
+            bool spiking = p["spiking"] is JsonNode s && s.GetValueKind() == JsonValueKind.True;
+            builder = kind switch
+            {
+                "lif" => builder.Lif(name, tm, ts),
+                "readout" => builder.Readout(name, tm, ts, spiking),
+                _ => throw new UserError($"{path}: population '{name}' has kind '{kind}'; use input, lif or readout."),
+            };
+        }
+        if (root["connections"] is not JsonArray conns) throw new UserError($"{path}: 'connections' must be an array.");
+        foreach (var node in conns)
+        {
+            if (node is not JsonObject c) throw new UserError($"{path}: every connection must be an object.");
+            Allow(c, path, "pre", "post", "weights");
+            string pre = Text(c, "pre", path), post = Text(c, "post", path);
+            if (!sizes.TryGetValue(pre, out int rows) || !sizes.TryGetValue(post, out int cols))
+                throw new UserError($"{path}: connection {pre}->{post} names an unknown population; known: {string.Join(", ", sizes.Keys)}.");
+            if (c["weights"] is not JsonArray w || w.Count != rows)
+                throw new UserError($"{path}: connection {pre}->{post} needs 'weights' as {rows} rows (one per '{pre}' neuron) of {cols} numbers.");
+            var m = new double[rows, cols];
+            for (int r = 0; r < rows; r++)
+            {
+                if (w[r] is not JsonArray row || row.Count != cols)
+                    throw new UserError($"{path}: connection {pre}->{post} row {r} must have {cols} numbers (one per '{post}' neuron).");
+                for (int k = 0; k < cols; k++) m[r, k] = Element(row[k], $"{pre}->{post}[{r}][{k}]", path);
+            }
+            builder = builder.Connect(pre, post, Init.Values(m));
+        }
+        try { return new Model(builder.Build(), duration); }
+        catch (ArgumentException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
+        catch (InvalidOperationException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
+    }
+
+    /// <summary>Reads a sample file and checks it against <paramref name="network"/>.</summary>
+    public static SpikeSample ReadSample(string path, Network network)
+    {
+        var root = ReadObject(path, "sample");
+        Allow(root, path, "times", "channels", "label");
+        if (root["times"] is not JsonArray times || root["channels"] is not JsonArray channels)
+            throw new UserError($"{path}: a sample needs 'times' (ms) and 'channels' arrays of equal length.");
+        if (times.Count != channels.Count) throw new UserError($"{path}: 'times' has {times.Count} entries but 'channels' has {channels.Count}.");
+        int label = (int)Number(root, "label", path);
+        if (label < 0 || label >= network.Readout.Size)
+            throw new UserError($"{path}: label {label} is out of range; the readout '{network.Readout.Name}' has {network.Readout.Size} neurons (labels 0–{network.Readout.Size - 1}).");
+        var t = new double[times.Count];
+        var ch = new int[times.Count];
+        for (int i = 0; i < t.Length; i++)
+        {
+            t[i] = Element(times[i], $"times[{i}]", path);
+            double c = Element(channels[i], $"channels[{i}]", path);
+            if (c != Math.Floor(c) || c < 0 || c >= network.Input.Size)
+                throw new UserError($"{path}: channels[{i}] = {c} must be an integer in 0–{network.Input.Size - 1} (the input has {network.Input.Size} channels).");
+            ch[i] = (int)c;
+        }
+        var order = Enumerable.Range(0, t.Length).OrderBy(i => t[i]).ToArray();
+        try { return new SpikeSample(order.Select(i => t[i]).ToArray(), order.Select(i => ch[i]).ToArray(), label); }
+        catch (ArgumentException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
+    }
+
+    private static JsonObject ReadObject(string path, string what)
+    {
+        if (!File.Exists(path)) throw new UserError($"The {what} file '{path}' does not exist; its format is in docs/formats.md.");
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new UserError($"{path}: a {what} file must be a JSON object (docs/formats.md).");
+        }
+        catch (JsonException e) { throw new UserError($"{path} is not valid JSON: {RunConfig.OneLine(e.Message)}"); }
+    }
+
+    private static void Allow(JsonObject o, string path, params string[] keys)
+    {
+        foreach (var (k, _) in o)
+            if (!keys.Contains(k) && k != "comment") throw new UserError($"{path}: unknown key '{k}'; allowed here: {string.Join(", ", keys)}.");
+    }
+
+    private static string Text(JsonObject o, string key, string path) =>
+        o[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw new UserError($"{path}: '{key}' must be a string.");
+
+    private static double Number(JsonObject o, string key, string path) => Element(o[key], key, path);
+
+    private static double Element(JsonNode? n, string what, string path) =>
+        n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && double.IsFinite(v.GetValue<double>())
+            ? v.GetValue<double>() : throw new UserError($"{path}: '{what}' must be a finite number.");
+
+    private static double[] Taus(JsonObject p, string key, int size, string name, string path)
+    {
+        double[] r = p[key] switch
+        {
+            JsonArray a when a.Count == size => a.Select((x, i) => Element(x, $"{name}.{key}[{i}]", path)).ToArray(),
+            JsonArray a => throw new UserError($"{path}: {name}.{key} has {a.Count} values but the population has {size} neurons."),
+            JsonValue => Enumerable.Repeat(Number(p, key, path), size).ToArray(),
+            _ => throw new UserError($"{path}: population '{name}' needs '{key}' (ms), a number or one per neuron."),
+        };
+        if (r.Any(x => x <= 0)) throw new UserError($"{path}: {name}.{key} must be > 0 ms.");
+        return r;
+    }
+}

@@ -1,0 +1,97 @@
+using Eventprop.Core.Simulation;
+using Eventprop.Core.Training;
+
+namespace Eventprop.Cli;
+
+/// <summary>Entry point of the <c>eventprop</c> command.</summary>
+public static class Program
+{
+    private const string Usage = """
+        eventprop — train spiking neural networks with exact gradients (Eventprop)
+
+        Commands:
+          train       train a network; no arguments = the quick start (randman, < 2 min on 2 cores)
+          evaluate    accuracy, per-class accuracy and confusion matrix of a trained checkpoint
+          gradient    loss and every gradient of one trial as JSON (--model MODEL.json --sample SAMPLE.json)
+          gradcheck   Eventprop against finite differences on a given or random network
+          data        data info FILE | data download --to DIR
+          bench       speed and memory of the time-stepped engine on SHD-sized networks (a table)
+        Run 'eventprop <command> --help' for its options. Add --verbose to see the stack trace of an unexpected error.
+        """;
+
+    /// <summary>Process entry point; Ctrl-C stops training after the current epoch (with a checkpoint).</summary>
+    public static int Main(string[] args)
+    {
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (stop.IsCancellationRequested) return; // second Ctrl-C: terminate
+            e.Cancel = true;
+            Console.Error.WriteLine("stopping after the current epoch (Ctrl-C again to abort)…");
+            stop.Cancel();
+        };
+        return Run(args, Console.Out, Console.Error, stop.Token);
+    }
+
+    /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and one-line errors to <paramref name="error"/>.</summary>
+    /// <returns>0 on success, 2 for a user error, 1 for an unexpected failure.</returns>
+    public static int Run(string[] args, TextWriter output, TextWriter error, CancellationToken stop = default)
+    {
+        bool verbose = args.Contains("--verbose");
+        var rest = args.Where(x => x != "--verbose").ToArray();
+        try
+        {
+            if (rest.Length == 0 || rest[0] is "--help" or "-h" or "help")
+            {
+                output.WriteLine(Usage);
+                return rest.Length == 0 ? 2 : 0;
+            }
+            string command = rest[0];
+            var tail = rest[1..];
+            if (tail.Contains("--help") || tail.Contains("-h"))
+            {
+                output.WriteLine(HelpFor(command));
+                return 0;
+            }
+            return command switch
+            {
+                "train" => TrainCommand.Run(tail, output, stop),
+                "evaluate" => EvaluateCommand.Run(tail, output),
+                "gradient" => GradientCommands.Gradient(tail, output),
+                "gradcheck" => GradientCommands.GradCheck(tail, output),
+                "data" => DataCommands.Run(tail, output),
+                "bench" => BenchCommand.Run(tail, output),
+                _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench (eventprop --help)."),
+            };
+        }
+        catch (UserError e)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or TrainingDivergedException
+            or SpikeLimitExceededException or Core.Simulation.Stepped.SpikeBufferLimitException or ArgumentException or KeyNotFoundException)
+        {
+            error.WriteLine($"error: {RunConfig.OneLine(e.Message)}");
+            if (verbose) error.WriteLine(e);
+            return 2;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"error: {RunConfig.OneLine(e.Message)} ({e.GetType().Name}; rerun with --verbose for details)");
+            if (verbose) error.WriteLine(e);
+            return 1;
+        }
+    }
+
+    private static string HelpFor(string command) => command switch
+    {
+        "train" => TrainCommand.Help,
+        "evaluate" => EvaluateCommand.Help,
+        "gradient" => GradientCommands.GradientHelp,
+        "gradcheck" => GradientCommands.GradCheckHelp,
+        "data" => DataCommands.Help,
+        "bench" => BenchCommand.Help,
+        _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench."),
+    };
+}

@@ -1,0 +1,278 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Eventprop.Cli;
+
+/// <summary>The training run configuration (<c>train --config FILE.json</c>); keys are snake_case, documented in docs/cli.md.</summary>
+public sealed record RunConfig
+{
+    /// <summary>Run name (the run directory is <c>runs/&lt;name&gt;-&lt;timestamp&gt;</c> unless --out is given).</summary>
+    public string Name { get; init; } = "randman_quickstart";
+
+    /// <summary>Free text for the reader (ignored).</summary>
+    public string? Comment { get; init; }
+
+    /// <summary>Seed for every random choice (data generation, splits, initial weights, shuffling, augmentation).</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>The data set.</summary>
+    public DatasetConfig Dataset { get; init; } = new();
+
+    /// <summary>The network.</summary>
+    public NetworkConfig Network { get; init; } = new();
+
+    /// <summary>Loss name (one of <c>Loss.Names</c>).</summary>
+    public string Loss { get; init; } = "sum_exp";
+
+    /// <summary>The simulation engine.</summary>
+    public EngineConfig Engine { get; init; } = new();
+
+    /// <summary>Training options.</summary>
+    public TrainingConfig Training { get; init; } = new();
+
+    /// <summary>Augmentations.</summary>
+    public AugmentConfig Augment { get; init; } = new();
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    /// <summary>The built-in quick start (generated randman, small recurrent network, stepped engine, sum_exp).</summary>
+    public static RunConfig QuickStart { get; } = new();
+
+    /// <summary>
+    /// Loads <paramref name="path"/> (or the quick start when null) and applies <c>key=value</c> overrides, where key is a dotted
+    /// path (<c>training.epochs=5</c>) and value is JSON (numbers, true/false, quoted or bare strings).
+    /// </summary>
+    /// <exception cref="UserError">Missing file, malformed JSON, unknown key or bad value (one line).</exception>
+    public static RunConfig Load(string? path, IEnumerable<string> overrides)
+    {
+        JsonNode root;
+        string source = path is null ? "(quick start)" : $"'{path}'";
+        if (path is null) root = JsonSerializer.SerializeToNode(QuickStart, Json)!;
+        else
+        {
+            if (!File.Exists(path)) throw new UserError($"Config file '{path}' not found; the shipped configs are in experiments/configs/.");
+            try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+                ?? throw new UserError($"Config '{path}' is empty."); }
+            catch (JsonException e) { throw new UserError($"Config '{path}' is not valid JSON: {OneLine(e.Message)}"); }
+        }
+        foreach (string o in overrides) ApplySet(root, o);
+        RunConfig config;
+        try { config = root.Deserialize<RunConfig>(Json) ?? throw new UserError($"Config {source} is null."); }
+        catch (JsonException e) { throw new UserError($"Config {source}: {Describe(e)}"); }
+        config.Validate();
+        return config;
+    }
+
+    private static void ApplySet(JsonNode root, string assignment)
+    {
+        int eq = assignment.IndexOf('=');
+        if (eq <= 0) throw new UserError($"--set '{assignment}' must look like key=value, e.g. --set training.epochs=5.");
+        string key = assignment[..eq].Trim(), text = assignment[(eq + 1)..].Trim();
+        string[] parts = key.Split('.');
+        JsonNode node = root;
+        for (int i = 0; i < parts.Length - 1; i++)
+        {
+            if (node is not JsonObject obj) throw new UserError($"--set {key}: '{string.Join('.', parts[..i])}' is not a section.");
+            if (obj[parts[i]] is not JsonObject child)
+            {
+                if (obj.ContainsKey(parts[i])) throw new UserError($"--set {key}: '{parts[i]}' is not a section.");
+                obj[parts[i]] = child = new JsonObject();
+            }
+            node = child;
+        }
+        JsonNode? value;
+        try { value = JsonNode.Parse(text); }
+        catch (JsonException) { value = JsonValue.Create(text); }
+        ((JsonObject)node)[parts[^1]] = value;
+    }
+
+    private static string Describe(JsonException e)
+    {
+        string path = string.IsNullOrEmpty(e.Path) ? "" : e.Path.TrimStart('$', '.');
+        if (e.Message.Contains("could not be mapped", StringComparison.Ordinal))
+        {
+            int a = e.Message.IndexOf('\''), b = a < 0 ? -1 : e.Message.IndexOf('\'', a + 1);
+            string name = b > a ? e.Message[(a + 1)..b] : "?";
+            string where = path.Length == 0 ? "" : $" in '{path}'";
+            return $"unknown key '{name}'{where}; see docs/cli.md for the keys.";
+        }
+        string message = OneLine(e.Message);
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return $"bad value at '{path}': {(cut > 0 ? message[..cut] : message)}";
+    }
+
+    internal static string OneLine(string s)
+    {
+        int nl = s.IndexOfAny(['\r', '\n']);
+        return nl < 0 ? s : s[..nl];
+    }
+
+    /// <summary>Checks ranges and names; one-line <see cref="UserError"/>s.</summary>
+    public void Validate()
+    {
+        if (!Losses.Loss.Names.Contains(Loss)) throw new UserError($"Unknown loss '{Loss}'; choose one of: {string.Join(", ", Losses.Loss.Names)}.");
+        string[] kinds = ["randman", "shd", "ssc", "latency_mnist"];
+        if (!kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", kinds)}.");
+        if (Network.Hidden < 1) throw new UserError($"network.hidden must be ≥ 1, got {Network.Hidden}.");
+        if (Network.TauMem <= 0 || Network.TauSyn <= 0 || Network.ReadoutTauMem <= 0 || Network.ReadoutTauSyn <= 0)
+            throw new UserError("network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be > 0 ms.");
+        if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
+        if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");
+        if (Engine.DurationMs <= 0) throw new UserError("engine.duration_ms must be > 0.");
+        if (Training.Epochs < 1) throw new UserError($"training.epochs must be ≥ 1, got {Training.Epochs}.");
+        if (Training.BatchSize < 1) throw new UserError($"training.batch_size must be ≥ 1, got {Training.BatchSize}.");
+        if (Training.LearningRate <= 0) throw new UserError("training.learning_rate must be > 0.");
+        if (Dataset.ValidationFraction is < 0 or >= 1) throw new UserError("dataset.validation_fraction must be in [0, 1).");
+        if (Dataset.TestFraction is < 0 or >= 1) throw new UserError("dataset.test_fraction must be in [0, 1).");
+        if (Augment.Shift < 0) throw new UserError("augment.shift must be ≥ 0 channels.");
+    }
+}
+
+/// <summary>Data set section.</summary>
+public sealed record DatasetConfig
+{
+    /// <summary><c>randman</c> (generated), <c>shd</c>, <c>ssc</c> or <c>latency_mnist</c> (files under <c>--data DIR</c>).</summary>
+    public string Kind { get; init; } = "randman";
+
+    /// <summary>Directory of the data files (overridden by <c>--data</c>).</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Randman: classes.</summary>
+    public int Classes { get; init; } = 10;
+
+    /// <summary>Randman: input channels.</summary>
+    public int Units { get; init; } = 30;
+
+    /// <summary>Randman: trials per class.</summary>
+    public int SamplesPerClass { get; init; } = 300;
+
+    /// <summary>Randman: manifold dimension.</summary>
+    public int ManifoldDimension { get; init; } = 1;
+
+    /// <summary>Randman: smoothness α.</summary>
+    public double Alpha { get; init; } = 1.0;
+
+    /// <summary>Randman: trial duration (ms).</summary>
+    public double DurationMs { get; init; } = 50;
+
+    /// <summary>Fraction of the training data held out for validation (stratified, seeded).</summary>
+    public double ValidationFraction { get; init; } = 0.1;
+
+    /// <summary>Randman and latency MNIST without a test file: fraction held out as the test set.</summary>
+    public double TestFraction { get; init; } = 0.2;
+
+    /// <summary>Use at most this many training trials (0 = all); for quick trials on big data sets.</summary>
+    public int MaxTrain { get; init; }
+}
+
+/// <summary>Network section: input → hidden (LIF, optionally recurrent) → readout (leaky integrator).</summary>
+public sealed record NetworkConfig
+{
+    /// <summary>Hidden neurons.</summary>
+    public int Hidden { get; init; } = 128;
+
+    /// <summary>Hidden → hidden connection.</summary>
+    public bool Recurrent { get; init; } = true;
+
+    /// <summary>Hidden τm (ms).</summary>
+    public double TauMem { get; init; } = 20;
+
+    /// <summary>Hidden τs (ms).</summary>
+    public double TauSyn { get; init; } = 5;
+
+    /// <summary>Readout τm (ms).</summary>
+    public double ReadoutTauMem { get; init; } = 20;
+
+    /// <summary>Readout τs (ms).</summary>
+    public double ReadoutTauSyn { get; init; } = 5;
+
+    /// <summary>Input → hidden weights N(mean, std²).</summary>
+    public double[] InputInit { get; init; } = [1.0, 0.5];
+
+    /// <summary>Hidden → hidden weights N(mean, std²).</summary>
+    public double[] RecurrentInit { get; init; } = [0.0, 0.02];
+
+    /// <summary>Hidden → readout weights N(mean, std²).</summary>
+    public double[] ReadoutInit { get; init; } = [0.0, 0.5];
+}
+
+/// <summary>Engine section.</summary>
+public sealed record EngineConfig
+{
+    /// <summary><c>stepped</c> (batched, time-stepped, CPU) or <c>exact</c> (event-driven).</summary>
+    public string Kind { get; init; } = "stepped";
+
+    /// <summary>Time step of the stepped engine (ms).</summary>
+    public double Dt { get; init; } = 1.0;
+
+    /// <summary>Trial duration simulated (ms).</summary>
+    public double DurationMs { get; init; } = 50;
+
+    /// <summary>Worker threads (0 = all cores).</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>Training section (maps onto <c>TrainingOptions</c>; see docs/training.md).</summary>
+public sealed record TrainingConfig
+{
+    /// <summary>Epochs.</summary>
+    public int Epochs { get; init; } = 30;
+
+    /// <summary>Minibatch size.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Adam learning rate η.</summary>
+    public double LearningRate { get; init; } = 1e-2;
+
+    /// <summary>Learning-rate ease-in.</summary>
+    public bool EaseIn { get; init; } = true;
+
+    /// <summary>Two-EMA halving schedule.</summary>
+    public bool HalvingSchedule { get; init; } = true;
+
+    /// <summary>Minimum epochs between halvings.</summary>
+    public int HalvingMinimumEpochs { get; init; } = 50;
+
+    /// <summary>Learn hidden/readout τm.</summary>
+    public bool LearnTauMem { get; init; }
+
+    /// <summary>Learn hidden/readout τs.</summary>
+    public bool LearnTauSyn { get; init; }
+
+    /// <summary>Gamma-distributed heterogeneous τ initialisation.</summary>
+    public bool HeterogeneousTau { get; init; }
+
+    /// <summary>Input spike dropout probability.</summary>
+    public double InputDropout { get; init; }
+
+    /// <summary>Activity regularisation strength (0 = off).</summary>
+    public double RegularizationStrength { get; init; }
+
+    /// <summary>Target spikes per hidden neuron and trial for the regulariser.</summary>
+    public double RegularizationTarget { get; init; } = 14;
+
+    /// <summary>Early-stopping patience in epochs (0 = off); watches validation accuracy and restores the best epoch.</summary>
+    public int EarlyStoppingPatience { get; init; }
+}
+
+/// <summary>Augmentation section (training data only).</summary>
+public sealed record AugmentConfig
+{
+    /// <summary>Delay line: this many delayed copies of the input (0 = off); applied to train, validation and test alike.</summary>
+    public int DelayLineCopies { get; init; }
+
+    /// <summary>Delay between copies (ms).</summary>
+    public double DelayLineMs { get; init; } = 30;
+
+    /// <summary>Random channel shift of up to ± this many channels per training trial and epoch (0 = off).</summary>
+    public int Shift { get; init; }
+}

@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Eventprop.Augment;
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+using Eventprop.Core.Simulation;
+using Eventprop.Core.Simulation.Stepped;
+using Eventprop.Core.Training;
+
+namespace Eventprop.Cli;
+
+/// <summary><c>eventprop train</c>: the quick start without arguments, or a JSON config with overrides.</summary>
+public static class TrainCommand
+{
+    internal const string Help = """
+        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--quiet]
+        eventprop train --resume RUN_DIR [--epochs N]
+
+        Without --config: the quick start (generated randman, 10 classes; 30 → 128 recurrent → 10; stepped engine dt 1 ms; sum_exp; 30 epochs).
+        Writes a run directory (default runs/<name>-<UTC time>): config.json (resolved), metrics.csv, metrics.json,
+        summary.json and checkpoint.h5. Config keys: docs/cli.md; shipped configs: experiments/configs/.
+          --config FILE   JSON config               --set key=value  override a config key (dotted, repeatable)
+          --data DIR      directory of data files   --out DIR        run directory
+          --seed N        seed for every random choice   --epochs N  number of epochs
+          --quiet         print only the final line
+          --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
+        Ctrl-C finishes the current epoch, writes the checkpoint and summary, and exits.
+        """;
+
+    /// <summary>A prepared run: network, engine, loss, options and data.</summary>
+    internal sealed record Prepared(RunConfig Config, Network Network, IGradientEngine Engine, ILoss Loss, TrainingOptions Options,
+        SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test);
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
+    {
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume"], ["quiet"]);
+        a.RequireAtMostPositional(0, "train");
+        string? resume = a.Value("resume");
+        if (resume is not null)
+        {
+            if (a.Value("config") is not null || a.Value("out") is not null || a.Value("seed") is not null)
+                throw new UserError("--resume RUN_DIR continues that run with its own config.json; drop --config, --out and --seed (use --epochs for the new total).");
+            if (!File.Exists(Path.Combine(resume, "config.json")) || !File.Exists(Path.Combine(resume, "checkpoint.h5")))
+                throw new UserError($"'{resume}' is not a run directory with config.json and checkpoint.h5; pass the directory that 'train' wrote.");
+        }
+        var overrides = new List<string>(a.Values("set"));
+        if (a.Int("seed") is int seed) overrides.Add($"seed={seed}");
+        if (a.Int("epochs") is int epochs) overrides.Add($"training.epochs={epochs}");
+        if (a.Value("data") is string data) overrides.Add($"dataset.path={JsonSerializer.Serialize(data)}");
+        var config = RunConfig.Load(resume is null ? a.Value("config") : Path.Combine(resume, "config.json"), overrides);
+        bool quiet = a.Flag("quiet");
+
+        var clock = Stopwatch.StartNew();
+        var p = Prepare(config);
+        string runDir = resume ?? a.Value("out") ?? Path.Combine("runs", $"{config.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        Directory.CreateDirectory(runDir);
+        WriteAtomic(Path.Combine(runDir, "config.json"), JsonSerializer.Serialize(config, RunConfig.Json));
+        if (!quiet)
+        {
+            string engineText = config.Engine.Kind == "stepped" ? Inv($"stepped engine dt {config.Engine.Dt} ms") : "exact engine";
+            string shape = Inv($"{p.Network.Input.Size} → {config.Network.Hidden}{(config.Network.Recurrent ? " (recurrent)" : "")} → {p.Network.Readout.Size}");
+            output.WriteLine(Inv($"{config.Name}: {p.Train.Count} training, {p.Validation?.Count ?? 0} validation, {p.Test?.Count ?? 0} test trials; {shape}; {engineText}; loss {config.Loss}"));
+            output.WriteLine("epoch   loss   train    valid    test   spikes/neuron      lr     s");
+        }
+
+        var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options);
+        var rows = new List<Dictionary<string, object?>>();
+        if (resume is not null)
+        {
+            trainer.LoadCheckpoint(Path.Combine(resume, "checkpoint.h5"));
+            rows.AddRange(ReadMetrics(resume).Take(trainer.State.Epoch));
+            if (!quiet) output.WriteLine($"resuming after epoch {trainer.State.Epoch} of {p.Options.Epochs}");
+        }
+        ChannelShift? shift = config.Augment.Shift > 0 ? new ChannelShift(config.Augment.Shift, p.Train.ChannelCount) : null;
+        var checkpoints = new CheckpointCallback(runDir);
+        var metricsHook = new EpochMetricsCallback(m =>
+        {
+            double? testAccuracy = p.Test is null ? null : trainer.Evaluate(p.Test).Accuracy;
+            double spikes = m.MeanHiddenSpikes.Count == 0 ? 0 : m.MeanHiddenSpikes.Values.Average();
+            rows.Add(new Dictionary<string, object?>
+            {
+                ["epoch"] = m.Epoch, ["loss"] = m.TrainingLoss, ["train_accuracy"] = m.TrainingAccuracy,
+                ["validation_loss"] = m.ValidationLoss, ["validation_accuracy"] = m.ValidationAccuracy, ["test_accuracy"] = testAccuracy,
+                ["spikes_per_hidden_neuron"] = spikes, ["silent_neurons"] = m.SilentNeurons, ["learning_rate"] = m.LearningRate, ["seconds"] = m.Seconds,
+            });
+            WriteMetrics(runDir, rows);
+            if (!quiet)
+                output.WriteLine(Inv($"{m.Epoch,5} {m.TrainingLoss,7:F4} {Pct(m.TrainingAccuracy)} {Pct(m.ValidationAccuracy)} {Pct(testAccuracy)} {spikes,12:F2} {m.LearningRate,11:G3} {m.Seconds,6:F1}"));
+        });
+        ITrainingCallback[] hooks = [metricsHook, checkpoints];
+        bool interrupted = false;
+        while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
+        {
+            if (stop.IsCancellationRequested) { interrupted = true; break; }
+            // The shifts of epoch e come from (seed, e) alone, so a resumed run draws the same shifts as a straight one.
+            var random = new Random(unchecked(config.Seed * 1_000_003 + trainer.State.Epoch + 0x5eed));
+            IReadOnlyList<SpikeSample> epochData = shift is null ? p.Train : p.Train.Select(s => shift.Apply(s, random)).ToArray();
+            trainer.TrainEpoch(epochData, p.Validation, hooks);
+        }
+        if (interrupted && trainer.History.Count > 0) trainer.SaveCheckpoint(checkpoints.LatestPath);
+        if (trainer.State.Stopped && p.Options.EarlyStopping is { RestoreBest: true } && trainer.BestParameters is { } best)
+            for (int i = 0; i < best.Count; i++) best[i].Values.CopyTo(p.Network.Parameters[i].Values, 0);
+
+        var testResult = p.Test is null ? ((double Loss, double Accuracy)?)null : trainer.Evaluate(p.Test);
+        var last = trainer.History.Count > 0 ? trainer.History[^1] : null;
+        var summary = new Dictionary<string, object?>
+        {
+            ["name"] = config.Name, ["epochs"] = trainer.State.Epoch, ["interrupted"] = interrupted, ["early_stopped"] = trainer.State.Stopped,
+            ["best_epoch"] = p.Options.EarlyStopping is null ? null : trainer.State.BestEpoch, ["final_train_accuracy"] = last?.TrainingAccuracy, ["final_validation_accuracy"] = last?.ValidationAccuracy,
+            ["test_loss"] = testResult?.Loss, ["test_accuracy"] = testResult?.Accuracy, ["chance_accuracy"] = 1.0 / p.Network.Readout.Size,
+            ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5",
+        };
+        WriteAtomic(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, RunConfig.Json));
+        string acc = testResult is { } t ? Inv($"test accuracy {100 * t.Accuracy:F1} % (chance {100.0 / p.Network.Readout.Size:F1} %)") : "no test set";
+        output.WriteLine(Inv($"{(interrupted ? "interrupted after" : "done:")} {trainer.State.Epoch} epochs in {clock.Elapsed.TotalSeconds:F1} s, {acc}; results in {Path.GetFullPath(runDir)}"));
+        return 0;
+    }
+
+    /// <summary>Builds data, network, engine, loss and options from a config.</summary>
+    internal static Prepared Prepare(RunConfig c)
+    {
+        var (train, validation, test) = LoadData(c);
+        if (c.Augment.DelayLineCopies > 0)
+        {
+            var line = new DelayLine(c.Engine.DurationMs, c.Augment.DelayLineCopies, c.Augment.DelayLineMs, train.ChannelCount);
+            var rnd = new Random(c.Seed);
+            train = line.ApplyToAll(train, rnd);
+            validation = validation is null ? null : line.ApplyToAll(validation, rnd);
+            test = test is null ? null : line.ApplyToAll(test, rnd);
+        }
+        var n = c.Network;
+        var builder = Network.Create(c.Seed)
+            .Input("in", train.ChannelCount)
+            .Lif("hidden", n.Hidden, n.TauMem, n.TauSyn)
+            .Readout("out", train.ClassCount, n.ReadoutTauMem, n.ReadoutTauSyn)
+            .Connect("in", "hidden", Normal(n.InputInit, "network.input_init"));
+        if (n.Recurrent) builder = builder.Connect("hidden", "hidden", Normal(n.RecurrentInit, "network.recurrent_init"));
+        var network = builder.Connect("hidden", "out", Normal(n.ReadoutInit, "network.readout_init")).Build();
+        bool learnTau = c.Training.LearnTauMem || c.Training.LearnTauSyn;
+        IGradientEngine engine = c.Engine.Kind == "exact"
+            ? new ExactEngine(c.Engine.DurationMs)
+            : new SteppedEngine(c.Engine.Dt, c.Engine.DurationMs, threads: c.Engine.Threads > 0 ? c.Engine.Threads : null, timeConstantGradients: learnTau);
+        var t = c.Training;
+        var options = new TrainingOptions
+        {
+            Epochs = t.Epochs, BatchSize = t.BatchSize, LearningRate = t.LearningRate, Seed = c.Seed, EaseIn = t.EaseIn,
+            HalvingSchedule = t.HalvingSchedule, HalvingMinimumEpochs = t.HalvingMinimumEpochs, LearnTauMem = t.LearnTauMem, LearnTauSyn = t.LearnTauSyn,
+            HeterogeneousTauInit = t.HeterogeneousTau, InputDropout = t.InputDropout,
+            Regularization = t.RegularizationStrength > 0 ? new ActivityRegularization(t.RegularizationStrength, t.RegularizationTarget) : null,
+            EarlyStopping = t.EarlyStoppingPatience > 0 ? new EarlyStopping(validation is null ? TrainingMetric.TrainingAccuracy : TrainingMetric.ValidationAccuracy, t.EarlyStoppingPatience, RestoreBest: true) : null,
+        };
+        try { options.Validate(); }
+        catch (ArgumentException e) { throw new UserError($"Config training section: {RunConfig.OneLine(e.Message)}"); }
+        return new Prepared(c, network, engine, Losses.Loss.FromName(c.Loss), options, train, validation, test);
+    }
+
+    private static IWeightInit Normal(double[] meanStd, string key) =>
+        meanStd.Length == 2 && meanStd[1] >= 0 ? Init.Normal(meanStd[0], meanStd[1]) : throw new UserError($"{key} must be [mean, std] with std ≥ 0.");
+
+    private static (SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) LoadData(RunConfig c)
+    {
+        var d = c.Dataset;
+        SpikeDataset train, test;
+        SpikeDataset? validation = null;
+        switch (d.Kind)
+        {
+            case "randman":
+                var all = Randman.Generate(new RandmanOptions
+                {
+                    ClassCount = d.Classes, UnitCount = d.Units, SamplesPerClass = d.SamplesPerClass, ManifoldDimension = d.ManifoldDimension,
+                    Alpha = d.Alpha, DurationMs = d.DurationMs, Seed = c.Seed,
+                });
+                var split = DatasetSplits.Stratified(all, d.TestFraction, c.Seed);
+                (train, test) = (split.Train, split.Validation);
+                break;
+            case "shd":
+                train = HeidelbergSpikeFile.Read(DataFile(d, "shd_train.h5"));
+                test = HeidelbergSpikeFile.Read(DataFile(d, "shd_test.h5"));
+                break;
+            case "ssc":
+                train = HeidelbergSpikeFile.Read(DataFile(d, "ssc_train.h5"));
+                validation = HeidelbergSpikeFile.Read(DataFile(d, "ssc_valid.h5"));
+                test = HeidelbergSpikeFile.Read(DataFile(d, "ssc_test.h5"));
+                break;
+            default: // latency_mnist
+                train = MnistLatency.Load(DataFile(d, "train-images-idx3-ubyte"), DataFile(d, "train-labels-idx1-ubyte"));
+                test = MnistLatency.Load(DataFile(d, "t10k-images-idx3-ubyte"), DataFile(d, "t10k-labels-idx1-ubyte"));
+                break;
+        }
+        if (d.MaxTrain > 0 && train.Count > d.MaxTrain) train = train.Subset(Enumerable.Range(0, d.MaxTrain));
+        if (validation is null && d.ValidationFraction > 0)
+        {
+            var split = DatasetSplits.Stratified(train, d.ValidationFraction, c.Seed + 1);
+            (train, validation) = (split.Train, split.Validation);
+        }
+        return (train, validation, test);
+    }
+
+    private static string DataFile(DatasetConfig d, string name)
+    {
+        if (d.Path is null) throw new UserError($"dataset '{d.Kind}' needs its files: pass --data DIR (get SHD/SSC with 'eventprop data download --to DIR').");
+        string path = Path.Combine(d.Path, name);
+        if (!File.Exists(path))
+            throw new UserError(d.Kind is "shd" or "ssc"
+                ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --which ssc" : "")}' first."
+                : $"Missing data file '{path}'; put the MNIST IDX files (uncompressed) in {d.Path}.");
+        return path;
+    }
+
+    private static IEnumerable<Dictionary<string, object?>> ReadMetrics(string runDir)
+    {
+        string path = Path.Combine(runDir, "metrics.json");
+        if (!File.Exists(path)) return [];
+        var rows = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonArray
+            ?? throw new UserError($"'{path}' is not a metrics list; remove it to resume without the earlier rows.");
+        return rows.OfType<System.Text.Json.Nodes.JsonObject>().Select(r => r.ToDictionary(kv => kv.Key, kv => kv.Value is null ? null : (object?)kv.Value.GetValue<System.Text.Json.JsonElement>()));
+    }
+
+    private static void WriteMetrics(string runDir, List<Dictionary<string, object?>> rows)
+    {
+        WriteAtomic(Path.Combine(runDir, "metrics.json"), JsonSerializer.Serialize(rows, RunConfig.Json));
+        var csv = new StringBuilder();
+        var keys = rows[0].Keys.ToArray();
+        csv.AppendLine(string.Join(',', keys));
+        foreach (var r in rows)
+            csv.AppendLine(string.Join(',', keys.Select(k => r[k] switch
+            {
+                null => "",
+                double x => x.ToString("R", CultureInfo.InvariantCulture),
+                JsonElement { ValueKind: JsonValueKind.Null } => "",
+                JsonElement e => e.GetRawText(),
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                var o => o.ToString(),
+            })));
+        WriteAtomic(Path.Combine(runDir, "metrics.csv"), csv.ToString());
+    }
+
+    internal static void WriteAtomic(string path, string text)
+    {
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    private static string Pct(double? x) => x is double v ? Inv($"{100 * v,6:F1} %") : "     – ";
+
+    internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
