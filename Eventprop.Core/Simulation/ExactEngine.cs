@@ -406,10 +406,15 @@ public sealed class ExactEngine : IGradientEngine
             int g = plan.ReadoutOffset + term.Neuron;
             (driveTerms[g] ??= []).Add(term);
         }
-        foreach (var j in drive.Jumps) CheckReadoutNeuron(plan, j.Neuron);
-        var impulses = drive.Impulses
-            .Concat(drive.Jumps.Select(j => new VoltageImpulse(j.Neuron, j.Time, -j.DeltaLambdaV * plan.TauMem[plan.ReadoutOffset + j.Neuron])))
-            .OrderByDescending(x => x.Time).ToArray();
+        // Adjoint jumps are impulses with ∂L/∂V = −τm·Δλ_V. (A loop, not a lambda: a lambda capturing the plan would move
+        // the backward pass's state into a heap closure.)
+        var impulseList = new List<VoltageImpulse>(drive.Impulses);
+        foreach (var j in drive.Jumps)
+        {
+            CheckReadoutNeuron(plan, j.Neuron);
+            impulseList.Add(new VoltageImpulse(j.Neuron, j.Time, -j.DeltaLambdaV * plan.TauMem[plan.ReadoutOffset + j.Neuron]));
+        }
+        var impulses = impulseList.OrderByDescending(x => x.Time).ToArray();
         foreach (var imp in impulses)
         {
             CheckReadoutNeuron(plan, imp.Neuron);
@@ -450,10 +455,9 @@ public sealed class ExactEngine : IGradientEngine
                 }
             }
         }
-        var voltageDrives = drive.VoltageDependent;
+        bool hasVoltageDrives = drive.VoltageDependent.Count > 0;
         var readoutTrace = (ExactReadoutTrace)trial.Readout;
-        var voltages = new double[plan.ReadoutSize];
-        var driveValues = new double[plan.ReadoutSize];
+        var driveIntegrand = new VoltageDriveIntegrand(readoutTrace, drive.VoltageDependent, plan.ReadoutSize);
         var driveIntegrals = new double[4];
 
         var weightGrads = gradient.Select(p => p.Values).ToArray();
@@ -546,7 +550,7 @@ public sealed class ExactEngine : IGradientEngine
             double tEnd = tb[g];
             if (t >= tEnd) return;
             var terms = driveTerms[g];
-            bool voltageDriven = voltageDrives.Count > 0 && g >= plan.ReadoutOffset && g < plan.ReadoutOffset + plan.ReadoutSize;
+            bool voltageDriven = hasVoltageDrives && g >= plan.ReadoutOffset && g < plan.ReadoutOffset + plan.ReadoutSize;
             if (terms is null && !voltageDriven && lv[g] == 0 && li[g] == 0)
             {
                 tb[g] = t; // a zero adjoint stays zero and adds nothing to the integrals
@@ -593,24 +597,9 @@ public sealed class ExactEngine : IGradientEngine
             {
                 // Particular solution of the drive f(u) started from 0 at tEnd; with ρ = tEnd − u and L = Δ − ρ:
                 // λV_p(t) = −m∫f e^{−mL}, λI_p(t) = −m·rs∫f ψ_L[m,rs], and the τ integrals likewise (closed-form kernels).
-                int k = g - plan.ReadoutOffset;
                 Array.Clear(driveIntegrals);
-                PanelQuadrature.Integrate(0, delta, 4, (rho, values) =>
-                {
-                    double u = tEnd - rho, len = delta - rho;
-                    readoutTrace.Voltages(u, voltages);
-                    double f = 0;
-                    foreach (var vd in voltageDrives)
-                    {
-                        vd.Function(u, voltages, driveValues);
-                        f += vd.Coefficient * driveValues[k];
-                    }
-                    double eML = Math.Exp(-m * len), eSL = Math.Exp(-rs * len);
-                    values[0] = f * eML;
-                    values[1] = f * ExpKernels.Psi2(len, m, rs, eML, eSL);
-                    values[2] = f * (va * len * eML + ia * m * ExpKernels.PsiDoubleNode(len, m, rs, eML, eSL));
-                    values[3] = f * ExpKernels.PsiDoubleNode(len, rs, m, eSL, eML);
-                }, driveIntegrals, readoutTrace.LocalScale(t, tEnd));
+                driveIntegrand.Set(g - plan.ReadoutOffset, tEnd, delta, m, rs, va, ia);
+                PanelQuadrature.Integrate(0, delta, 4, driveIntegrand.Evaluate, driveIntegrals, readoutTrace.LocalScale(t, tEnd));
                 double sV = driveIntegrals[0], sI = driveIntegrals[1], sB = driveIntegrals[2], sC = driveIntegrals[3];
                 lvStart -= m * sV;
                 liStart -= m * rs * sI;
@@ -639,4 +628,45 @@ public sealed class SpikeLimitExceededException(string population, int maxSpikes
 {
     /// <summary>The population that exceeded the limit.</summary>
     public string Population { get; } = population;
+}
+
+/// <summary>
+/// The integrand of the voltage-dependent drive over one reverse interval of a readout neuron (ρ = tEnd − u, L = Δ − ρ):
+/// f(u)·[e^{−mL}, ψ_L[m, rs], V_a L e^{−mL} + I_a m ψ_L[m, m, rs], ψ_L[m, rs, rs]]. A separate object so that the
+/// backward pass's own state is not captured by a delegate (which would move it to the heap).
+/// </summary>
+internal sealed class VoltageDriveIntegrand(ExactReadoutTrace trace, IReadOnlyList<VoltageDependentDrive> drives, int readoutSize)
+{
+    private readonly double[] _voltages = new double[readoutSize];
+    private readonly double[] _values = new double[readoutSize];
+    private int _neuron;
+    private double _tEnd, _delta, _m, _rs, _va, _ia;
+
+    public void Set(int neuron, double tEnd, double delta, double m, double rs, double va, double ia)
+    {
+        _neuron = neuron;
+        _tEnd = tEnd;
+        _delta = delta;
+        _m = m;
+        _rs = rs;
+        _va = va;
+        _ia = ia;
+    }
+
+    public void Evaluate(double rho, double[] values)
+    {
+        double u = _tEnd - rho, len = _delta - rho;
+        trace.Voltages(u, _voltages);
+        double f = 0;
+        foreach (var vd in drives)
+        {
+            vd.Function(u, _voltages, _values);
+            f += vd.Coefficient * _values[_neuron];
+        }
+        double eML = Math.Exp(-_m * len), eSL = Math.Exp(-_rs * len);
+        values[0] = f * eML;
+        values[1] = f * ExpKernels.Psi2(len, _m, _rs, eML, eSL);
+        values[2] = f * (_va * len * eML + _ia * _m * ExpKernels.PsiDoubleNode(len, _m, _rs, eML, eSL));
+        values[3] = f * ExpKernels.PsiDoubleNode(len, _rs, _m, eSL, eML);
+    }
 }
