@@ -152,14 +152,44 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
     {
         get
         {
-            double scale = double.PositiveInfinity;
+            if (double.IsNaN(_smoothnessScale))
+            {
+                double scale = double.PositiveInfinity;
+                for (int k = 0; k < Size; k++)
+                {
+                    int g = trial.Plan.ReadoutOffset + k;
+                    scale = Math.Min(scale, Math.Min(trial.Plan.TauMem[g], trial.Plan.TauSyn[g]));
+                }
+                _smoothnessScale = scale;
+            }
+            return _smoothnessScale;
+        }
+    }
+
+    // Computed on first use, when the forward pass has finished (the records no longer change): the readout's
+    // breakpoints (every time an input jumps, its derivative is discontinuous) with 0 and T, and each interval's scale.
+    private double _smoothnessScale = double.NaN;
+    private double[]? _breaks;
+    private double[]? _breakScales;
+
+    private (double[] Breaks, double[] Scales) Breakpoints()
+    {
+        if (_breaks is null || _breakScales is null)
+        {
+            var breaks = new SortedSet<double> { 0, Duration };
             for (int k = 0; k < Size; k++)
             {
-                int g = trial.Plan.ReadoutOffset + k;
-                scale = Math.Min(scale, Math.Min(trial.Plan.TauMem[g], trial.Plan.TauSyn[g]));
+                var rec = trial.Records[trial.Plan.ReadoutOffset + k];
+                for (int r = 0; r < rec.Count; r++)
+                    if (rec.Time(r) < Duration) breaks.Add(rec.Time(r));
             }
-            return scale;
+            var b = breaks.ToArray();
+            var scales = new double[Math.Max(0, b.Length - 1)];
+            for (int i = 0; i + 1 < b.Length; i++) scales[i] = LocalScale(b[i], b[i + 1]);
+            _breakScales = scales;
+            _breaks = b;
         }
+        return (_breaks, _breakScales);
     }
 
     /// <summary>
@@ -194,27 +224,15 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
     public override double Integrate(VoltageFunction function)
     {
         ArgumentNullException.ThrowIfNull(function);
-        // Breakpoints: every time a readout neuron's input jumps (its derivative is discontinuous there), and T.
-        var breaks = new SortedSet<double> { 0, Duration };
-        for (int k = 0; k < Size; k++)
-        {
-            var rec = trial.Records[trial.Plan.ReadoutOffset + k];
-            for (int r = 0; r < rec.Count; r++)
-                if (rec.Time(r) < Duration) breaks.Add(rec.Time(r));
-        }
+        var (breaks, scales) = Breakpoints();
         var v = new double[Size];
         var sum = new double[1];
-        double previous = double.NaN;
-        foreach (double b in breaks)
-        {
-            if (!double.IsNaN(previous) && b > previous)
-                PanelQuadrature.Integrate(previous, b, 1, (t, value) =>
-                {
-                    Voltages(t, v);
-                    value[0] = function(t, v);
-                }, sum, LocalScale(previous, b));
-            previous = b;
-        }
+        for (int i = 0; i + 1 < breaks.Length; i++)
+            PanelQuadrature.Integrate(breaks[i], breaks[i + 1], 1, (t, value) =>
+            {
+                Voltages(t, v);
+                value[0] = function(t, v);
+            }, sum, scales[i]);
         return sum[0];
     }
 
