@@ -134,6 +134,7 @@ public sealed record RunConfig
         if (Dataset.ValidationFraction is < 0 or >= 1) throw new UserError("dataset.validation_fraction must be in [0, 1).");
         if (Dataset.TestFraction is < 0 or >= 1) throw new UserError("dataset.test_fraction must be in [0, 1).");
         if (Augment.Shift < 0) throw new UserError("augment.shift must be ≥ 0 channels.");
+        if (Dataset.HoldOutSpeaker < 0) throw new UserError($"dataset.hold_out_speaker must be a speaker id ≥ 0, got {Dataset.HoldOutSpeaker}.");
     }
 }
 
@@ -172,6 +173,12 @@ public sealed record DatasetConfig
 
     /// <summary>Use at most this many training trials (0 = all); for quick trials on big data sets.</summary>
     public int MaxTrain { get; init; }
+
+    /// <summary>
+    /// One leave-one-speaker-out fold (set by <c>train --cv speaker</c> for each fold): this speaker's training trials are
+    /// the validation set, the other speakers' the training set; no test set is evaluated. Null: an ordinary run.
+    /// </summary>
+    public int? HoldOutSpeaker { get; init; }
 }
 
 /// <summary>Network section: input → hidden (LIF, optionally recurrent) → readout (leaky integrator).</summary>

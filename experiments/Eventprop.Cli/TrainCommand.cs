@@ -27,6 +27,8 @@ public static class TrainCommand
           --seed N        seed for every random choice   --epochs N  number of epochs
           --quiet         print only the final line
           --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
+          --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
+                          DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
         Ctrl-C finishes the current epoch, writes the checkpoint and summary, and exits.
         """;
 
@@ -37,8 +39,9 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume"], ["quiet"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv"], ["quiet"]);
         a.RequireAtMostPositional(0, "train");
+        if (a.Value("cv") is string cv) return CrossValidation.Run(args, a, cv, output, stop);
         string? resume = a.Value("resume");
         if (resume is not null)
         {
@@ -161,7 +164,7 @@ public static class TrainCommand
     private static IWeightInit Normal(double[] meanStd, string key) =>
         meanStd.Length == 2 && meanStd[1] >= 0 ? Init.Normal(meanStd[0], meanStd[1]) : throw new UserError($"{key} must be [mean, std] with std ≥ 0.");
 
-    private static (SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) LoadData(RunConfig c)
+    internal static (SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) LoadData(RunConfig c)
     {
         var d = c.Dataset;
         SpikeDataset train, test;
@@ -192,6 +195,7 @@ public static class TrainCommand
                 break;
         }
         if (d.MaxTrain > 0 && train.Count > d.MaxTrain) train = train.Subset(Enumerable.Range(0, d.MaxTrain));
+        if (d.HoldOutSpeaker is int speaker) return CrossValidation.Fold(train, speaker, d.Kind);
         if (validation is null && d.ValidationFraction > 0)
         {
             var split = DatasetSplits.Stratified(train, d.ValidationFraction, c.Seed + 1);
