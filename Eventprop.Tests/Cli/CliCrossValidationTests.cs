@@ -12,7 +12,7 @@ public sealed class CliCrossValidationTests
     private static readonly string ShdConfig = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "experiments", "configs", "shd_sum_exp.json");
 
     /// <summary>An SHD-layout file whose trial i has label i mod 20 and speaker <paramref name="speakerOf"/>(i) (no speaker dataset when null).</summary>
-    private static void WriteShdLike(string path, int trials, int seed, Func<int, int>? speakerOf)
+    internal static void WriteShdLike(string path, int trials, int seed, Func<int, int>? speakerOf)
     {
         var random = new Random(seed);
         var times = new Half[trials][];
