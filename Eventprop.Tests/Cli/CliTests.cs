@@ -70,6 +70,18 @@ public sealed class CliTests : IDisposable
         foreach (var f in new[] { "config.json", "metrics.csv", "metrics.json", "summary.json", "checkpoint.h5" })
             Assert.True(File.Exists(Path.Combine(run, f)), f);
         Assert.Empty(Directory.GetFiles(run, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(run, "*.tmp.*"));
+        foreach (var plot in new[] { "learning_curves", "trial_raster" })
+        {
+            byte[] png = File.ReadAllBytes(Path.Combine(run, plot + ".png"));
+            Assert.True(png.Length > 1000 && png[0] == 0x89 && png[1] == (byte)'P' && png[2] == (byte)'N' && png[3] == (byte)'G', $"{plot}.png is not a PNG");
+            string svg = File.ReadAllText(Path.Combine(run, plot + ".svg"));
+            Assert.StartsWith("<?xml", svg);
+            Assert.EndsWith("</svg>", svg.TrimEnd());
+        }
+        // The figures show what they claim: the learning curves' legend and the raster's axis and trial label.
+        Assert.Contains("validation loss", File.ReadAllText(Path.Combine(run, "learning_curves.svg")));
+        Assert.Contains("readout voltage", File.ReadAllText(Path.Combine(run, "trial_raster.svg")));
 
         var csv = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
         Assert.Equal(3, csv.Length);

@@ -106,6 +106,8 @@ public static class TrainCommand
             for (int i = 0; i < best.Count; i++) best[i].Values.CopyTo(p.Network.Parameters[i].Values, 0);
 
         var testResult = p.Test is null ? ((double Loss, double Accuracy)?)null : trainer.Evaluate(p.Test);
+        string? plotProblem = WritePlots(runDir, p, rows);
+        if (plotProblem is not null) output.WriteLine($"warning: plots not written ({plotProblem}); metrics and checkpoint are unaffected.");
         var last = trainer.History.Count > 0 ? trainer.History[^1] : null;
         var summary = new Dictionary<string, object?>
         {
@@ -156,6 +158,37 @@ public static class TrainCommand
         try { options.Validate(); }
         catch (ArgumentException e) { throw new UserError($"Config training section: {RunConfig.OneLine(e.Message)}"); }
         return new Prepared(c, network, engine, Losses.Loss.FromName(c.Loss), options, train, validation, test);
+    }
+
+    /// <summary>
+    /// Writes the run's figures: learning curves, and a raster of the first test (else training) trial with the readout
+    /// voltages, simulated on the CPU (exact or stepped engine, as configured). Returns why it failed, or null.
+    /// </summary>
+    internal static string? WritePlots(string runDir, Prepared p, IReadOnlyList<Dictionary<string, object?>> rows)
+    {
+        try
+        {
+            Plots.LearningCurves(runDir, rows, p.Config.Name);
+            var data = p.Test is { Count: > 0 } ? p.Test : p.Train;
+            if (data.Count == 0) return null;
+            var sample = data[0];
+            string title = Inv($"{p.Config.Name}: {(ReferenceEquals(data, p.Test) ? "test" : "training")} trial 0 (label {sample.Label})");
+            if (p.Config.Engine.Kind == "exact")
+            {
+                var trial = new ExactEngine(p.Config.Engine.DurationMs).Simulate(p.Network, sample);
+                Plots.TrialRaster(runDir, "trial_raster", p.Network, sample, (pop, n) => trial.SpikeTimes(pop, n).ToArray(), trial.Readout, title);
+            }
+            else
+            {
+                var sim = new SteppedEngine(p.Config.Engine.Dt, p.Config.Engine.DurationMs, threads: 1).Simulate(p.Network, sample);
+                Plots.TrialRaster(runDir, "trial_raster", p.Network, sample, (pop, n) => sim.SpikeTimes(pop, n).ToArray(), sim.Readout, title);
+            }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+        {
+            return RunConfig.OneLine(e.Message);
+        }
     }
 
     private static IWeightInit Normal(double[] meanStd, string key) =>
