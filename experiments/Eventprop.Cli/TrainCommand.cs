@@ -91,7 +91,9 @@ public static class TrainCommand
             if (!quiet)
                 output.WriteLine(Inv($"{m.Epoch,5} {m.TrainingLoss,7:F4} {Pct(m.TrainingAccuracy)} {Pct(m.ValidationAccuracy)} {Pct(testAccuracy)} {spikes,12:F2} {m.LearningRate,11:G3} {m.Seconds,6:F1}"));
         });
-        ITrainingCallback[] hooks = [metricsHook, checkpoints];
+        // A progress bar with ETA on the terminal (standard error), unless --quiet or standard error is redirected (logs).
+        var bar = !quiet && !Console.IsErrorRedirected ? new ProgressBar(Console.Error, p.Options.Epochs) : null;
+        ITrainingCallback[] hooks = bar is null ? [metricsHook, checkpoints] : [bar, metricsHook, checkpoints];
         bool interrupted = false;
         while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
         {
@@ -101,6 +103,7 @@ public static class TrainCommand
             IReadOnlyList<SpikeSample> epochData = shift is null ? p.Train : p.Train.Select(s => shift.Apply(s, random)).ToArray();
             trainer.TrainEpoch(epochData, p.Validation, hooks);
         }
+        bar?.Clear();
         if (interrupted && trainer.History.Count > 0) trainer.SaveCheckpoint(checkpoints.LatestPath);
         if (trainer.State.Stopped && p.Options.EarlyStopping is { RestoreBest: true } && trainer.BestParameters is { } best)
             for (int i = 0; i < best.Count; i++) best[i].Values.CopyTo(p.Network.Parameters[i].Values, 0);
