@@ -99,6 +99,17 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, summary["epochs"]!.GetValue<int>());
         Assert.Equal(test, summary["test_accuracy"]!.GetValue<double>());
 
+        // model.json holds exactly the checkpoint's parameters, in the hand-readable model format that gradient reads.
+        var model = ModelFiles.ReadModel(Path.Combine(run, "model.json"));
+        var saved = Eventprop.Core.Training.Checkpoint.Read(Path.Combine(run, "checkpoint.h5"), model.Network);
+        Assert.Equal(saved.Parameters.Count, model.Network.Parameters.Count);
+        for (int i = 0; i < saved.Parameters.Count; i++)
+            Assert.Equal(saved.Parameters[i].Values, model.Network.Parameters[i].Values);
+        Assert.Equal(50, model.DurationMs);
+        File.WriteAllText(Path.Combine(_dir, "s.json"), """{ "times": [1.0, 5.0, 9.0], "channels": [0, 1, 2], "label": 1 }""");
+        var g = Run("gradient", "--model", Path.Combine(run, "model.json"), "--sample", Path.Combine(_dir, "s.json"), "--json");
+        Assert.True(g.Code == 0, g.Err);
+
         // The resolved config is a valid config that reproduces the overrides.
         var config = RunConfig.Load(Path.Combine(run, "config.json"), []);
         Assert.Equal((3, 8, 12, 3, 2), (config.Seed, config.Network.Hidden, config.Dataset.SamplesPerClass, config.Dataset.Classes, config.Training.Epochs));

@@ -109,6 +109,8 @@ public static class TrainCommand
             for (int i = 0; i < best.Count; i++) best[i].Values.CopyTo(p.Network.Parameters[i].Values, 0);
 
         var testResult = p.Test is null ? ((double Loss, double Accuracy)?)null : trainer.Evaluate(p.Test);
+        // The final parameters (the best epoch's, when early stopping restored them) in the hand-readable model format.
+        ModelFiles.WriteModel(Path.Combine(runDir, "model.json"), p.Network, config.Engine.DurationMs);
         string? plotProblem = WritePlots(runDir, p, rows);
         if (plotProblem is not null) output.WriteLine($"warning: plots not written ({plotProblem}); metrics and checkpoint are unaffected.");
         var last = trainer.History.Count > 0 ? trainer.History[^1] : null;
@@ -117,7 +119,7 @@ public static class TrainCommand
             ["name"] = config.Name, ["epochs"] = trainer.State.Epoch, ["interrupted"] = interrupted, ["early_stopped"] = trainer.State.Stopped,
             ["best_epoch"] = p.Options.EarlyStopping is null ? null : trainer.State.BestEpoch, ["final_train_accuracy"] = last?.TrainingAccuracy, ["final_validation_accuracy"] = last?.ValidationAccuracy,
             ["test_loss"] = testResult?.Loss, ["test_accuracy"] = testResult?.Accuracy, ["chance_accuracy"] = 1.0 / p.Network.Readout.Size,
-            ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5",
+            ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5", ["model"] = "model.json",
         };
         WriteAtomic(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, RunConfig.Json));
         string acc = testResult is { } t ? Inv($"test accuracy {100 * t.Accuracy:F1} % (chance {100.0 / p.Network.Readout.Size:F1} %)") : "no test set";
