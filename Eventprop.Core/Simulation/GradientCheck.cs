@@ -180,7 +180,10 @@ public static class GradientCheck
     /// differences are a few ulps, so this is common once truncation error is below rounding) give a spurious internal
     /// error of 0, and a deeper, noise-amplified entry is taken as exact.
     /// </remarks>
-    private static double? SmoothDerivative(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double maxStep)
+    /// <param name="at">The function at parameter offset <c>step</c>, and whether the spike counts and the event order
+    /// there are the unperturbed ones.</param>
+    /// <param name="maxStep">The largest step tried.</param>
+    internal static double? SmoothDerivative(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double maxStep)
     {
         double Reach(int side)
         {
