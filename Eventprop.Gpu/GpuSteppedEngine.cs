@@ -142,6 +142,13 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         }
     }
 
+    /// <summary>Spike slots per trial on the device (grown when a forward pass overflows them; settable for tests).</summary>
+    internal int SpikeSlots
+    {
+        get => _capacity;
+        set => _capacity = value;
+    }
+
     /// <summary>Time step (ms).</summary>
     public double Dt { get; }
 

@@ -4,6 +4,7 @@ using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Simulation.Stepped;
+using Eventprop.Core.Training;
 using Eventprop.Gpu;
 using Eventprop.Losses;
 using Eventprop.Tests.Gradients;
@@ -135,5 +136,141 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
         Assert.Contains(batch, s => s.MaxChannel >= baseNet.Input.Size);
         Compare(net, batch, Loss.SumExp(), 1.0, 40);
         Compare(net, batch, Loss.SumExp(), 1.0, 40, tau: false);
+    }
+}
+
+/// <summary>Spike buffers, caps, determinism, training and the CLI's device choice on the ILGPU CPU accelerator.</summary>
+public class GpuSteppedEngineBehaviourTests(GpuEngineFixture fixture, ITestOutputHelper output) : IClassFixture<GpuEngineFixture>
+{
+    private static (Network Net, SpikeSample[] Batch) RecurrentBatch(int trials = 4)
+    {
+        var net = SteppedTestCases.Cases(CaseKind.Recurrent, 1)[0].Network;
+        var rng = new Random(5);
+        var batch = Enumerable.Range(0, trials).Select(b =>
+        {
+            var times = Enumerable.Range(0, 30).Select(_ => 32 * rng.NextDouble()).ToArray();
+            var channels = Enumerable.Range(0, 30).Select(_ => rng.Next(net.Input.Size)).ToArray();
+            return new SpikeSample(times, channels, label: b % net.Readout.Size);
+        }).ToArray();
+        return (net, batch);
+    }
+
+    [Fact]
+    public void Overflowing_spike_lists_grow_and_rerun_without_dropping_a_spike()
+    {
+        var (net, batch) = RecurrentBatch();
+        var engine = fixture.Engine(0.5, 40);
+        engine.SpikeSlots = 1000;
+        var ample = engine.Gradient(net, batch, Loss.SumExp());
+        long spikes = ample.HiddenSpikeCounts.Values.Sum(c => c.Sum());
+        Assert.True(spikes > 4 * batch.Length, $"only {spikes} spikes: the overflow would not be exercised");
+        engine.SpikeSlots = 2;
+        var grown = engine.Gradient(net, batch, Loss.SumExp());
+        Assert.True(engine.SpikeSlots > 2);
+        Assert.Equal(ample.Loss, grown.Loss);
+        Assert.Equal(ample.HiddenSpikeCounts["h0"], grown.HiddenSpikeCounts["h0"]);
+        for (int p = 0; p < ample.Gradient.Count; p++) Assert.Equal(ample.Gradient[p].Values, grown.Gradient[p].Values);
+    }
+
+    [Fact]
+    public void Exceeding_the_spike_cap_throws_like_the_cpu_engine()
+    {
+        var (net, batch) = RecurrentBatch();
+        var cpu = Assert.Throws<SpikeBufferLimitException>(() => new SteppedEngine(0.5, 40, threads: 1, maxSpikesPerNeuron: 1).Gradient(net, batch, Loss.Sum()));
+        using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, maxSpikesPerNeuron: 1);
+        var gpu = Assert.Throws<SpikeBufferLimitException>(() => engine.Gradient(net, batch, Loss.Sum()));
+        Assert.Equal((cpu.Population, cpu.Trial), (gpu.Population, gpu.Trial));
+        Assert.Equal(cpu.Message, gpu.Message);
+    }
+
+    [Fact]
+    public void Results_are_bit_identical_from_run_to_run()
+    {
+        var (net, batch) = RecurrentBatch();
+        var engine = fixture.Engine(0.5, 40);
+        var reg = new ActivityRegularization(0.01, 2);
+        var a = engine.Gradient(net, batch, Loss.Entropy(), reg);
+        var b = engine.Gradient(net, batch, Loss.Entropy(), reg);
+        Assert.Equal(a.Loss, b.Loss);
+        for (int p = 0; p < a.Gradient.Count; p++) Assert.Equal(a.Gradient[p].Values, b.Gradient[p].Values);
+    }
+
+    [Fact]
+    public void Bad_input_gives_the_cpu_engines_errors()
+    {
+        var (net, batch) = RecurrentBatch(1);
+        var engine = fixture.Engine(0.5, 40);
+        var wrongChannel = new SpikeSample([1.0], [net.Input.Size], 0);
+        Assert.Contains("input channel", Assert.Throws<ArgumentException>(() => engine.Gradient(net, [wrongChannel], Loss.Sum())).Message);
+        Assert.Contains("empty", Assert.Throws<ArgumentException>(() => engine.Evaluate(net, [], Loss.Sum())).Message);
+        Assert.Contains("spiking readout", Assert.Throws<ArgumentException>(() => engine.Gradient(net, batch, Loss.FirstSpike())).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.3, 1));
+    }
+
+    [Fact]
+    public void A_short_training_run_follows_the_cpu_engines_accuracy_curve()
+    {
+        var data = Randman.Generate(new RandmanOptions { ClassCount = 3, UnitCount = 20, SamplesPerClass = 12, DurationMs = 30, Seed = 4 });
+        var train = Enumerable.Range(0, data.Count).Select(i => data[i]).ToArray();
+        Network Build() => Network.Create(2).Input("in", data.ChannelCount).Lif("h", 16).Readout("out", 3)
+            .Connect("in", "h", Init.Normal(1.5, 0.75)).Connect("h", "h", Init.Normal(0, 0.02)).Connect("h", "out", Init.Normal(0, 1.0)).Build();
+        var options = new TrainingOptions { Epochs = 4, BatchSize = 12, LearningRate = 5e-2, Seed = 3, HalvingSchedule = false, EaseIn = false };
+        var cpu = new Trainer(Build(), new SteppedEngine(1, 30, threads: 1), Loss.SumExp(), options);
+        var gpu = new Trainer(Build(), fixture.Engine(1, 30), Loss.SumExp(), options);
+        for (int e = 0; e < options.Epochs; e++)
+        {
+            var c = cpu.TrainEpoch(train);
+            var g = gpu.TrainEpoch(train);
+            output.WriteLine($"epoch {e + 1}: accuracy cpu {c.TrainingAccuracy:F3} gpu {g.TrainingAccuracy:F3}, loss cpu {c.TrainingLoss:F5} gpu {g.TrainingLoss:F5}");
+            Assert.True(Math.Abs(c.TrainingAccuracy - g.TrainingAccuracy) <= 1.0 / 36 + 1e-12, $"epoch {e + 1}: accuracy {g.TrainingAccuracy} vs {c.TrainingAccuracy}");
+            Assert.True(Math.Abs(c.TrainingLoss - g.TrainingLoss) <= 1e-3 * Math.Abs(c.TrainingLoss), $"epoch {e + 1}: loss {g.TrainingLoss} vs {c.TrainingLoss}");
+        }
+        Assert.True(cpu.History[^1].TrainingLoss < 0.95 * cpu.History[0].TrainingLoss, "the run did not learn: the comparison is empty");
+    }
+
+    [Fact]
+    public void Device_choice_resolves_and_cuda_without_a_gpu_is_a_one_line_error()
+    {
+        Assert.IsType<SteppedEngine>(SteppedEngines.Create("cpu", 1, 10));
+        using (var e = (GpuSteppedEngine)SteppedEngines.Create("ilgpu-cpu", 1, 10)) Assert.Equal(GpuDevice.IlgpuCpu, e.Device);
+        Assert.Throws<ArgumentException>(() => SteppedEngines.Create("gpu", 1, 10));
+        if (GpuSteppedEngine.CudaAvailable()) return; // the rest describes a machine without CUDA
+        Assert.Equal("cpu", SteppedEngines.Resolve("auto"));
+        var error = Assert.Throws<InvalidOperationException>(() => SteppedEngines.Create("cuda", 1, 10));
+        Assert.DoesNotContain('\n', error.Message);
+        var o = new StringWriter();
+        var err = new StringWriter();
+        Assert.Equal(2, Eventprop.Cli.Program.Run(["bench", "--device", "cuda"], o, err));
+        Assert.Equal($"error: {GpuSteppedEngine.NoCudaMessage}", err.ToString().Trim());
+    }
+
+    [Fact]
+    public void Cli_trains_on_the_ilgpu_cpu_device_like_on_the_cpu()
+    {
+        string dir = Directory.CreateTempSubdirectory("eventprop-gpu-cli-").FullName;
+        try
+        {
+            string[] common = ["--epochs", "1", "--seed", "3", "--set", "dataset.samples_per_class=6", "--set", "dataset.classes=3",
+                "--set", "network.hidden=8", "--set", "training.batch_size=9", "--quiet"];
+            var results = new List<string>();
+            foreach (var device in new[] { "cpu", "ilgpu-cpu" })
+            {
+                var o = new StringWriter();
+                var e = new StringWriter();
+                int code = Eventprop.Cli.Program.Run(["train", "--out", Path.Combine(dir, device), "--device", device, .. common], o, e);
+                Assert.True(code == 0, e.ToString());
+                var config = Eventprop.Cli.RunConfig.Load(Path.Combine(dir, device, "config.json"), []);
+                Assert.Equal(device, config.Engine.Device);
+                results.Add(File.ReadAllLines(Path.Combine(dir, device, "metrics.csv"))[1]);
+            }
+            output.WriteLine(string.Join("\n", results));
+            var e2 = new StringWriter();
+            Assert.Equal(2, Eventprop.Cli.Program.Run(["train", "--device", "gpu"], new StringWriter(), e2));
+            Assert.Contains("engine.device", e2.ToString());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
