@@ -38,9 +38,12 @@ public enum GpuDevice
 /// jumps (one thread per spike of the step), then the jumps are applied and the adjoints stepped back with the closed-form
 /// τ integrals. Every trial accumulates into its own gradient buffer; the buffers are summed on the device in trial
 /// order (no atomics), so the result is reproducible.</para>
-/// <para><b>Memory.</b> The state after every grid point is kept on the device (B × (N + 1) × neurons floats, twice)
-/// for the τ integrals of the backward pass; spike lists grow as needed (a forward pass that overflows them is rerun with
-/// more room: no spike is ever dropped). <see cref="DeviceMemoryBytes"/> reports what is allocated.</para>
+/// <para><b>Memory.</b> The forward pass keeps a state snapshot every K ≈ √N grid points; the backward pass recomputes one
+/// K-step segment at a time from its snapshot and the recorded spikes (bit-identical to the forward pass) for the τ
+/// integrals, so neuron state takes O(B·n·√N), not O(B·n·N). Spike lists grow with the spikes (a forward pass that
+/// overflows them is rerun with more room: no spike is ever dropped). What still grows with N is per readout neuron
+/// (trace and loss drive: B·R·N floats) or per step (spike and input offsets: B·N ints). <see cref="DeviceMemoryBytes"/>
+/// reports what is allocated.</para>
 /// </remarks>
 public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
 {
@@ -49,7 +52,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     private readonly Lock _sync = new();
     private readonly Context _context;
     private readonly Accelerator _accelerator;
-    private readonly Action<Index2D, KernelViews, KernelDims, int> _deliver, _stepAndDetect, _events, _transport, _stepBack;
+    private readonly Action<Index2D, KernelViews, KernelDims, int, int> _deliver, _stepAndDetect, _resetSpikes, _restore, _events, _transport, _stepBack;
     private readonly Action<Index1D, KernelViews, KernelDims, int> _compact;
     private readonly Action<Index1D, KernelViews, KernelDims> _reduce;
     private readonly Dictionary<string, MemoryBuffer> _buffers = [];
@@ -94,12 +97,14 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             {
                 _accelerator = _context.GetCPUDevice(0).CreateAccelerator(_context);
             }
-            _deliver = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int>(SteppedKernels.Deliver);
-            _stepAndDetect = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int>(SteppedKernels.StepAndDetect);
+            _deliver = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Deliver);
+            _stepAndDetect = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.StepAndDetect);
+            _resetSpikes = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.ResetSpikes);
+            _restore = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Restore);
             _compact = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims, int>(SteppedKernels.Compact);
-            _events = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int>(SteppedKernels.Events);
-            _transport = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int>(SteppedKernels.Transport);
-            _stepBack = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int>(SteppedKernels.StepBack);
+            _events = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Events);
+            _transport = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Transport);
+            _stepBack = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.StepBack);
             _reduce = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims>(SteppedKernels.Reduce);
         }
         catch
@@ -337,11 +342,14 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             Populations = Math.Max(1, plan.Spiking.Length), MinSlope = (float)MinimumThresholdSlope,
             SlopeAtGridPoint = SlopeAtGridPoint ? 1 : 0, Tau = TimeConstantGradients ? 1 : 0, Dt = Dt,
         };
+        // Snapshots every K ≈ √N grid points and one K-step segment buffer balance at K = √N: state memory O(√N), not O(N).
+        dims.Interval = Math.Clamp((int)Math.Ceiling(Math.Sqrt(N)), 1, N);
+        dims.Snapshots = (N - 1) / dims.Interval + 1;
         var stream = _accelerator.DefaultStream;
         while (true)
         {
             dims.Capacity = _capacity;
-            long bn = (long)B * n, states = (long)B * (N + 1) * n, trace = (long)B * R * (N + 1), slots = (long)B * _capacity;
+            long bn = (long)B * n, snapshots = (long)B * dims.Snapshots * n, segment = (long)B * (dims.Interval + 1) * n, trace = (long)B * R * (N + 1), slots = (long)B * _capacity;
             var w = new KernelViews
             {
                 DecayMem = Upload("DecayMem", plan.DecayMem),
@@ -367,8 +375,10 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 InputStart = Upload("InputStart", inputStart),
                 V = Buffer<float>("V", bn),
                 I = Buffer<float>("I", bn),
-                StateV = Buffer<float>("StateV", states),
-                StateI = Buffer<float>("StateI", states),
+                SnapshotV = Buffer<float>("SnapshotV", snapshots),
+                SnapshotI = Buffer<float>("SnapshotI", snapshots),
+                SegmentV = Buffer<float>("SegmentV", TimeConstantGradients ? segment : 1),
+                SegmentI = Buffer<float>("SegmentI", TimeConstantGradients ? segment : 1),
                 TraceV = Buffer<float>("TraceV", trace),
                 TraceI = Buffer<float>("TraceI", trace),
                 Crossed = Buffer<int>("Crossed", bn),
@@ -403,12 +413,12 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             w.CapError.MemSetToZero(stream);
 
             var grid = new Index2D(n, B);
-            _deliver(grid, w, dims, 0);
+            _deliver(grid, w, dims, 0, -1);
             for (int kk = 1; kk <= N; kk++)
             {
-                _stepAndDetect(grid, w, dims, kk);
+                _stepAndDetect(grid, w, dims, kk, -1);
                 _compact(B, w, dims, kk);
-                _deliver(grid, w, dims, kk);
+                _deliver(grid, w, dims, kk, -1);
             }
             stream.Synchronize();
 
@@ -666,12 +676,30 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 widest[k] = Math.Max(widest[k], run.SpikeEnd[b * (N + 1) + k] - run.SpikeEnd[b * (N + 1) + k - 1]);
 
         var grid = new Index2D(n, B);
-        for (int k = N; k >= 0; k--)
+        int K = dims.Interval;
+        for (int seg = dims.Snapshots - 1; seg >= 0; seg--)
         {
-            _events(grid, w, dims, k);
-            if (k >= 1 && widest[k] > 0) _transport(new Index2D(widest[k], B), w, dims, k);
-            _stepBack(grid, w, dims, k);
+            int a = seg * K, end = Math.Min(a + K, N);
+            if (tau)
+            {
+                // Recompute the segment's states from its snapshot and the recorded spikes (the forward pass's arithmetic).
+                _restore(grid, w, dims, a, a);
+                for (int kk = a + 1; kk <= end; kk++)
+                {
+                    _stepAndDetect(grid, w, dims, kk, a);
+                    if (widest[kk] > 0) _resetSpikes(new Index2D(widest[kk], B), w, dims, kk, a);
+                    _deliver(grid, w, dims, kk, a);
+                }
+            }
+            for (int k = end; k > a; k--)
+            {
+                _events(grid, w, dims, k, a);
+                if (widest[k] > 0) _transport(new Index2D(widest[k], B), w, dims, k, a);
+                _stepBack(grid, w, dims, k, a);
+            }
         }
+        _events(grid, w, dims, 0, 0);
+        _stepBack(grid, w, dims, 0, 0);
         int rows = dims.Rows;
         _reduce(rows * n, w, dims);
         stream.Synchronize();

@@ -18,6 +18,8 @@ internal struct KernelDims
     public float MinSlope;
     public int SlopeAtGridPoint;
     public int Tau;            // whether τ gradients are accumulated
+    public int Interval;       // K: a state snapshot every K grid points
+    public int Snapshots;      // S = (N − 1)/K + 1: snapshots at 0, K, 2K, … < N
     public double Dt;
 }
 
@@ -38,7 +40,8 @@ internal struct KernelViews
 
     // Forward state.
     public ArrayView<float> V, I;              // [B × n]
-    public ArrayView<float> StateV, StateI;    // [B × (N+1) × n]: state after each grid point's deliveries
+    public ArrayView<float> SnapshotV, SnapshotI; // [B × S × n]: state after the deliveries of grid points 0, K, 2K, …
+    public ArrayView<float> SegmentV, SegmentI;   // [B × (K+1) × n]: the replayed states of one segment of the backward pass
     public ArrayView<float> TraceV, TraceI;    // [B × R × (N+1)]: readout trajectory (the loss's trace layout)
     public ArrayView<int> Crossed;             // [B × n]: spiked on this step
     public ArrayView<float> CrossSlope;        // [B × n]
@@ -70,8 +73,12 @@ internal static class SteppedKernels
 {
     private const float Theta = 1.0f;
 
-    /// <summary>Delivers step <paramref name="step"/>'s hidden then input spikes into I of neuron X, then records the state.</summary>
-    public static void Deliver(Index2D index, KernelViews w, KernelDims d, int step)
+    /// <summary>
+    /// Delivers step <paramref name="step"/>'s hidden then input spikes into I of neuron X, then records the state: in the
+    /// forward pass (<paramref name="segmentStart"/> &lt; 0) the readout trace and, every K grid points, a snapshot; in a
+    /// replay, the segment buffer (grid point step − segmentStart).
+    /// </summary>
+    public static void Deliver(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
     {
         int post = index.X, b = index.Y, n = d.Neurons;
         if (post >= n) return;
@@ -96,9 +103,19 @@ internal static class SteppedKernels
             w.I[cell] = cur;
         }
         float v = w.V[cell];
-        long s = ((long)b * (d.Steps + 1) + step) * n + post;
-        w.StateV[s] = v;
-        w.StateI[s] = cur;
+        if (segmentStart >= 0)
+        {
+            long s = ((long)b * (d.Interval + 1) + step - segmentStart) * n + post;
+            w.SegmentV[s] = v;
+            w.SegmentI[s] = cur;
+            return;
+        }
+        if (step < d.Steps && step % d.Interval == 0)
+        {
+            long s = ((long)b * d.Snapshots + step / d.Interval) * n + post;
+            w.SnapshotV[s] = v;
+            w.SnapshotI[s] = cur;
+        }
         int j = post - d.ReadoutOffset;
         if (j >= 0 && j < d.Readout)
         {
@@ -108,8 +125,11 @@ internal static class SteppedKernels
         }
     }
 
-    /// <summary>Advances neuron X from step − 1 to <paramref name="step"/>, checks the threshold, records the slope and resets.</summary>
-    public static void StepAndDetect(Index2D index, KernelViews w, KernelDims d, int step)
+    /// <summary>
+    /// Advances neuron X from step − 1 to <paramref name="step"/>; in the forward pass (<paramref name="segmentStart"/> &lt; 0)
+    /// also checks the threshold, records the slope and resets (a replay resets from the spike list instead).
+    /// </summary>
+    public static void StepAndDetect(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
     {
         int g = index.X, b = index.Y, n = d.Neurons;
         if (g >= n) return;
@@ -118,7 +138,7 @@ internal static class SteppedKernels
         v = v * w.DecayMem[g] + cur * w.CurrentToVoltage[g];
         cur = cur * w.DecaySyn[g];
         int crossed = 0;
-        if (step < d.Steps && w.SpikingPopulation[g] >= 0 && v >= Theta)
+        if (segmentStart < 0 && step < d.Steps && w.SpikingPopulation[g] >= 0 && v >= Theta)
         {
             float slope = d.SlopeAtGridPoint != 0 ? cur - v : (float)SlopeAtCrossing(w, d, g, v, cur);
             if (!(slope >= d.MinSlope)) slope = d.MinSlope;
@@ -126,7 +146,7 @@ internal static class SteppedKernels
             v = 0f;
             crossed = 1;
         }
-        w.Crossed[cell] = crossed;
+        if (segmentStart < 0) w.Crossed[cell] = crossed;
         w.V[cell] = v;
         w.I[cell] = cur;
     }
@@ -161,6 +181,29 @@ internal static class SteppedKernels
             u = next > lo && next < hi ? next : 0.5 * (lo + hi);
         }
         return i0 * XMath.Exp(-r * u * dt) - theta;
+    }
+
+    /// <summary>Replay: resets the neurons that spiked on <paramref name="step"/> (spike X of the trial's list for that step).</summary>
+    public static void ResetSpikes(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    {
+        int x = index.X, b = index.Y, stride = d.Steps + 1;
+        int p = w.SpikeEnd[b * stride + step - 1] + x;
+        if (p >= w.SpikeEnd[b * stride + step]) return;
+        w.V[b * d.Neurons + w.SpikeNeuron[b * d.Capacity + p]] = 0f;
+    }
+
+    /// <summary>Replay: loads the snapshot of grid point <paramref name="segmentStart"/> into the state and the segment's first row.</summary>
+    public static void Restore(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    {
+        int g = index.X, b = index.Y, n = d.Neurons;
+        if (g >= n) return;
+        long s = ((long)b * d.Snapshots + segmentStart / d.Interval) * n + g;
+        float v = w.SnapshotV[s], cur = w.SnapshotI[s];
+        w.V[b * n + g] = v;
+        w.I[b * n + g] = cur;
+        long t = (long)b * (d.Interval + 1) * n + g;
+        w.SegmentV[t] = v;
+        w.SegmentI[t] = cur;
     }
 
     /// <summary>
@@ -203,7 +246,7 @@ internal static class SteppedKernels
     /// Grid point <paramref name="step"/> of the backward pass, post neuron X: the loss impulses, then dL/dW −= τs·λI for
     /// the input spikes and the spikes of this step (rows of the trial's gradient).
     /// </summary>
-    public static void Events(Index2D index, KernelViews w, KernelDims d, int step)
+    public static void Events(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
     {
         int g = index.X, b = index.Y, n = d.Neurons;
         if (g >= n) return;
@@ -246,7 +289,7 @@ internal static class SteppedKernels
     /// The Eventprop jump of spike X of grid point <paramref name="step"/>: [ϑλV + Σ_post W(λV − λI) + ∂L/∂t]/(I − ϑ), minus the
     /// regulariser's jump for hidden neurons, written to the jump buffer (applied after all of the step's jumps are known).
     /// </summary>
-    public static void Transport(Index2D index, KernelViews w, KernelDims d, int step)
+    public static void Transport(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
     {
         int x = index.X, b = index.Y, n = d.Neurons;
         int stride = d.Steps + 1;
@@ -268,9 +311,10 @@ internal static class SteppedKernels
     /// <summary>
     /// Applies grid point <paramref name="step"/>'s jumps to neuron X, then (step &gt; 0) steps its adjoint back over
     /// [t_{step−1}, t_step] with the free propagator, accumulates the step's closed-form τ integrals from the recorded
-    /// start state, and adds the loss drive of that step.
+    /// start state (replayed into the segment buffer that starts at grid point <paramref name="segmentStart"/>), and adds the
+    /// loss drive of that step.
     /// </summary>
-    public static void StepBack(Index2D index, KernelViews w, KernelDims d, int step)
+    public static void StepBack(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
     {
         int g = index.X, b = index.Y, n = d.Neurons;
         if (g >= n) return;
@@ -282,8 +326,8 @@ internal static class SteppedKernels
         {
             if (d.Tau != 0)
             {
-                long s = ((long)b * (d.Steps + 1) + step - 1) * n + g;
-                float x = w.StateV[s], c = w.StateI[s];
+                long s = ((long)b * (d.Interval + 1) + step - 1 - segmentStart) * n + g;
+                float x = w.SegmentV[s], c = w.SegmentI[s];
                 float a = c * (w.GradPsi[g] - w.GradMemPsi3[g]) - x * w.GradDtDecayMem[g];
                 w.TauMemSum[cell] += l * a;
                 w.TauSynSum[cell] += c * (lI * w.GradDtDecaySyn[g] + l * w.GradSynPsi3[g]);
