@@ -55,6 +55,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     private readonly Action<Index2D, KernelViews, KernelDims, int, int> _deliver, _stepAndDetect, _resetSpikes, _restore, _events, _transport, _stepBack;
     private readonly Action<Index1D, KernelViews, KernelDims, int> _compact;
     private readonly Action<Index1D, KernelViews, KernelDims> _reduce;
+    private readonly Action<KernelConfig, KernelViews, KernelDims> _forwardTrials, _backwardTrials;
     private readonly Dictionary<string, MemoryBuffer> _buffers = [];
     private SteppedPlan? _plan;
     private int _capacity;
@@ -68,10 +69,13 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     /// <param name="timeConstantGradients">Whether to compute dL/dτm and dL/dτs.</param>
     /// <param name="minimumThresholdSlope">Lower bound on the recorded I − V used as the jump's divisor.</param>
     /// <param name="slopeAtGridPoint">Record I − V at the grid point instead of I − ϑ at the in-step crossing.</param>
+    /// <param name="persistentKernels">Run each pass of a minibatch as one launch (a thread group per trial, group barriers
+    /// between the phases of a grid point; default) instead of one launch per phase and grid point. Same arithmetic, same
+    /// results bit for bit; the per-phase launches are the fallback.</param>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     /// <exception cref="InvalidOperationException">CUDA was asked for but no CUDA device is present.</exception>
     public GpuSteppedEngine(GpuDevice device, double dt, double duration, int? maxSpikesPerNeuron = null,
-        bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3, bool slopeAtGridPoint = false)
+        bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3, bool slopeAtGridPoint = false, bool persistentKernels = true)
     {
         // The CPU engine validates the settings with the same rules and messages.
         var settings = new SteppedEngine(dt, duration, 1, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope, slopeAtGridPoint);
@@ -82,6 +86,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         TimeConstantGradients = timeConstantGradients;
         MinimumThresholdSlope = minimumThresholdSlope;
         SlopeAtGridPoint = slopeAtGridPoint;
+        PersistentKernels = persistentKernels;
         Device = device;
 
         _context = Context.Create(b => b.Cuda().CPU().EnableAlgorithms());
@@ -106,6 +111,8 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             _transport = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Transport);
             _stepBack = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.StepBack);
             _reduce = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims>(SteppedKernels.Reduce);
+            _forwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.ForwardTrials);
+            _backwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.BackwardTrials);
         }
         catch
         {
@@ -131,6 +138,9 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             return false;
         }
     }
+
+    /// <summary>Whether each pass runs as one launch with a thread group per trial (see the constructor).</summary>
+    public bool PersistentKernels { get; }
 
     /// <summary>The device the kernels run on.</summary>
     public GpuDevice Device { get; }
@@ -413,12 +423,16 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             w.CapError.MemSetToZero(stream);
 
             var grid = new Index2D(n, B);
-            _deliver(grid, w, dims, 0, -1);
-            for (int kk = 1; kk <= N; kk++)
+            if (PersistentKernels) _forwardTrials(new KernelConfig(B, GroupSize(n)), w, dims);
+            else
             {
-                _stepAndDetect(grid, w, dims, kk, -1);
-                _compact(B, w, dims, kk);
-                _deliver(grid, w, dims, kk, -1);
+                _deliver(grid, w, dims, 0, -1);
+                for (int kk = 1; kk <= N; kk++)
+                {
+                    _stepAndDetect(grid, w, dims, kk, -1);
+                    _compact(B, w, dims, kk);
+                    _deliver(grid, w, dims, kk, -1);
+                }
             }
             stream.Synchronize();
 
@@ -677,36 +691,58 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
 
         var grid = new Index2D(n, B);
         int K = dims.Interval;
-        for (int seg = dims.Snapshots - 1; seg >= 0; seg--)
-        {
-            int a = seg * K, end = Math.Min(a + K, N);
-            if (tau)
-            {
-                // Recompute the segment's states from its snapshot and the recorded spikes (the forward pass's arithmetic).
-                _restore(grid, w, dims, a, a);
-                for (int kk = a + 1; kk <= end; kk++)
-                {
-                    _stepAndDetect(grid, w, dims, kk, a);
-                    if (widest[kk] > 0) _resetSpikes(new Index2D(widest[kk], B), w, dims, kk, a);
-                    _deliver(grid, w, dims, kk, a);
-                }
-            }
-            for (int k = end; k > a; k--)
-            {
-                _events(grid, w, dims, k, a);
-                if (widest[k] > 0) _transport(new Index2D(widest[k], B), w, dims, k, a);
-                _stepBack(grid, w, dims, k, a);
-            }
-        }
-        _events(grid, w, dims, 0, 0);
-        _stepBack(grid, w, dims, 0, 0);
+        if (PersistentKernels) _backwardTrials(new KernelConfig(B, GroupSize(n)), w, dims);
+        else BackwardPerStep();
         int rows = dims.Rows;
         _reduce(rows * n, w, dims);
         stream.Synchronize();
         var dense = Download(w.Gradient, (long)rows * n);
         var tauMem = tau ? Download(w.TauMemSum, (long)B * n) : [];
         var tauSyn = tau ? Download(w.TauSynSum, (long)B * n) : [];
+        return Collect(network, plan, dims, dense, tauMem, tauSyn, driveTauMem, driveTauSyn);
 
+        void BackwardPerStep()
+        {
+            for (int seg = dims.Snapshots - 1; seg >= 0; seg--)
+            {
+                int a = seg * K, end = Math.Min(a + K, N);
+                if (tau)
+                {
+                    // Recompute the segment's states from its snapshot and the recorded spikes (the forward pass's arithmetic).
+                    _restore(grid, w, dims, a, a);
+                    for (int kk = a + 1; kk <= end; kk++)
+                    {
+                        _stepAndDetect(grid, w, dims, kk, a);
+                        if (widest[kk] > 0) _resetSpikes(new Index2D(widest[kk], B), w, dims, kk, a);
+                        _deliver(grid, w, dims, kk, a);
+                    }
+                }
+                for (int k = end; k > a; k--)
+                {
+                    _events(grid, w, dims, k, a);
+                    if (widest[k] > 0) _transport(new Index2D(widest[k], B), w, dims, k, a);
+                    _stepBack(grid, w, dims, k, a);
+                }
+            }
+            _events(grid, w, dims, 0, 0);
+            _stepBack(grid, w, dims, 0, 0);
+        }
+    }
+
+    /// <summary>Threads per group of the persistent kernels: enough for the neurons, within the device's and the kernels' limits.</summary>
+    internal int GroupSize(int neurons)
+    {
+        int warp = Math.Max(1, _accelerator.WarpSize);
+        int wanted = (neurons + warp - 1) / warp * warp;
+        return Math.Max(1, Math.Min(Math.Min(wanted, SteppedKernels.MaxGroupSize), _accelerator.MaxNumThreadsPerGroup));
+    }
+
+    /// <summary>The gradient in the network's parameter layout: weights from the dense device matrix, τ's reduced in trial order.</summary>
+    private ParameterSet Collect(Network network, SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,
+        double[] driveTauMem, double[] driveTauSyn)
+    {
+        int B = dims.Trials, n = dims.Neurons, R = dims.Readout;
+        bool tau = TimeConstantGradients;
         var gradient = network.Parameters.ZerosLike();
         foreach (var pop in network.Populations)
         {

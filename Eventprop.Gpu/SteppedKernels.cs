@@ -78,9 +78,13 @@ internal static class SteppedKernels
     /// forward pass (<paramref name="segmentStart"/> &lt; 0) the readout trace and, every K grid points, a snapshot; in a
     /// replay, the segment buffer (grid point step − segmentStart).
     /// </summary>
-    public static void Deliver(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void Deliver(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        DeliverAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Deliver"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void DeliverAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int post = index.X, b = index.Y, n = d.Neurons;
+        int post = x, n = d.Neurons;
         if (post >= n) return;
         int cell = b * n + post;
         float cur = w.I[cell];
@@ -129,9 +133,13 @@ internal static class SteppedKernels
     /// Advances neuron X from step − 1 to <paramref name="step"/>; in the forward pass (<paramref name="segmentStart"/> &lt; 0)
     /// also checks the threshold, records the slope and resets (a replay resets from the spike list instead).
     /// </summary>
-    public static void StepAndDetect(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void StepAndDetect(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        StepAndDetectAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="StepAndDetect"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void StepAndDetectAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int g = index.X, b = index.Y, n = d.Neurons;
+        int g = x, n = d.Neurons;
         if (g >= n) return;
         int cell = b * n + g;
         float v = w.V[cell], cur = w.I[cell];
@@ -184,18 +192,26 @@ internal static class SteppedKernels
     }
 
     /// <summary>Replay: resets the neurons that spiked on <paramref name="step"/> (spike X of the trial's list for that step).</summary>
-    public static void ResetSpikes(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void ResetSpikes(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        ResetSpikesAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="ResetSpikes"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void ResetSpikesAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int x = index.X, b = index.Y, stride = d.Steps + 1;
+        int stride = d.Steps + 1;
         int p = w.SpikeEnd[b * stride + step - 1] + x;
         if (p >= w.SpikeEnd[b * stride + step]) return;
         w.V[b * d.Neurons + w.SpikeNeuron[b * d.Capacity + p]] = 0f;
     }
 
     /// <summary>Replay: loads the snapshot of grid point <paramref name="segmentStart"/> into the state and the segment's first row.</summary>
-    public static void Restore(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void Restore(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        RestoreAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Restore"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void RestoreAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int g = index.X, b = index.Y, n = d.Neurons;
+        int g = x, n = d.Neurons;
         if (g >= n) return;
         long s = ((long)b * d.Snapshots + segmentStart / d.Interval) * n + g;
         float v = w.SnapshotV[s], cur = w.SnapshotI[s];
@@ -246,9 +262,13 @@ internal static class SteppedKernels
     /// Grid point <paramref name="step"/> of the backward pass, post neuron X: the loss impulses, then dL/dW −= τs·λI for
     /// the input spikes and the spikes of this step (rows of the trial's gradient).
     /// </summary>
-    public static void Events(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void Events(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        EventsAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Events"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void EventsAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int g = index.X, b = index.Y, n = d.Neurons;
+        int g = x, n = d.Neurons;
         if (g >= n) return;
         int cell = b * n + g;
         float lv = w.LambdaV[cell], li = w.LambdaI[cell];
@@ -289,9 +309,13 @@ internal static class SteppedKernels
     /// The Eventprop jump of spike X of grid point <paramref name="step"/>: [ϑλV + Σ_post W(λV − λI) + ∂L/∂t]/(I − ϑ), minus the
     /// regulariser's jump for hidden neurons, written to the jump buffer (applied after all of the step's jumps are known).
     /// </summary>
-    public static void Transport(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void Transport(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        TransportAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Transport"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void TransportAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int x = index.X, b = index.Y, n = d.Neurons;
+        int n = d.Neurons;
         int stride = d.Steps + 1;
         int p = w.SpikeEnd[b * stride + step - 1] + x;
         if (p >= w.SpikeEnd[b * stride + step]) return;
@@ -314,9 +338,13 @@ internal static class SteppedKernels
     /// start state (replayed into the segment buffer that starts at grid point <paramref name="segmentStart"/>), and adds the
     /// loss drive of that step.
     /// </summary>
-    public static void StepBack(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart)
+    public static void StepBack(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        StepBackAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="StepBack"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void StepBackAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
     {
-        int g = index.X, b = index.Y, n = d.Neurons;
+        int g = x, n = d.Neurons;
         if (g >= n) return;
         int cell = b * n + g;
         float l = w.LambdaV[cell] + w.Jump[cell];
@@ -327,8 +355,8 @@ internal static class SteppedKernels
             if (d.Tau != 0)
             {
                 long s = ((long)b * (d.Interval + 1) + step - 1 - segmentStart) * n + g;
-                float x = w.SegmentV[s], c = w.SegmentI[s];
-                float a = c * (w.GradPsi[g] - w.GradMemPsi3[g]) - x * w.GradDtDecayMem[g];
+                float vs = w.SegmentV[s], c = w.SegmentI[s];
+                float a = c * (w.GradPsi[g] - w.GradMemPsi3[g]) - vs * w.GradDtDecayMem[g];
                 w.TauMemSum[cell] += l * a;
                 w.TauSynSum[cell] += c * (lI * w.GradDtDecaySyn[g] + l * w.GradSynPsi3[g]);
             }
@@ -345,6 +373,125 @@ internal static class SteppedKernels
         }
         w.LambdaV[cell] = l;
         w.LambdaI[cell] = lI;
+    }
+
+    /// <summary>Most threads per group of the persistent kernels (the size of their shared offset buffer).</summary>
+    public const int MaxGroupSize = 256;
+
+    /// <summary>The contiguous block [lo, hi) of neurons that thread <paramref name="tid"/> of <paramref name="groupSize"/> owns.</summary>
+    private static void Block(int n, int tid, int groupSize, out int lo, out int hi)
+    {
+        int chunk = (n + groupSize - 1) / groupSize;
+        lo = tid * chunk;
+        hi = lo + chunk;
+        if (lo > n) lo = n;
+        if (hi > n) hi = n;
+    }
+
+    /// <summary>
+    /// The whole forward pass of trial <c>Grid.IdxX</c> in one launch (one group per trial): per grid point the same phases as
+    /// the per-step kernels, separated by group barriers instead of kernel launches. Each thread owns a contiguous block of
+    /// neurons; the step's crossings are appended in neuron order through an exclusive scan of the threads' counts, so the
+    /// spike lists are identical to <see cref="Compact"/>'s.
+    /// </summary>
+    public static void ForwardTrials(KernelViews w, KernelDims d)
+    {
+        int b = Grid.IdxX, tid = Group.IdxX, groupSize = Group.DimX, n = d.Neurons, stride = d.Steps + 1;
+        var offsets = SharedMemory.Allocate<int>(MaxGroupSize);
+        Block(n, tid, groupSize, out int lo, out int hi);
+        for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, 0, -1);
+        for (int kk = 1; kk <= d.Steps; kk++)
+        {
+            int count = 0;
+            for (int g = lo; g < hi; g++)
+            {
+                StepAndDetectAt(w, d, b, g, kk, -1);
+                count += w.Crossed[b * n + g];
+            }
+            offsets[tid] = count;
+            Group.Barrier();
+            if (tid == 0)
+            {
+                int run = w.SpikeTotal[b];
+                for (int t = 0; t < groupSize; t++)
+                {
+                    int c = offsets[t];
+                    offsets[t] = run;
+                    run += c;
+                }
+                w.SpikeTotal[b] = run;
+                w.SpikeEnd[b * stride + kk] = run;
+            }
+            Group.Barrier();
+            int p = offsets[tid];
+            for (int g = lo; g < hi; g++)
+            {
+                if (w.Crossed[b * n + g] == 0) continue;
+                if (p < d.Capacity)
+                {
+                    w.SpikeNeuron[b * d.Capacity + p] = g;
+                    w.SpikeSlope[b * d.Capacity + p] = w.CrossSlope[b * n + g];
+                }
+                p++;
+                w.SpikeCounts[b * n + g] += 1;
+                Atomic.Add(ref w.PopulationCounts[b * d.Populations + w.SpikingPopulation[g]], 1);
+            }
+            Group.Barrier();
+            if (tid == 0 && w.CapError[2 * b] == 0)
+            {
+                for (int s = 0; s < d.Populations; s++)
+                    if (w.PopulationCounts[b * d.Populations + s] > w.PopulationCap[s])
+                    {
+                        w.CapError[2 * b] = s + 1;
+                        w.CapError[2 * b + 1] = kk;
+                        break;
+                    }
+            }
+            for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, kk, -1);
+        }
+    }
+
+    /// <summary>
+    /// The whole backward pass of trial <c>Grid.IdxX</c> in one launch (one group per trial): per segment the replay (with τ
+    /// gradients), then per grid point the impulses and gradient rows, the jumps of the step's spikes and the step back,
+    /// separated by group barriers. Same arithmetic as the per-step kernels.
+    /// </summary>
+    public static void BackwardTrials(KernelViews w, KernelDims d)
+    {
+        int b = Grid.IdxX, tid = Group.IdxX, groupSize = Group.DimX, n = d.Neurons, stride = d.Steps + 1, interval = d.Interval;
+        Block(n, tid, groupSize, out int lo, out int hi);
+        for (int seg = d.Snapshots - 1; seg >= 0; seg--)
+        {
+            int a = seg * interval, end = a + interval;
+            if (end > d.Steps) end = d.Steps;
+            if (d.Tau != 0)
+            {
+                for (int g = lo; g < hi; g++) RestoreAt(w, d, b, g, a, a);
+                for (int kk = a + 1; kk <= end; kk++)
+                {
+                    for (int g = lo; g < hi; g++) StepAndDetectAt(w, d, b, g, kk, a);
+                    Group.Barrier();
+                    int spikes = w.SpikeEnd[b * stride + kk] - w.SpikeEnd[b * stride + kk - 1];
+                    for (int x = tid; x < spikes; x += groupSize) ResetSpikesAt(w, d, b, x, kk, a);
+                    Group.Barrier();
+                    for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, kk, a);
+                }
+            }
+            for (int k = end; k > a; k--)
+            {
+                for (int g = lo; g < hi; g++) EventsAt(w, d, b, g, k, a);
+                Group.Barrier();
+                int spikes = w.SpikeEnd[b * stride + k] - w.SpikeEnd[b * stride + k - 1];
+                for (int x = tid; x < spikes; x += groupSize) TransportAt(w, d, b, x, k, a);
+                Group.Barrier();
+                for (int g = lo; g < hi; g++) StepBackAt(w, d, b, g, k, a);
+            }
+        }
+        for (int g = lo; g < hi; g++)
+        {
+            EventsAt(w, d, b, g, 0, 0);
+            StepBackAt(w, d, b, g, 0, 0);
+        }
     }
 
     /// <summary>Sums the trials' gradients in trial order (fixed, so the result is reproducible): element X.</summary>

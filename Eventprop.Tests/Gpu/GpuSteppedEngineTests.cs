@@ -173,14 +173,39 @@ public class GpuSteppedEngineBehaviourTests(GpuEngineFixture fixture, ITestOutpu
     }
 
     [Fact]
+    public void One_launch_per_pass_and_one_launch_per_phase_give_identical_results()
+    {
+        var (net, batch) = RecurrentBatch();
+        using var perPhase = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, persistentKernels: false);
+        var engine = fixture.Engine(0.5, 40);
+        Assert.True(engine.PersistentKernels);
+        int threads = engine.GroupSize(net.Populations.Where(p => p.HasDynamics).Sum(p => p.Size));
+        output.WriteLine($"threads per trial group: {threads}");
+        Assert.True(threads > 1, "one thread per group would not exercise the scan and the barriers");
+        var reg = new ActivityRegularization(0.01, 2);
+        var a = engine.Gradient(net, batch, Loss.Max(), reg);
+        var b = perPhase.Gradient(net, batch, Loss.Max(), reg);
+        Assert.Equal(a.Loss, b.Loss);
+        Assert.Equal(a.HiddenSpikeCounts["h0"], b.HiddenSpikeCounts["h0"]);
+        for (int p = 0; p < a.Gradient.Count; p++) Assert.Equal(a.Gradient[p].Values, b.Gradient[p].Values);
+        var (spiking, sample) = SteppedConvergenceTests.SpikingReadoutCase(trial => trial.SpikeCounts("out").Any(x => x > 0));
+        var c = engine.Gradient(spiking, [sample], Loss.FirstSpike());
+        var d = perPhase.Gradient(spiking, [sample], Loss.FirstSpike());
+        for (int p = 0; p < c.Gradient.Count; p++) Assert.Equal(c.Gradient[p].Values, d.Gradient[p].Values);
+    }
+
+    [Fact]
     public void Exceeding_the_spike_cap_throws_like_the_cpu_engine()
     {
         var (net, batch) = RecurrentBatch();
         var cpu = Assert.Throws<SpikeBufferLimitException>(() => new SteppedEngine(0.5, 40, threads: 1, maxSpikesPerNeuron: 1).Gradient(net, batch, Loss.Sum()));
-        using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, maxSpikesPerNeuron: 1);
-        var gpu = Assert.Throws<SpikeBufferLimitException>(() => engine.Gradient(net, batch, Loss.Sum()));
-        Assert.Equal((cpu.Population, cpu.Trial), (gpu.Population, gpu.Trial));
-        Assert.Equal(cpu.Message, gpu.Message);
+        foreach (bool persistent in new[] { true, false })
+        {
+            using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, maxSpikesPerNeuron: 1, persistentKernels: persistent);
+            var gpu = Assert.Throws<SpikeBufferLimitException>(() => engine.Gradient(net, batch, Loss.Sum()));
+            Assert.Equal((cpu.Population, cpu.Trial), (gpu.Population, gpu.Trial));
+            Assert.Equal(cpu.Message, gpu.Message);
+        }
     }
 
     [Fact]
