@@ -195,6 +195,28 @@ public class GpuSteppedEngineBehaviourTests(GpuEngineFixture fixture, ITestOutpu
     }
 
     [Fact]
+    public void Device_memory_for_neuron_state_grows_with_the_square_root_of_the_steps()
+    {
+        const int hidden = 40, trials = 2;
+        var net = Network.Create(1).Input("in", 10).Lif("h", hidden).Readout("out", 2)
+            .Connect("in", "h", Init.Normal(1.0, 0.5)).Connect("h", "h", Init.Normal(0, 0.05)).Connect("h", "out", Init.Normal(0, 0.5)).Build();
+        long Bytes(int steps)
+        {
+            using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 1, steps);
+            var rng = new Random(1);
+            var batch = Enumerable.Range(0, trials).Select(b => new SpikeSample(
+                Enumerable.Range(0, 40).Select(_ => 90 * rng.NextDouble()).ToArray(), Enumerable.Range(0, 40).Select(_ => rng.Next(10)).ToArray(), b % 2)).ToArray();
+            engine.SpikeSlots = 4096; // the same spike slots for both lengths, so only the steps differ
+            engine.Gradient(net, batch, Loss.SumExp());
+            return engine.DeviceMemoryBytes;
+        }
+        long shortRun = Bytes(100), longRun = Bytes(400);
+        long everyStep = 2L * trials * (hidden + 2) * 300 * sizeof(float); // what keeping V and I of every step would add
+        output.WriteLine($"device bytes at 100 steps {shortRun}, at 400 steps {longRun}; every-step state would add {everyStep}");
+        Assert.True(longRun - shortRun < everyStep / 2, $"memory grew by {longRun - shortRun} bytes from 100 to 400 steps");
+    }
+
+    [Fact]
     public void Exceeding_the_spike_cap_throws_like_the_cpu_engine()
     {
         var (net, batch) = RecurrentBatch();
