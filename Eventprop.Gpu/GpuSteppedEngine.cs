@@ -556,10 +556,14 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         var driveTauSyn = new double[B * R];
         double scale = 1.0 / B;
         int readoutSpiking = plan.Network.Readout.IsSpiking ? plan.SpikingIndex[plan.Network.Readout.Index] : -1;
+        bool anyStepDrive = false, anyImpulse = false, anySpikeTerm = false;
         Parallel(B, b =>
         {
             var drive = new ReadoutDrive();
             drive.Prepare(run.Evaluations[b].Drive.Scaled(scale), plan, run.ImpulseSlopes[b]);
+            if (drive.HasStepDrive) anyStepDrive = true;
+            if (drive.Impulses.Count > 0) anyImpulse = anySpikeTerm = true; // impulses may carry corner terms
+            if (drive.HasSpikeTimeTerms) anySpikeTerm = true;
             int stride = N + 1, len = R * stride;
             if (drive.HasStepDrive)
             {
@@ -671,11 +675,13 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         }
 
         w.RegularizationJump.SubView(0, n).CopyFromCPU(regJump);
-        w.DriveV.SubView(0, Math.Max(1, driveV.Length)).CopyFromCPU(driveV.Length == 0 ? new float[1] : driveV);
-        w.DriveI.SubView(0, Math.Max(1, driveI.Length)).CopyFromCPU(driveI.Length == 0 ? new float[1] : driveI);
-        w.ImpulseV.SubView(0, impulseV.Length).CopyFromCPU(impulseV);
-        w.ImpulseI.SubView(0, impulseI.Length).CopyFromCPU(impulseI);
-        w.SpikeTimeTerm.SubView(0, spikeTime.Length).CopyFromCPU(spikeTime);
+        // Drives a loss does not have (no per-step drive: max, first_spike; no impulses: sum, sum_exp) are zeroed on the
+        // device instead of uploaded.
+        UploadOrClear(w.DriveV, driveV, anyStepDrive);
+        UploadOrClear(w.DriveI, driveI, anyStepDrive);
+        UploadOrClear(w.ImpulseV, impulseV, anyImpulse);
+        UploadOrClear(w.ImpulseI, impulseI, anyImpulse);
+        UploadOrClear(w.SpikeTimeTerm, spikeTime, anySpikeTerm);
         w.LambdaV.MemSetToZero(stream);
         w.LambdaI.MemSetToZero(stream);
         w.Jump.MemSetToZero(stream);
@@ -778,6 +784,14 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             }
         }
         return gradient;
+    }
+
+    private void UploadOrClear<T>(ArrayView<T> view, T[] data, bool any) where T : unmanaged
+    {
+        if (data.Length == 0) return;
+        var target = view.SubView(0, data.Length);
+        if (any) target.CopyFromCPU(data);
+        else target.MemSetToZero(_accelerator.DefaultStream);
     }
 
     /// <summary>Ψ(δ; a, b) = (e^{−bδ} − e^{−aδ})/(a − b), with its limit at a = b (as the CPU engine's kernels).</summary>
