@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Algorithms;
+using ILGPU.Algorithms.ScanReduceOperations;
 
 namespace Eventprop.Gpu;
 
@@ -375,7 +376,7 @@ internal static class SteppedKernels
         w.LambdaI[cell] = lI;
     }
 
-    /// <summary>Most threads per group of the persistent kernels (the size of their shared offset buffer).</summary>
+    /// <summary>Most threads per group of the persistent kernels.</summary>
     public const int MaxGroupSize = 256;
 
     /// <summary>The contiguous block [lo, hi) of neurons that thread <paramref name="tid"/> of <paramref name="groupSize"/> owns.</summary>
@@ -392,12 +393,11 @@ internal static class SteppedKernels
     /// The whole forward pass of trial <c>Grid.IdxX</c> in one launch (one group per trial): per grid point the same phases as
     /// the per-step kernels, separated by group barriers instead of kernel launches. Each thread owns a contiguous block of
     /// neurons; the step's crossings are appended in neuron order through an exclusive scan of the threads' counts, so the
-    /// spike lists are identical to <see cref="Compact"/>'s.
+    /// spike lists are identical to <see cref="Compact"/>'s. Three group-wide synchronisations per grid point (scan, sum, barrier).
     /// </summary>
     public static void ForwardTrials(KernelViews w, KernelDims d)
     {
         int b = Grid.IdxX, tid = Group.IdxX, groupSize = Group.DimX, n = d.Neurons, stride = d.Steps + 1;
-        var offsets = SharedMemory.Allocate<int>(MaxGroupSize);
         Block(n, tid, groupSize, out int lo, out int hi);
         for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, 0, -1);
         for (int kk = 1; kk <= d.Steps; kk++)
@@ -408,22 +408,15 @@ internal static class SteppedKernels
                 StepAndDetectAt(w, d, b, g, kk, -1);
                 count += w.Crossed[b * n + g];
             }
-            offsets[tid] = count;
-            Group.Barrier();
+            // Integer scan and sum of the threads' crossing counts: exact, so the order of the spikes is the neurons' order.
+            int before = w.SpikeTotal[b];
+            int p = before + GroupExtensions.ExclusiveScan<int, AddInt32>(count);
+            int after = before + GroupExtensions.AllReduce<int, AddInt32>(count);
             if (tid == 0)
             {
-                int run = w.SpikeTotal[b];
-                for (int t = 0; t < groupSize; t++)
-                {
-                    int c = offsets[t];
-                    offsets[t] = run;
-                    run += c;
-                }
-                w.SpikeTotal[b] = run;
-                w.SpikeEnd[b * stride + kk] = run;
+                w.SpikeTotal[b] = after;
+                w.SpikeEnd[b * stride + kk] = after;
             }
-            Group.Barrier();
-            int p = offsets[tid];
             for (int g = lo; g < hi; g++)
             {
                 if (w.Crossed[b * n + g] == 0) continue;
