@@ -100,6 +100,20 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public void Equal_time_constants_and_the_grid_point_slope_option_match_the_cpu_engine()
+    {
+        var net = SteppedTestCases.Cases(CaseKind.EqualTau, 1)[0].Network;
+        var batch = Batch(net, 2, 32, 13);
+        Compare(net, batch, Loss.SumExp(), 0.5, 40);
+        var cpu = new SteppedEngine(0.5, 40, threads: 1, slopeAtGridPoint: true).Gradient(net, batch, Loss.Sum());
+        using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, slopeAtGridPoint: true);
+        var gpu = engine.Gradient(net, batch, Loss.Sum());
+        double e = SteppedTestCases.RelativeError(gpu.Gradient, cpu.Gradient);
+        output.WriteLine($"slope at grid point: relative error {e:E2}");
+        Assert.True(e <= Tolerance, $"relative error {e:E2}");
+    }
+
+    [Fact]
     public void First_spike_loss_on_a_spiking_readout_matches_the_cpu_engine()
     {
         var (net, sample) = SteppedConvergenceTests.SpikingReadoutCase(trial => trial.SpikeCounts("out").Any(x => x > 0));
