@@ -56,6 +56,8 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     private readonly Action<Index1D, KernelViews, KernelDims, int> _compact;
     private readonly Action<Index1D, KernelViews, KernelDims> _reduce;
     private readonly Action<KernelConfig, KernelViews, KernelDims> _forwardTrials, _backwardTrials;
+    private readonly Action<Index2D, KernelViews, LossViews, KernelDims> _lossIntegrate, _lossDrive;
+    private readonly Action<Index1D, KernelViews, LossViews, KernelDims> _lossCrossEntropy;
     private readonly Dictionary<string, MemoryBuffer> _buffers = [];
     private SteppedPlan? _plan;
     private int _capacity;
@@ -72,10 +74,13 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     /// <param name="persistentKernels">Run each pass of a minibatch as one launch (a thread group per trial, group barriers
     /// between the phases of a grid point; default) instead of one launch per phase and grid point. Same arithmetic, same
     /// results bit for bit; the per-phase launches are the fallback.</param>
+    /// <param name="deviceLosses">Evaluate <c>sum</c> and <c>sum_exp</c> and build their drives on the device, so only losses and
+    /// outputs come back (default); other losses, and all losses when false, are evaluated on the host from the readout trace.</param>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     /// <exception cref="InvalidOperationException">CUDA was asked for but no CUDA device is present.</exception>
     public GpuSteppedEngine(GpuDevice device, double dt, double duration, int? maxSpikesPerNeuron = null,
-        bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3, bool slopeAtGridPoint = false, bool persistentKernels = true)
+        bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3, bool slopeAtGridPoint = false, bool persistentKernels = true,
+        bool deviceLosses = true)
     {
         // The CPU engine validates the settings with the same rules and messages.
         var settings = new SteppedEngine(dt, duration, 1, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope, slopeAtGridPoint);
@@ -87,6 +92,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         MinimumThresholdSlope = minimumThresholdSlope;
         SlopeAtGridPoint = slopeAtGridPoint;
         PersistentKernels = persistentKernels;
+        DeviceLosses = deviceLosses;
         Device = device;
 
         _context = Context.Create(b => b.Cuda().CPU().EnableAlgorithms());
@@ -113,6 +119,9 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             _reduce = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims>(SteppedKernels.Reduce);
             _forwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.ForwardTrials);
             _backwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.BackwardTrials);
+            _lossIntegrate = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, LossViews, KernelDims>(LossKernels.Integrate);
+            _lossDrive = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, LossViews, KernelDims>(LossKernels.Drive);
+            _lossCrossEntropy = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, LossViews, KernelDims>(LossKernels.CrossEntropy);
         }
         catch
         {
@@ -138,6 +147,9 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             return false;
         }
     }
+
+    /// <summary>Whether <c>sum</c> and <c>sum_exp</c> are evaluated on the device (see the constructor).</summary>
+    public bool DeviceLosses { get; }
 
     /// <summary>Whether each pass runs as one launch with a thread group per trial (see the constructor).</summary>
     public bool PersistentKernels { get; }
@@ -268,8 +280,20 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         public required LossEvaluation[] Evaluations { get; init; }
         public required double[][] ImpulseSlopes { get; init; }
         public required Dictionary<string, long[]> HiddenCounts { get; init; }
-        public double MeanLoss => Evaluations.Average(e => e.Value);
-        public int[] Predictions => Evaluations.Select(e => e.Prediction).ToArray();
+        public required double[] Values { get; init; }
+        public required int[] Predictions { get; init; }
+        /// <summary>Set when the loss was evaluated on the device (sum, sum_exp): its drive is built there too.</summary>
+        public LossViews? DeviceLoss { get; init; }
+
+        public double MeanLoss
+        {
+            get
+            {
+                double sum = 0;
+                foreach (double v in Values) sum += v;
+                return sum / Values.Length;
+            }
+        }
     }
 
     private SteppedPlan PreparePlan(Network network)
@@ -449,9 +473,44 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 continue;
             }
 
+            var counts = Download(w.SpikeCounts, bn);
+            var hidden = new Dictionary<string, long[]>();
+            foreach (var pop in network.Hidden)
+            {
+                var c = new long[pop.Size];
+                int off = plan.PopulationOffset[pop.Index];
+                for (int b = 0; b < B; b++)
+                    for (int i = 0; i < pop.Size; i++) c[i] += counts[b * n + off + i];
+                hidden[pop.Name] = c;
+            }
+
+            if (DeviceLosses && DeviceLossRate(loss, out double rate))
+            {
+                // sum / sum_exp on the device: only the losses and outputs come back (and the per-step spike offsets when
+                // the per-phase backward needs them for its launch widths).
+                var l = LossOnDevice(plan, dims, w, labels, rate);
+                var values = Download(l.Values, B);
+                var outputs = Download(l.Outputs, (long)B * R);
+                var predictions = new int[B];
+                for (int b = 0; b < B; b++)
+                {
+                    if (!double.IsFinite(values[b]))
+                        throw new InvalidOperationException($"Loss '{loss.Name}' is {values[b]} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
+                    int best = 0;
+                    for (int k = 1; k < R; k++)
+                        if (outputs[b * R + k] > outputs[b * R + best]) best = k;
+                    predictions[b] = best;
+                }
+                return new ForwardRun
+                {
+                    Plan = plan, Views = w, Dims = dims, Labels = labels, SpikeCounts = counts, HiddenCounts = hidden,
+                    SpikeEnd = PersistentKernels ? [] : Download(w.SpikeEnd, (long)B * (N + 1)), SpikeNeuron = [],
+                    TraceV = [], TraceI = [], Evaluations = [], ImpulseSlopes = [], Values = values, Predictions = predictions, DeviceLoss = l,
+                };
+            }
+
             var spikeEnd = Download(w.SpikeEnd, (long)B * (N + 1));
             var spikeNeuron = Download(w.SpikeNeuron, slots);
-            var counts = Download(w.SpikeCounts, bn);
             var traceV = Download(w.TraceV, trace);
             var traceI = Download(w.TraceI, trace);
             var evaluations = new LossEvaluation[B];
@@ -473,19 +532,11 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 impulseSlopes[b] = ReadoutDrive.ImpulseSlopes(e.Drive, readoutTrace, plan);
             });
 
-            var hidden = new Dictionary<string, long[]>();
-            foreach (var pop in network.Hidden)
-            {
-                var c = new long[pop.Size];
-                int off = plan.PopulationOffset[pop.Index];
-                for (int b = 0; b < B; b++)
-                    for (int i = 0; i < pop.Size; i++) c[i] += counts[b * n + off + i];
-                hidden[pop.Name] = c;
-            }
             return new ForwardRun
             {
                 Plan = plan, Views = w, Dims = dims, Labels = labels, SpikeEnd = spikeEnd, SpikeNeuron = spikeNeuron, SpikeCounts = counts,
                 TraceV = traceV, TraceI = traceI, Evaluations = evaluations, ImpulseSlopes = impulseSlopes, HiddenCounts = hidden,
+                Values = evaluations.Select(e => e.Value).ToArray(), Predictions = evaluations.Select(e => e.Prediction).ToArray(),
             };
         }
     }
@@ -557,7 +608,12 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         double scale = 1.0 / B;
         int readoutSpiking = plan.Network.Readout.IsSpiking ? plan.SpikingIndex[plan.Network.Readout.Index] : -1;
         bool anyStepDrive = false, anyImpulse = false, anySpikeTerm = false;
-        Parallel(B, b =>
+        if (run.DeviceLoss is { } deviceLoss)
+        {
+            _lossDrive(new Index2D(R, B), w, deviceLoss, dims);
+            anyStepDrive = true;
+        }
+        else Parallel(B, b =>
         {
             var drive = new ReadoutDrive();
             drive.Prepare(run.Evaluations[b].Drive.Scaled(scale), plan, run.ImpulseSlopes[b]);
@@ -677,8 +733,11 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         w.RegularizationJump.SubView(0, n).CopyFromCPU(regJump);
         // Drives a loss does not have (no per-step drive: max, first_spike; no impulses: sum, sum_exp) are zeroed on the
         // device instead of uploaded.
-        UploadOrClear(w.DriveV, driveV, anyStepDrive);
-        UploadOrClear(w.DriveI, driveI, anyStepDrive);
+        if (run.DeviceLoss is null)
+        {
+            UploadOrClear(w.DriveV, driveV, anyStepDrive);
+            UploadOrClear(w.DriveI, driveI, anyStepDrive);
+        }
         UploadOrClear(w.ImpulseV, impulseV, anyImpulse);
         UploadOrClear(w.ImpulseI, impulseI, anyImpulse);
         UploadOrClear(w.SpikeTimeTerm, spikeTime, anySpikeTerm);
@@ -691,9 +750,10 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
 
         // Largest number of spikes on each grid point over the batch: the width of the jump kernel's launch.
         var widest = new int[N + 1];
-        for (int b = 0; b < B; b++)
-            for (int k = 1; k <= N; k++)
-                widest[k] = Math.Max(widest[k], run.SpikeEnd[b * (N + 1) + k] - run.SpikeEnd[b * (N + 1) + k - 1]);
+        if (!PersistentKernels)
+            for (int b = 0; b < B; b++)
+                for (int k = 1; k <= N; k++)
+                    widest[k] = Math.Max(widest[k], run.SpikeEnd[b * (N + 1) + k] - run.SpikeEnd[b * (N + 1) + k - 1]);
 
         var grid = new Index2D(n, B);
         int K = dims.Interval;
@@ -705,6 +765,11 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         var dense = Download(w.Gradient, (long)rows * n);
         var tauMem = tau ? Download(w.TauMemSum, (long)B * n) : [];
         var tauSyn = tau ? Download(w.TauSynSum, (long)B * n) : [];
+        if (run.DeviceLoss is { } l && tau)
+        {
+            driveTauMem = Download(l.DriveTauMem, (long)B * R);
+            driveTauSyn = Download(l.DriveTauSyn, (long)B * R);
+        }
         return Collect(network, plan, dims, dense, tauMem, tauSyn, driveTauMem, driveTauSyn);
 
         void BackwardPerStep()
@@ -784,6 +849,66 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             }
         }
         return gradient;
+    }
+
+    /// <summary>The weighting rate of a loss the device evaluates: 0 for <c>sum</c>, 1/T for <c>sum_exp</c>.</summary>
+    private bool DeviceLossRate(ILoss loss, out double rate)
+    {
+        rate = loss switch
+        {
+            Losses.SumLoss => 0,
+            Losses.SumExpLoss => 1.0 / (Dt * Steps),
+            _ => double.NaN,
+        };
+        return !double.IsNaN(rate);
+    }
+
+    /// <summary>Uploads the readout constants and labels and runs the loss kernels (z and the cross-entropy).</summary>
+    private LossViews LossOnDevice(SteppedPlan plan, KernelDims dims, KernelViews w, int[] labels, double rate)
+    {
+        int R = plan.ReadoutSize, B = dims.Trials;
+        double dt = Dt;
+        var constants = new double[R * LossKernels.ConstantCount];
+        for (int j = 0; j < R; j++)
+        {
+            int g = plan.ReadoutOffset + j;
+            double m = plan.RateMem[g], s = plan.RateSyn[g], tm = plan.TauMem[g], ts = plan.TauSyn[g];
+            double em = Math.Exp(-m * dt), es = Math.Exp(-s * dt), psi = ExpKernels.Psi2(dt, m, s, em, es);
+            var c = constants.AsSpan(j * LossKernels.ConstantCount, LossKernels.ConstantCount);
+            c[LossKernels.FromV] = ExpKernels.Psi2(dt, rate + m, 0);
+            c[LossKernels.FromI] = m * ExpKernels.Psi3(dt, rate + m, rate + s, 0);
+            c[LossKernels.StepDecay] = Math.Exp(-rate * dt);
+            c[LossKernels.InvMem] = 1.0 / (1.0 + rate * tm);
+            c[LossKernels.InvSyn] = 1.0 / (1.0 + rate * ts);
+            c[LossKernels.PsiSyn] = ExpKernels.Psi2(dt, rate + s, 0);
+            c[LossKernels.PsiMem] = ExpKernels.Psi2(dt, rate + m, 0);
+            c[LossKernels.MemPsi3] = m * ExpKernels.Psi3(dt, rate + m, rate + s, 0);
+            c[LossKernels.Em] = em;
+            c[LossKernels.Es] = es;
+            c[LossKernels.AdjointVtoI] = s * psi;
+            c[LossKernels.Psi] = psi;
+            c[LossKernels.DtEm] = dt * em;
+            c[LossKernels.StepMemPsi3] = m * ExpKernels.Psi3(dt, m, m, s);
+            c[LossKernels.DtEs] = dt * es;
+            c[LossKernels.SynPsi3] = s * ExpKernels.Psi3(dt, m, s, s);
+        }
+        var l = new LossViews
+        {
+            Constants = Upload("LossConstants", constants),
+            Labels = Upload("LossLabels", labels),
+            Outputs = Buffer<double>("LossOutputs", (long)B * R),
+            Coefficients = Buffer<double>("LossCoefficients", (long)B * R),
+            Values = Buffer<double>("LossValues", B),
+            DriveTauMem = Buffer<double>("LossDriveTauMem", (long)B * R),
+            DriveTauSyn = Buffer<double>("LossDriveTauSyn", (long)B * R),
+            Rate = rate,
+            Duration = dt * Steps,
+            Scale = 1.0 / B,
+        };
+        _lossIntegrate(new Index2D(R, B), w, l, dims);
+        _lossCrossEntropy(B, w, l, dims);
+        _accelerator.DefaultStream.Synchronize();
+        return l;
     }
 
     private void UploadOrClear<T>(ArrayView<T> view, T[] data, bool any) where T : unmanaged

@@ -230,6 +230,33 @@ public class GpuSteppedEngineBehaviourTests(GpuEngineFixture fixture, ITestOutpu
         Assert.True(longRun - shortRun < everyStep / 2, $"memory grew by {longRun - shortRun} bytes from 100 to 400 steps");
     }
 
+    [Theory]
+    [InlineData("sum")]
+    [InlineData("sum_exp")]
+    public void Losses_on_the_device_agree_with_losses_on_the_host(string lossName)
+    {
+        var (net, batch) = RecurrentBatch();
+        var loss = Loss.FromName(lossName);
+        var reg = new ActivityRegularization(0.01, 2);
+        var device = fixture.Engine(0.5, 40);
+        Assert.True(device.DeviceLosses);
+        using var host = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, deviceLosses: false);
+        var a = device.Gradient(net, batch, loss, reg);
+        var b = host.Gradient(net, batch, loss, reg);
+        var cpu = new SteppedEngine(0.5, 40, threads: 1).Gradient(net, batch, loss, reg);
+        Assert.Equal(b.Predictions, a.Predictions);
+        Assert.Equal(cpu.Predictions, a.Predictions);
+        Assert.True(Math.Abs(a.Loss - b.Loss) <= 1e-12 * Math.Abs(b.Loss), $"loss {a.Loss} vs {b.Loss}");
+        double e = SteppedTestCases.RelativeError(a.Gradient, b.Gradient), eCpu = SteppedTestCases.RelativeError(a.Gradient, cpu.Gradient);
+        output.WriteLine($"{lossName}: device vs host loss relative gradient error {e:E2}, vs CPU engine {eCpu:E2}");
+        Assert.True(e <= 1e-6, $"device vs host loss: {e:E2}");
+        Assert.True(eCpu <= 1e-4, $"vs CPU engine: {eCpu:E2}");
+        using var perPhase = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, persistentKernels: false);
+        var c = perPhase.Gradient(net, batch, loss, reg);
+        for (int p = 0; p < a.Gradient.Count; p++) Assert.Equal(a.Gradient[p].Values, c.Gradient[p].Values);
+        Assert.Equal(a.Loss, device.Evaluate(net, batch, loss).Loss);
+    }
+
     [Fact]
     public void Exceeding_the_spike_cap_throws_like_the_cpu_engine()
     {
