@@ -9,17 +9,18 @@ namespace Eventprop.Cli;
 public static class EvaluateCommand
 {
     internal const string Help = """
-        eventprop evaluate --model RUN_DIR/checkpoint.h5 [--data DIR] [--split test|validation|train] [--set key=value ...]
+        eventprop evaluate --model RUN_DIR/checkpoint.h5 [--data DIR] [--split test|validation|train] [--set key=value ...] [--device D]
 
         Rebuilds the run from the config.json beside the checkpoint (the same data, splits and network), loads the
         parameters and prints loss, accuracy, mean spikes per hidden neuron and trial, per-class accuracy and the
         confusion matrix (rows: true class, columns: predicted) of the chosen split (default: test).
+        --device D: auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device).
         """;
 
     /// <summary>Runs <c>evaluate</c>.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output)
     {
-        var a = Arguments.Parse(args, "evaluate", ["model", "data", "split", "set"], []);
+        var a = Arguments.Parse(args, "evaluate", ["model", "data", "split", "set", "device"], []);
         a.RequireAtMostPositional(0, "evaluate");
         string model = a.Value("model") ?? throw new UserError("evaluate needs --model RUN_DIR/checkpoint.h5 (written by 'eventprop train').");
         if (!File.Exists(model)) throw new UserError($"Checkpoint '{model}' not found; pass the checkpoint.h5 of a run directory.");
@@ -27,6 +28,7 @@ public static class EvaluateCommand
         if (!File.Exists(configPath)) throw new UserError($"No config.json beside '{model}'; evaluate needs the run directory that 'train' wrote.");
         var overrides = new List<string>(a.Values("set"));
         if (a.Value("data") is string data) overrides.Add($"dataset.path={System.Text.Json.JsonSerializer.Serialize(data)}");
+        if (a.Value("device") is string device) overrides.Add($"engine.device={System.Text.Json.JsonSerializer.Serialize(device)}");
         var config = RunConfig.Load(configPath, overrides);
         var p = TrainCommand.Prepare(config);
         string split = a.Value("split") ?? "test";

@@ -129,6 +129,10 @@ public sealed record RunConfig
         if (Network.TauMem <= 0 || Network.TauSyn <= 0 || Network.ReadoutTauMem <= 0 || Network.ReadoutTauSyn <= 0)
             throw new UserError("network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be > 0 ms.");
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
+        if (!Gpu.SteppedEngines.DeviceNames.Contains(Engine.Device))
+            throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
+        if (Engine.Kind == "exact" && Engine.Device is "cuda" or "ilgpu-cpu")
+            throw new UserError($"The exact engine runs on the CPU only; use engine.kind=stepped for --device {Engine.Device}.");
         if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");
         if (Engine.DurationMs <= 0) throw new UserError("engine.duration_ms must be > 0.");
         if (Training.Epochs < 1) throw new UserError($"training.epochs must be ≥ 1, got {Training.Epochs}.");
@@ -237,6 +241,9 @@ public sealed record EngineConfig
 
     /// <summary>Worker threads (0 = all cores).</summary>
     public int Threads { get; init; }
+
+    /// <summary>Where the stepped engine runs: <c>auto</c> (CUDA if present, else CPU), <c>cpu</c>, <c>cuda</c> or <c>ilgpu-cpu</c> (docs/gpu.md).</summary>
+    public string Device { get; init; } = "auto";
 }
 
 /// <summary>Training section (maps onto <c>TrainingOptions</c>; see docs/training.md).</summary>

@@ -16,7 +16,7 @@ namespace Eventprop.Cli;
 public static class TrainCommand
 {
     internal const string Help = """
-        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--quiet]
+        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--device D] [--quiet]
         eventprop train --resume RUN_DIR [--epochs N]
 
         Without --config: the quick start (generated randman, 10 classes; 30 → 128 recurrent → 10; stepped engine dt 1 ms; sum_exp; 30 epochs).
@@ -25,12 +25,27 @@ public static class TrainCommand
           --config FILE   JSON config               --set key=value  override a config key (dotted, repeatable)
           --data DIR      directory of data files   --out DIR        run directory
           --seed N        seed for every random choice   --epochs N  number of epochs
+          --device D      auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device)
           --quiet         print only the final line
           --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
           --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
                           DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
         Ctrl-C finishes the current epoch, writes the checkpoint and summary, and exits.
         """;
+
+    /// <summary>The stepped engine on engine.device (auto: CUDA when present, else the CPU engine); a missing GPU is a one-line user error.</summary>
+    internal static IGradientEngine CreateSteppedEngine(RunConfig c, bool learnTau)
+    {
+        try
+        {
+            return Gpu.SteppedEngines.Create(c.Engine.Device, c.Engine.Dt, c.Engine.DurationMs,
+                threads: c.Engine.Threads > 0 ? c.Engine.Threads : null, timeConstantGradients: learnTau);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new UserError(RunConfig.OneLine(e.Message));
+        }
+    }
 
     /// <summary>A prepared run: network, engine, loss, options and data.</summary>
     internal sealed record Prepared(RunConfig Config, Network Network, IGradientEngine Engine, ILoss Loss, TrainingOptions Options,
@@ -46,7 +61,7 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv"], ["quiet"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device"], ["quiet"]);
         a.RequireAtMostPositional(0, "train");
         if (a.Value("cv") is string cv) return CrossValidation.Run(args, a, cv, output, stop);
         string? resume = a.Value("resume");
@@ -61,6 +76,7 @@ public static class TrainCommand
         if (a.Int("seed") is int seed) overrides.Add($"seed={seed}");
         if (a.Int("epochs") is int epochs) overrides.Add($"training.epochs={epochs}");
         if (a.Value("data") is string data) overrides.Add($"dataset.path={JsonSerializer.Serialize(data)}");
+        if (a.Value("device") is string device) overrides.Add($"engine.device={JsonSerializer.Serialize(device)}");
         var config = RunConfig.Load(resume is null ? a.Value("config") : Path.Combine(resume, "config.json"), overrides);
         bool quiet = a.Flag("quiet");
 
@@ -161,7 +177,7 @@ public static class TrainCommand
         bool learnTau = c.Training.LearnTauMem || c.Training.LearnTauSyn;
         IGradientEngine engine = c.Engine.Kind == "exact"
             ? new ExactEngine(c.Engine.DurationMs)
-            : new SteppedEngine(c.Engine.Dt, c.Engine.DurationMs, threads: c.Engine.Threads > 0 ? c.Engine.Threads : null, timeConstantGradients: learnTau);
+            : CreateSteppedEngine(c, learnTau);
         var t = c.Training;
         var options = new TrainingOptions
         {

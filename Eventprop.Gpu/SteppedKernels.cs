@@ -1,0 +1,499 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Algorithms.ScanReduceOperations;
+
+namespace Eventprop.Gpu;
+
+/// <summary>Sizes and settings of one batch on the device (kernel argument).</summary>
+internal struct KernelDims
+{
+    public int Trials;
+    public int Neurons;        // dynamic neurons of all non-input populations (n)
+    public int Inputs;         // input channels
+    public int Rows;           // Inputs + Neurons: rows of the dense weight matrix
+    public int Readout;        // readout size R
+    public int ReadoutOffset;  // first readout neuron
+    public int Steps;          // N
+    public int Capacity;       // spike slots per trial
+    public int Populations;    // spiking populations
+    public float MinSlope;
+    public int SlopeAtGridPoint;
+    public int Tau;            // whether τ gradients are accumulated
+    public int Interval;       // K: a state snapshot every K grid points
+    public int Snapshots;      // S = (N − 1)/K + 1: snapshots at 0, K, 2K, … < N
+    public double Dt;
+}
+
+/// <summary>Every device array the kernels touch (kernel argument; a struct of views).</summary>
+internal struct KernelViews
+{
+    // Per neuron (n): propagators and constants.
+    public ArrayView<float> DecayMem, DecaySyn, CurrentToVoltage, AdjointVoltageToCurrent, TauSyn;
+    public ArrayView<float> GradPsi, GradDtDecayMem, GradMemPsi3, GradDtDecaySyn, GradSynPsi3;
+    public ArrayView<double> RateMem, RateSyn, DecayMemExact, DecaySynExact, CurrentToVoltageExact;
+    public ArrayView<int> SpikingPopulation;   // index of the neuron's spiking population, or −1
+    public ArrayView<int> PopulationCap;       // per spiking population: spike cap per trial (int.MaxValue: none)
+    public ArrayView<float> RegularizationJump; // per neuron
+    public ArrayView<float> Weights;           // [Rows × n]: input channels first, then dynamic neurons; 0 where unconnected
+
+    // Inputs: channels of the binned input spikes, and per trial and step the first index ([B × (N+1)]).
+    public ArrayView<int> InputChannel, InputStart;
+
+    // Forward state.
+    public ArrayView<float> V, I;              // [B × n]
+    public ArrayView<float> SnapshotV, SnapshotI; // [B × S × n]: state after the deliveries of grid points 0, K, 2K, …
+    public ArrayView<float> SegmentV, SegmentI;   // [B × (K+1) × n]: the replayed states of one segment of the backward pass
+    public ArrayView<float> TraceV, TraceI;    // [B × R × (N+1)]: readout trajectory (the loss's trace layout)
+    public ArrayView<int> Crossed;             // [B × n]: spiked on this step
+    public ArrayView<float> CrossSlope;        // [B × n]
+    public ArrayView<int> SpikeNeuron;         // [B × C]
+    public ArrayView<float> SpikeSlope;        // [B × C]
+    public ArrayView<int> SpikeEnd;            // [B × (N+1)]: spikes recorded up to and including step k
+    public ArrayView<int> SpikeTotal;          // [B]: spikes of the trial (may exceed C: then the forward is rerun with more room)
+    public ArrayView<int> SpikeCounts;         // [B × n]
+    public ArrayView<int> PopulationCounts;    // [B × P]
+    public ArrayView<int> CapError;            // [B × 2]: spiking population + 1 and the step where its cap was exceeded
+
+    // Backward.
+    public ArrayView<float> LambdaV, LambdaI;  // [B × n]
+    public ArrayView<float> Jump;              // [B × n]: this grid point's Eventprop jumps
+    public ArrayView<double> TauMemSum, TauSynSum; // [B × n]: ∫λV(I − V), ∫λI·I
+    public ArrayView<double> SpikeTimeTerm;    // [B × C]: ∂L/∂t of each spike (readout spike-time terms, corner terms)
+    public ArrayView<float> DriveV, DriveI;    // [B × N × R]: loss drive added after stepping back over step k
+    public ArrayView<float> ImpulseV, ImpulseI; // [B × (N+1) × R]: loss impulses on grid point k
+    public ArrayView<float> TrialGradient;     // [B × Rows × n]
+    public ArrayView<float> Gradient;          // [Rows × n]
+}
+
+/// <summary>
+/// The kernels of <see cref="GpuSteppedEngine"/>. Threads run over trial × neuron (Index2D: X = neuron or slot, Y = trial);
+/// every kernel is one phase of one grid point, launched in order on one stream, so a whole minibatch runs without
+/// returning to the host between steps. Each thread's arithmetic follows the CPU <c>SteppedEngine</c> operation by operation.
+/// </summary>
+internal static class SteppedKernels
+{
+    private const float Theta = 1.0f;
+
+    /// <summary>
+    /// Delivers step <paramref name="step"/>'s hidden then input spikes into I of neuron X, then records the state: in the
+    /// forward pass (<paramref name="segmentStart"/> &lt; 0) the readout trace and, every K grid points, a snapshot; in a
+    /// replay, the segment buffer (grid point step − segmentStart).
+    /// </summary>
+    public static void Deliver(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        DeliverAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Deliver"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void DeliverAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int post = x, n = d.Neurons;
+        if (post >= n) return;
+        int cell = b * n + post;
+        float cur = w.I[cell];
+        if (step < d.Steps)
+        {
+            if (step > 0)
+            {
+                int stride = d.Steps + 1;
+                int from = w.SpikeEnd[b * stride + step - 1], to = w.SpikeEnd[b * stride + step];
+                if (to > d.Capacity) to = d.Capacity; // an overflowing forward pass is rerun; never read past the slots
+                for (int p = from; p < to; p++)
+                {
+                    int pre = w.SpikeNeuron[b * d.Capacity + p];
+                    cur += w.Weights[(d.Inputs + pre) * n + post];
+                }
+            }
+            int inFrom = w.InputStart[b * (d.Steps + 1) + step], inTo = w.InputStart[b * (d.Steps + 1) + step + 1];
+            for (int q = inFrom; q < inTo; q++)
+                cur += w.Weights[w.InputChannel[q] * n + post];
+            w.I[cell] = cur;
+        }
+        float v = w.V[cell];
+        if (segmentStart >= 0)
+        {
+            long s = ((long)b * (d.Interval + 1) + step - segmentStart) * n + post;
+            w.SegmentV[s] = v;
+            w.SegmentI[s] = cur;
+            return;
+        }
+        if (step < d.Steps && step % d.Interval == 0)
+        {
+            long s = ((long)b * d.Snapshots + step / d.Interval) * n + post;
+            w.SnapshotV[s] = v;
+            w.SnapshotI[s] = cur;
+        }
+        int j = post - d.ReadoutOffset;
+        if (j >= 0 && j < d.Readout)
+        {
+            long t = ((long)b * d.Readout + j) * (d.Steps + 1) + step;
+            w.TraceV[t] = v;
+            w.TraceI[t] = cur;
+        }
+    }
+
+    /// <summary>
+    /// Advances neuron X from step − 1 to <paramref name="step"/>; in the forward pass (<paramref name="segmentStart"/> &lt; 0)
+    /// also checks the threshold, records the slope and resets (a replay resets from the spike list instead).
+    /// </summary>
+    public static void StepAndDetect(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        StepAndDetectAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="StepAndDetect"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void StepAndDetectAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int g = x, n = d.Neurons;
+        if (g >= n) return;
+        int cell = b * n + g;
+        float v = w.V[cell], cur = w.I[cell];
+        v = v * w.DecayMem[g] + cur * w.CurrentToVoltage[g];
+        cur = cur * w.DecaySyn[g];
+        int crossed = 0;
+        if (segmentStart < 0 && step < d.Steps && w.SpikingPopulation[g] >= 0 && v >= Theta)
+        {
+            float slope = d.SlopeAtGridPoint != 0 ? cur - v : (float)SlopeAtCrossing(w, d, g, v, cur);
+            if (!(slope >= d.MinSlope)) slope = d.MinSlope;
+            w.CrossSlope[cell] = slope;
+            v = 0f;
+            crossed = 1;
+        }
+        if (segmentStart < 0) w.Crossed[cell] = crossed;
+        w.V[cell] = v;
+        w.I[cell] = cur;
+    }
+
+    /// <summary>
+    /// τm·V̇ = I − ϑ at the crossing inside the step (cubic Hermite interpolant of V, safeguarded Newton), as
+    /// <c>SteppedEngine.SlopeAtCrossing</c>.
+    /// </summary>
+    private static double SlopeAtCrossing(KernelViews w, KernelDims d, int g, double vEnd, double iEnd)
+    {
+        double dt = d.Dt, m = w.RateMem[g], r = w.RateSyn[g];
+        double i0 = iEnd / w.DecaySynExact[g];
+        double v0 = (vEnd - w.CurrentToVoltageExact[g] * i0) / w.DecayMemExact[g];
+        const double theta = 1.0;
+        double d0 = dt * m * (i0 - v0), d1 = dt * m * (iEnd - vEnd);
+        double u = 1;
+        if (vEnd > v0)
+        {
+            u = (theta - v0) / (vEnd - v0);
+            if (u < 0) u = 0;
+            if (u > 1) u = 1;
+        }
+        double lo = 0, hi = 1;
+        for (int it = 0; it < 4; it++)
+        {
+            double u2 = u * u, u3 = u2 * u;
+            double p = (2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * d0 + (3 * u2 - 2 * u3) * vEnd + (u3 - u2) * d1 - theta;
+            if (p < 0) lo = u;
+            else hi = u;
+            double dp = (6 * u2 - 6 * u) * (v0 - vEnd) + (3 * u2 - 4 * u + 1) * d0 + (3 * u2 - 2 * u) * d1;
+            double next = dp > 0 ? u - p / dp : 0.5 * (lo + hi);
+            u = next > lo && next < hi ? next : 0.5 * (lo + hi);
+        }
+        return i0 * XMath.Exp(-r * u * dt) - theta;
+    }
+
+    /// <summary>Replay: resets the neurons that spiked on <paramref name="step"/> (spike X of the trial's list for that step).</summary>
+    public static void ResetSpikes(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        ResetSpikesAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="ResetSpikes"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void ResetSpikesAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int stride = d.Steps + 1;
+        int p = w.SpikeEnd[b * stride + step - 1] + x;
+        if (p >= w.SpikeEnd[b * stride + step]) return;
+        w.V[b * d.Neurons + w.SpikeNeuron[b * d.Capacity + p]] = 0f;
+    }
+
+    /// <summary>Replay: loads the snapshot of grid point <paramref name="segmentStart"/> into the state and the segment's first row.</summary>
+    public static void Restore(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        RestoreAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Restore"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void RestoreAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int g = x, n = d.Neurons;
+        if (g >= n) return;
+        long s = ((long)b * d.Snapshots + segmentStart / d.Interval) * n + g;
+        float v = w.SnapshotV[s], cur = w.SnapshotI[s];
+        w.V[b * n + g] = v;
+        w.I[b * n + g] = cur;
+        long t = (long)b * (d.Interval + 1) * n + g;
+        w.SegmentV[t] = v;
+        w.SegmentI[t] = cur;
+    }
+
+    /// <summary>
+    /// Appends the step's threshold crossings of trial X to its spike list in neuron order (one thread per trial, so the
+    /// order is fixed), counts them, and enforces the per-population caps. Spikes beyond the trial's slots are counted
+    /// but not stored; the host then grows the slots and reruns the forward pass, so no spike is ever dropped.
+    /// </summary>
+    public static void Compact(Index1D index, KernelViews w, KernelDims d, int step)
+    {
+        int b = index.X, n = d.Neurons;
+        if (b >= d.Trials) return;
+        int count = w.SpikeTotal[b];
+        if (step < d.Steps)
+        {
+            for (int g = 0; g < n; g++)
+            {
+                if (w.Crossed[b * n + g] == 0) continue;
+                if (count < d.Capacity)
+                {
+                    w.SpikeNeuron[b * d.Capacity + count] = g;
+                    w.SpikeSlope[b * d.Capacity + count] = w.CrossSlope[b * n + g];
+                }
+                count++;
+                w.SpikeCounts[b * n + g] += 1;
+                int s = w.SpikingPopulation[g];
+                int c = w.PopulationCounts[b * d.Populations + s] + 1;
+                w.PopulationCounts[b * d.Populations + s] = c;
+                if (c > w.PopulationCap[s] && w.CapError[2 * b] == 0)
+                {
+                    w.CapError[2 * b] = s + 1;
+                    w.CapError[2 * b + 1] = step;
+                }
+            }
+        }
+        w.SpikeTotal[b] = count;
+        w.SpikeEnd[b * (d.Steps + 1) + step] = count;
+    }
+
+    /// <summary>
+    /// Grid point <paramref name="step"/> of the backward pass, post neuron X: the loss impulses, then dL/dW −= τs·λI for
+    /// the input spikes and the spikes of this step (rows of the trial's gradient).
+    /// </summary>
+    public static void Events(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        EventsAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Events"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void EventsAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int g = x, n = d.Neurons;
+        if (g >= n) return;
+        int cell = b * n + g;
+        float lv = w.LambdaV[cell], li = w.LambdaI[cell];
+        int j = g - d.ReadoutOffset;
+        if (j >= 0 && j < d.Readout)
+        {
+            long q = ((long)b * (d.Steps + 1) + step) * d.Readout + j;
+            lv += w.ImpulseV[q];
+            li += w.ImpulseI[q];
+            w.LambdaV[cell] = lv;
+            w.LambdaI[cell] = li;
+        }
+        float weighted = w.TauSyn[g] * li;
+        long trialBase = (long)b * d.Rows * n;
+        if (step < d.Steps)
+        {
+            int inFrom = w.InputStart[b * (d.Steps + 1) + step], inTo = w.InputStart[b * (d.Steps + 1) + step + 1];
+            for (int q = inFrom; q < inTo; q++)
+            {
+                long e = trialBase + (long)w.InputChannel[q] * n + g;
+                w.TrialGradient[e] -= weighted;
+            }
+        }
+        if (step > 0)
+        {
+            int stride = d.Steps + 1;
+            int from = w.SpikeEnd[b * stride + step - 1], to = w.SpikeEnd[b * stride + step];
+            for (int p = from; p < to; p++)
+            {
+                int pre = w.SpikeNeuron[b * d.Capacity + p];
+                long e = trialBase + (long)(d.Inputs + pre) * n + g;
+                w.TrialGradient[e] -= weighted;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The Eventprop jump of spike X of grid point <paramref name="step"/>: [ϑλV + Σ_post W(λV − λI) + ∂L/∂t]/(I − ϑ), minus the
+    /// regulariser's jump for hidden neurons, written to the jump buffer (applied after all of the step's jumps are known).
+    /// </summary>
+    public static void Transport(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        TransportAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="Transport"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void TransportAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int n = d.Neurons;
+        int stride = d.Steps + 1;
+        int p = w.SpikeEnd[b * stride + step - 1] + x;
+        if (p >= w.SpikeEnd[b * stride + step]) return;
+        int slot = b * d.Capacity + p;
+        int pre = w.SpikeNeuron[slot];
+        int row = (d.Inputs + pre) * n;
+        float transport = 0;
+        for (int post = 0; post < n; post++)
+            transport += w.Weights[row + post] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
+        float a = Theta * w.LambdaV[b * n + pre] + transport;
+        float delta = (float)((a + w.SpikeTimeTerm[slot]) / w.SpikeSlope[slot]);
+        int j = pre - d.ReadoutOffset;
+        if (j < 0 || j >= d.Readout) delta -= w.RegularizationJump[pre];
+        w.Jump[b * n + pre] = delta;
+    }
+
+    /// <summary>
+    /// Applies grid point <paramref name="step"/>'s jumps to neuron X, then (step &gt; 0) steps its adjoint back over
+    /// [t_{step−1}, t_step] with the free propagator, accumulates the step's closed-form τ integrals from the recorded
+    /// start state (replayed into the segment buffer that starts at grid point <paramref name="segmentStart"/>), and adds the
+    /// loss drive of that step.
+    /// </summary>
+    public static void StepBack(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
+        StepBackAt(w, d, index.Y, index.X, step, segmentStart);
+
+    /// <summary>The body of <see cref="StepBack"/> for trial <paramref name="b"/>, thread <paramref name="x"/>.</summary>
+    internal static void StepBackAt(KernelViews w, KernelDims d, int b, int x, int step, int segmentStart)
+    {
+        int g = x, n = d.Neurons;
+        if (g >= n) return;
+        int cell = b * n + g;
+        float l = w.LambdaV[cell] + w.Jump[cell];
+        float lI = w.LambdaI[cell];
+        w.Jump[cell] = 0;
+        if (step > 0)
+        {
+            if (d.Tau != 0)
+            {
+                long s = ((long)b * (d.Interval + 1) + step - 1 - segmentStart) * n + g;
+                float vs = w.SegmentV[s], c = w.SegmentI[s];
+                float a = c * (w.GradPsi[g] - w.GradMemPsi3[g]) - vs * w.GradDtDecayMem[g];
+                w.TauMemSum[cell] += l * a;
+                w.TauSynSum[cell] += c * (lI * w.GradDtDecaySyn[g] + l * w.GradSynPsi3[g]);
+            }
+            float nextI = lI * w.DecaySyn[g] + l * w.AdjointVoltageToCurrent[g];
+            l = l * w.DecayMem[g];
+            lI = nextI;
+            int j = g - d.ReadoutOffset;
+            if (j >= 0 && j < d.Readout)
+            {
+                long q = ((long)b * d.Steps + step - 1) * d.Readout + j;
+                l += w.DriveV[q];
+                lI += w.DriveI[q];
+            }
+        }
+        w.LambdaV[cell] = l;
+        w.LambdaI[cell] = lI;
+    }
+
+    /// <summary>Most threads per group of the persistent kernels.</summary>
+    public const int MaxGroupSize = 256;
+
+    /// <summary>The contiguous block [lo, hi) of neurons that thread <paramref name="tid"/> of <paramref name="groupSize"/> owns.</summary>
+    private static void Block(int n, int tid, int groupSize, out int lo, out int hi)
+    {
+        int chunk = (n + groupSize - 1) / groupSize;
+        lo = tid * chunk;
+        hi = lo + chunk;
+        if (lo > n) lo = n;
+        if (hi > n) hi = n;
+    }
+
+    /// <summary>
+    /// The whole forward pass of trial <c>Grid.IdxX</c> in one launch (one group per trial): per grid point the same phases as
+    /// the per-step kernels, separated by group barriers instead of kernel launches. Each thread owns a contiguous block of
+    /// neurons; the step's crossings are appended in neuron order through an exclusive scan of the threads' counts, so the
+    /// spike lists are identical to <see cref="Compact"/>'s. Three group-wide synchronisations per grid point (scan, sum, barrier).
+    /// </summary>
+    public static void ForwardTrials(KernelViews w, KernelDims d)
+    {
+        int b = Grid.IdxX, tid = Group.IdxX, groupSize = Group.DimX, n = d.Neurons, stride = d.Steps + 1;
+        Block(n, tid, groupSize, out int lo, out int hi);
+        for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, 0, -1);
+        for (int kk = 1; kk <= d.Steps; kk++)
+        {
+            int count = 0;
+            for (int g = lo; g < hi; g++)
+            {
+                StepAndDetectAt(w, d, b, g, kk, -1);
+                count += w.Crossed[b * n + g];
+            }
+            // Integer scan and sum of the threads' crossing counts: exact, so the order of the spikes is the neurons' order.
+            int before = w.SpikeTotal[b];
+            int p = before + GroupExtensions.ExclusiveScan<int, AddInt32>(count);
+            int after = before + GroupExtensions.AllReduce<int, AddInt32>(count);
+            if (tid == 0)
+            {
+                w.SpikeTotal[b] = after;
+                w.SpikeEnd[b * stride + kk] = after;
+            }
+            for (int g = lo; g < hi; g++)
+            {
+                if (w.Crossed[b * n + g] == 0) continue;
+                if (p < d.Capacity)
+                {
+                    w.SpikeNeuron[b * d.Capacity + p] = g;
+                    w.SpikeSlope[b * d.Capacity + p] = w.CrossSlope[b * n + g];
+                }
+                p++;
+                w.SpikeCounts[b * n + g] += 1;
+                Atomic.Add(ref w.PopulationCounts[b * d.Populations + w.SpikingPopulation[g]], 1);
+            }
+            Group.Barrier();
+            if (tid == 0 && w.CapError[2 * b] == 0)
+            {
+                for (int s = 0; s < d.Populations; s++)
+                    if (w.PopulationCounts[b * d.Populations + s] > w.PopulationCap[s])
+                    {
+                        w.CapError[2 * b] = s + 1;
+                        w.CapError[2 * b + 1] = kk;
+                        break;
+                    }
+            }
+            for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, kk, -1);
+        }
+    }
+
+    /// <summary>
+    /// The whole backward pass of trial <c>Grid.IdxX</c> in one launch (one group per trial): per segment the replay (with τ
+    /// gradients), then per grid point the impulses and gradient rows, the jumps of the step's spikes and the step back,
+    /// separated by group barriers. Same arithmetic as the per-step kernels.
+    /// </summary>
+    public static void BackwardTrials(KernelViews w, KernelDims d)
+    {
+        int b = Grid.IdxX, tid = Group.IdxX, groupSize = Group.DimX, n = d.Neurons, stride = d.Steps + 1, interval = d.Interval;
+        Block(n, tid, groupSize, out int lo, out int hi);
+        for (int seg = d.Snapshots - 1; seg >= 0; seg--)
+        {
+            int a = seg * interval, end = a + interval;
+            if (end > d.Steps) end = d.Steps;
+            if (d.Tau != 0)
+            {
+                for (int g = lo; g < hi; g++) RestoreAt(w, d, b, g, a, a);
+                for (int kk = a + 1; kk <= end; kk++)
+                {
+                    for (int g = lo; g < hi; g++) StepAndDetectAt(w, d, b, g, kk, a);
+                    Group.Barrier();
+                    int spikes = w.SpikeEnd[b * stride + kk] - w.SpikeEnd[b * stride + kk - 1];
+                    for (int x = tid; x < spikes; x += groupSize) ResetSpikesAt(w, d, b, x, kk, a);
+                    Group.Barrier();
+                    for (int g = lo; g < hi; g++) DeliverAt(w, d, b, g, kk, a);
+                }
+            }
+            for (int k = end; k > a; k--)
+            {
+                for (int g = lo; g < hi; g++) EventsAt(w, d, b, g, k, a);
+                Group.Barrier();
+                int spikes = w.SpikeEnd[b * stride + k] - w.SpikeEnd[b * stride + k - 1];
+                for (int x = tid; x < spikes; x += groupSize) TransportAt(w, d, b, x, k, a);
+                Group.Barrier();
+                for (int g = lo; g < hi; g++) StepBackAt(w, d, b, g, k, a);
+            }
+        }
+        for (int g = lo; g < hi; g++)
+        {
+            EventsAt(w, d, b, g, 0, 0);
+            StepBackAt(w, d, b, g, 0, 0);
+        }
+    }
+
+    /// <summary>Sums the trials' gradients in trial order (fixed, so the result is reproducible): element X.</summary>
+    public static void Reduce(Index1D index, KernelViews w, KernelDims d)
+    {
+        long e = index.X, size = (long)d.Rows * d.Neurons;
+        if (e >= size) return;
+        float sum = 0;
+        for (int b = 0; b < d.Trials; b++) sum += w.TrialGradient[b * size + e];
+        w.Gradient[e] = sum;
+    }
+}
