@@ -16,7 +16,9 @@ namespace Eventprop.Benchmarks;
 /// <param name="Steps">Trial length in steps of <paramref name="Dt"/>.</param>
 /// <param name="Dt">Step (ms).</param>
 /// <param name="InputSpikesPerTrial">Poisson input spikes per trial before the delay line (700 channels × 10 Hz × 1 s = 7,000).</param>
-public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLine, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000)
+/// <param name="Bptt">Whether the case runs surrogate-gradient BPTT (<see cref="Core.Simulation.Surrogate.SurrogateEngine"/>, SuperSpike β = 10,
+/// exact-propagator scheme, detached reset) instead of Eventprop.</param>
+public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLine, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000, bool Bptt = false)
 {
     /// <summary>Trial duration (ms).</summary>
     public double Duration => Steps * Dt;
@@ -30,6 +32,24 @@ public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLin
         new("delay-1024", 1024, true, 1000),
         new("long-256", 256, false, 10000),
     ];
+
+    /// <summary>
+    /// Eventprop against surrogate-gradient BPTT (issue 7) on the same SHD-sized network (700 → 256 recurrent → 20, dt 1 ms) at
+    /// T = 250, 500 and 1,000 steps, with Poisson input at the same rate (7 spikes per ms over the 700 channels).
+    /// </summary>
+    public static IReadOnlyList<SteppedBenchmarkCase> BpttComparison { get; } =
+    [
+        new("ep-250", 256, false, 250, InputSpikesPerTrial: 1750),
+        new("ep-500", 256, false, 500, InputSpikesPerTrial: 3500),
+        new("ep-1000", 256, false, 1000),
+        new("bptt-250", 256, false, 250, InputSpikesPerTrial: 1750, Bptt: true),
+        new("bptt-500", 256, false, 500, InputSpikesPerTrial: 3500, Bptt: true),
+        new("bptt-1000", 256, false, 1000, Bptt: true),
+    ];
+
+    /// <summary>Every case by name (<see cref="Standard"/> and <see cref="BpttComparison"/>), or null.</summary>
+    public static SteppedBenchmarkCase? Find(string name) =>
+        Standard.Concat(BpttComparison).FirstOrDefault(c => c.Name == name);
 }
 
 /// <summary>What one benchmark case measured.</summary>
@@ -118,7 +138,10 @@ public static class SteppedBenchmark
         if (batches < 1) throw new ArgumentOutOfRangeException(nameof(batches), batches, "Measure at least one minibatch.");
         var network = BuildNetwork(c);
         var samples = BuildSamples(c, 2 * batchSize);
-        var engine = new SteppedEngine(c.Dt, c.Duration, threads);
+        Core.Simulation.IGradientEngine engine = c.Bptt
+            ? new Core.Simulation.Surrogate.SurrogateEngine(c.Dt, c.Duration, new Core.Simulation.Surrogate.SurrogateOptions { Threads = threads })
+            : new SteppedEngine(c.Dt, c.Duration, threads);
+        int engineThreads = engine is SteppedEngine se ? se.Threads : ((Core.Simulation.Surrogate.SurrogateEngine)engine).Threads;
         var adam = new Adam();
         var batchA = samples[..batchSize];
         var batchB = samples[batchSize..];
@@ -153,7 +176,7 @@ public static class SteppedBenchmark
         int trials = batches * batchSize;
         using var process = Process.GetCurrentProcess();
         process.Refresh();
-        return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engine.Threads,
+        return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engineThreads,
             watch.Elapsed.TotalMilliseconds / trials, cpu.TotalMilliseconds / trials, inputs / samples.Length, hidden / trials,
             process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0);
 
