@@ -70,6 +70,18 @@ public sealed class CliTests : IDisposable
         foreach (var f in new[] { "config.json", "metrics.csv", "metrics.json", "summary.json", "checkpoint.h5" })
             Assert.True(File.Exists(Path.Combine(run, f)), f);
         Assert.Empty(Directory.GetFiles(run, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(run, "*.tmp.*"));
+        foreach (var plot in new[] { "learning_curves", "trial_raster" })
+        {
+            byte[] png = File.ReadAllBytes(Path.Combine(run, plot + ".png"));
+            Assert.True(png.Length > 1000 && png[0] == 0x89 && png[1] == (byte)'P' && png[2] == (byte)'N' && png[3] == (byte)'G', $"{plot}.png is not a PNG");
+            string svg = File.ReadAllText(Path.Combine(run, plot + ".svg"));
+            Assert.StartsWith("<?xml", svg);
+            Assert.EndsWith("</svg>", svg.TrimEnd());
+        }
+        // The figures show what they claim: the learning curves' legend and the raster's axis and trial label.
+        Assert.Contains("validation loss", File.ReadAllText(Path.Combine(run, "learning_curves.svg")));
+        Assert.Contains("readout voltage", File.ReadAllText(Path.Combine(run, "trial_raster.svg")));
 
         var csv = File.ReadAllLines(Path.Combine(run, "metrics.csv"));
         Assert.Equal(3, csv.Length);
@@ -86,6 +98,17 @@ public sealed class CliTests : IDisposable
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "summary.json")))!;
         Assert.Equal(2, summary["epochs"]!.GetValue<int>());
         Assert.Equal(test, summary["test_accuracy"]!.GetValue<double>());
+
+        // model.json holds exactly the checkpoint's parameters, in the hand-readable model format that gradient reads.
+        var model = ModelFiles.ReadModel(Path.Combine(run, "model.json"));
+        var saved = Eventprop.Core.Training.Checkpoint.Read(Path.Combine(run, "checkpoint.h5"), model.Network);
+        Assert.Equal(saved.Parameters.Count, model.Network.Parameters.Count);
+        for (int i = 0; i < saved.Parameters.Count; i++)
+            Assert.Equal(saved.Parameters[i].Values, model.Network.Parameters[i].Values);
+        Assert.Equal(50, model.DurationMs);
+        File.WriteAllText(Path.Combine(_dir, "s.json"), """{ "times": [1.0, 5.0, 9.0], "channels": [0, 1, 2], "label": 1 }""");
+        var g = Run("gradient", "--model", Path.Combine(run, "model.json"), "--sample", Path.Combine(_dir, "s.json"), "--json");
+        Assert.True(g.Code == 0, g.Err);
 
         // The resolved config is a valid config that reproduces the overrides.
         var config = RunConfig.Load(Path.Combine(run, "config.json"), []);

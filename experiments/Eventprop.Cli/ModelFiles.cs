@@ -64,6 +64,38 @@ public static class ModelFiles
         catch (InvalidOperationException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
     }
 
+    /// <summary>
+    /// Writes <paramref name="network"/> (its current parameters) as a model file that <see cref="ReadModel"/> reads back
+    /// exactly (numbers in shortest round-trip form); written atomically. Per-neuron τ's are written as arrays.
+    /// </summary>
+    public static void WriteModel(string path, Network network, double durationMs)
+    {
+        var pops = new JsonArray();
+        foreach (var p in network.Populations)
+        {
+            var o = new JsonObject { ["name"] = p.Name, ["kind"] = p.Kind switch { PopulationKind.Input => "input", PopulationKind.Readout => "readout", _ => "lif" }, ["size"] = p.Size };
+            if (p.HasDynamics)
+            {
+                o["tau_mem"] = Numbers(network.Parameters.TauMem(p.Name).Values);
+                o["tau_syn"] = Numbers(network.Parameters.TauSyn(p.Name).Values);
+            }
+            if (p.Kind == PopulationKind.Readout && p.IsSpiking) o["spiking"] = true;
+            pops.Add(o);
+        }
+        var conns = new JsonArray();
+        foreach (var c in network.Connections)
+        {
+            var w = network.Parameters.Weights(c.Pre.Name, c.Post.Name);
+            var rows = new JsonArray();
+            for (int r = 0; r < w.Rows; r++) rows.Add(Numbers(w.Values.AsSpan(r * w.Columns, w.Columns).ToArray()));
+            conns.Add(new JsonObject { ["pre"] = c.Pre.Name, ["post"] = c.Post.Name, ["weights"] = rows });
+        }
+        var root = new JsonObject { ["duration_ms"] = durationMs, ["populations"] = pops, ["connections"] = conns };
+        TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+    }
+
+    private static JsonArray Numbers(double[] values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
+
     /// <summary>Reads a sample file and checks it against <paramref name="network"/>.</summary>
     public static SpikeSample ReadSample(string path, Network network)
     {

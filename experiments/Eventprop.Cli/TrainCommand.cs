@@ -91,7 +91,9 @@ public static class TrainCommand
             if (!quiet)
                 output.WriteLine(Inv($"{m.Epoch,5} {m.TrainingLoss,7:F4} {Pct(m.TrainingAccuracy)} {Pct(m.ValidationAccuracy)} {Pct(testAccuracy)} {spikes,12:F2} {m.LearningRate,11:G3} {m.Seconds,6:F1}"));
         });
-        ITrainingCallback[] hooks = [metricsHook, checkpoints];
+        // A progress bar with ETA on the terminal (standard error), unless --quiet or standard error is redirected (logs).
+        var bar = !quiet && !Console.IsErrorRedirected ? new ProgressBar(Console.Error, p.Options.Epochs) : null;
+        ITrainingCallback[] hooks = bar is null ? [metricsHook, checkpoints] : [bar, metricsHook, checkpoints];
         bool interrupted = false;
         while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
         {
@@ -101,18 +103,23 @@ public static class TrainCommand
             IReadOnlyList<SpikeSample> epochData = shift is null ? p.Train : p.Train.Select(s => shift.Apply(s, random)).ToArray();
             trainer.TrainEpoch(epochData, p.Validation, hooks);
         }
+        bar?.Clear();
         if (interrupted && trainer.History.Count > 0) trainer.SaveCheckpoint(checkpoints.LatestPath);
         if (trainer.State.Stopped && p.Options.EarlyStopping is { RestoreBest: true } && trainer.BestParameters is { } best)
             for (int i = 0; i < best.Count; i++) best[i].Values.CopyTo(p.Network.Parameters[i].Values, 0);
 
         var testResult = p.Test is null ? ((double Loss, double Accuracy)?)null : trainer.Evaluate(p.Test);
+        // The final parameters (the best epoch's, when early stopping restored them) in the hand-readable model format.
+        ModelFiles.WriteModel(Path.Combine(runDir, "model.json"), p.Network, config.Engine.DurationMs);
+        string? plotProblem = WritePlots(runDir, p, rows);
+        if (plotProblem is not null) output.WriteLine($"warning: plots not written ({plotProblem}); metrics and checkpoint are unaffected.");
         var last = trainer.History.Count > 0 ? trainer.History[^1] : null;
         var summary = new Dictionary<string, object?>
         {
             ["name"] = config.Name, ["epochs"] = trainer.State.Epoch, ["interrupted"] = interrupted, ["early_stopped"] = trainer.State.Stopped,
             ["best_epoch"] = p.Options.EarlyStopping is null ? null : trainer.State.BestEpoch, ["final_train_accuracy"] = last?.TrainingAccuracy, ["final_validation_accuracy"] = last?.ValidationAccuracy,
             ["test_loss"] = testResult?.Loss, ["test_accuracy"] = testResult?.Accuracy, ["chance_accuracy"] = 1.0 / p.Network.Readout.Size,
-            ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5",
+            ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5", ["model"] = "model.json",
         };
         WriteAtomic(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, RunConfig.Json));
         string acc = testResult is { } t ? Inv($"test accuracy {100 * t.Accuracy:F1} % (chance {100.0 / p.Network.Readout.Size:F1} %)") : "no test set";
@@ -156,6 +163,37 @@ public static class TrainCommand
         try { options.Validate(); }
         catch (ArgumentException e) { throw new UserError($"Config training section: {RunConfig.OneLine(e.Message)}"); }
         return new Prepared(c, network, engine, Losses.Loss.FromName(c.Loss), options, train, validation, test);
+    }
+
+    /// <summary>
+    /// Writes the run's figures: learning curves, and a raster of the first test (else training) trial with the readout
+    /// voltages, simulated on the CPU (exact or stepped engine, as configured). Returns why it failed, or null.
+    /// </summary>
+    internal static string? WritePlots(string runDir, Prepared p, IReadOnlyList<Dictionary<string, object?>> rows)
+    {
+        try
+        {
+            Plots.LearningCurves(runDir, rows, p.Config.Name);
+            var data = p.Test is { Count: > 0 } ? p.Test : p.Train;
+            if (data.Count == 0) return null;
+            var sample = data[0];
+            string title = Inv($"{p.Config.Name}: {(ReferenceEquals(data, p.Test) ? "test" : "training")} trial 0 (label {sample.Label})");
+            if (p.Config.Engine.Kind == "exact")
+            {
+                var trial = new ExactEngine(p.Config.Engine.DurationMs).Simulate(p.Network, sample);
+                Plots.TrialRaster(runDir, "trial_raster", p.Network, sample, (pop, n) => trial.SpikeTimes(pop, n).ToArray(), trial.Readout, title);
+            }
+            else
+            {
+                var sim = new SteppedEngine(p.Config.Engine.Dt, p.Config.Engine.DurationMs, threads: 1).Simulate(p.Network, sample);
+                Plots.TrialRaster(runDir, "trial_raster", p.Network, sample, (pop, n) => sim.SpikeTimes(pop, n).ToArray(), sim.Readout, title);
+            }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+        {
+            return RunConfig.OneLine(e.Message);
+        }
     }
 
     private static IWeightInit Normal(double[] meanStd, string key) =>
