@@ -301,7 +301,9 @@ public sealed class ExactEngine : IGradientEngine
 
     private static void Record(ExactTrial trial, int g, double t, double v, double i, long source)
     {
-        trial.EventPattern[g] = (trial.EventPattern[g] ^ (ulong)source) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
+        // Only own spike vs. arrival enters the pattern: the order among arrivals does not affect smoothness (see HasSameEventOrder).
+        ulong kind = source == g ? 2UL : source == long.MinValue ? 3UL : 1UL;
+        trial.EventPattern[g] = (trial.EventPattern[g] ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
         trial.Records[g].Add(t, v, i);
     }
 

@@ -36,7 +36,7 @@ public sealed class ExactTrial
     internal DoubleBuffer[] SpikeSlope { get; }
     internal List<Event> Events { get; } = [];
 
-    /// <summary>Per neuron, a hash of the ordered sequence of event sources that touched it (inputs, presynaptic and own spikes).</summary>
+    /// <summary>Per neuron, a hash of the ordered sequence of what touched it: an arrival (from any source) or its own spike.</summary>
     internal ulong[] EventPattern { get; }
 
     /// <summary>Trial duration T (ms).</summary>
@@ -67,8 +67,10 @@ public sealed class ExactTrial
     public int[] AllSpikeCounts() => SpikeTime.Select(b => b.Count).ToArray();
 
     /// <summary>
-    /// Whether every neuron saw the same sequence of events (arrivals by source, and its own spikes) as in
-    /// <paramref name="other"/>. Where the order changes, the loss is continuous but its derivative may jump.
+    /// Whether every neuron saw the same interleaving of its own spikes with the arrivals it received as in
+    /// <paramref name="other"/>. Where a spike time crosses an arrival at its neuron, the loss is continuous but its
+    /// derivative may jump. Two arrivals that swap (or tie exactly, e.g. from neurons made identical by symmetry) do not
+    /// count: current jumps commute, so the trajectory and the loss stay smooth through such a swap.
     /// </summary>
     public bool HasSameEventOrder(ExactTrial other) => EventPattern.AsSpan().SequenceEqual(other.EventPattern);
 

@@ -165,61 +165,116 @@ public static class GradientCheck
     }
 
     /// <summary>
-    /// Ridders' extrapolated central difference, started from the largest step ≤ <paramref name="maxStep"/> at which the
-    /// event order is unchanged on both sides; null when there is none down to 1e-9. Near a grazing spike the loss's Taylor
-    /// radius can be smaller than the starting step, which spoils the extrapolation: then the tableau is restarted from a
-    /// ten times smaller step (down to 1e-8), and the estimate with the smallest internal error is kept.
+    /// Ridders' extrapolated difference inside the smooth piece of the loss that contains the parameter value; null when
+    /// the piece is narrower than 1e-9 on both sides. The piece's extent is probed on each side separately: the largest
+    /// step ≤ <paramref name="maxStep"/> (÷4) at which the event order is unchanged. The central difference starts from the
+    /// smaller of the two; when a kink is close on one side only (the other side reaching ≥ 16× further), a one-sided
+    /// extrapolation from the far side is also computed, since its larger steps suffer less rounding. Near a grazing spike
+    /// the loss's Taylor radius can be smaller than the starting step, which spoils the extrapolation: then the tableau is
+    /// restarted from a ten times smaller step (down to 1e-8). The estimate with the smallest error bound is kept.
     /// </summary>
+    /// <remarks>
+    /// The error bound of each tableau entry is the larger of Ridders' internal estimate and the entry's rounding noise:
+    /// the loss's own rounding level N (see <see cref="RoundingLevel"/>) divided by the step, propagated through the
+    /// extrapolation weights. Without that floor, two differences that happen to round to the same value (their loss
+    /// differences are a few ulps, so this is common once truncation error is below rounding) give a spurious internal
+    /// error of 0, and a deeper, noise-amplified entry is taken as exact.
+    /// </remarks>
     private static double? SmoothDerivative(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double maxStep)
     {
-        double h = maxStep;
-        while (true)
+        double Reach(int side)
         {
-            var plus = at(h);
-            var minus = at(-h);
-            if (plus.SameCounts && minus.SameCounts && plus.SameOrder && minus.SameOrder) break;
-            h /= 4;
-            if (h < SmallestWindow) return null;
-        }
-        double best = double.NaN, bestError = double.PositiveInfinity;
-        for (double start = h; start >= 1e-8; start /= 10)
-        {
-            var (estimate, error) = Ridders(at, start);
-            if (error < bestError)
+            for (double step = maxStep; step >= SmallestWindow; step /= 4)
             {
-                best = estimate;
-                bestError = error;
+                var r = at(side * step);
+                if (r.SameCounts && r.SameOrder) return step;
             }
-            if (bestError <= 1e-7 * Math.Abs(best) + 1e-10) break; // converged well inside the comparison tolerance
+            return 0;
         }
+        double plus = Reach(+1), minus = Reach(-1);
+        double central = Math.Min(plus, minus), far = Math.Max(plus, minus);
+        if (far == 0) return null;
+        double noise = RoundingLevel(at, far, plus >= minus ? +1 : -1);
+        double best = double.NaN, bestError = double.PositiveInfinity;
+        bool Converged() => bestError <= 1e-7 * Math.Abs(best) + 1e-10; // well inside the comparison tolerance
+        // One tableau per start step; restart from a ten times smaller step only while the best entry's error is
+        // truncation, not rounding (smaller steps only add rounding).
+        void Extrapolate(double from, int side)
+        {
+            for (double start = from; start >= 1e-8; start /= 10)
+            {
+                var (estimate, error, truncationLimited) = Ridders(at, start, noise, side);
+                if (error < bestError) (best, bestError) = (estimate, error);
+                if (Converged() || !truncationLimited) return;
+            }
+        }
+        if (central > 0) Extrapolate(central, 0);
+        if (!Converged() && far >= 16 * central) Extrapolate(far, plus >= minus ? +1 : -1);
         return best;
     }
 
-    private static (double Estimate, double Error) Ridders(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double h)
+    /// <summary>
+    /// The absolute rounding level N of the loss near the parameter value: the larger of 32·ε·max(|L|, 1) (a loss built
+    /// from O(1) quantities such as logits carries their absolute rounding even when L itself is tiny) and the measured
+    /// scatter of L at three points δ ≤ 1e-9 apart inside the smooth piece, towards <paramref name="side"/> (their second
+    /// difference, in which the smooth part is L″·δ² ≲ 1e-18·L″ and negligible, so what remains is rounding; divided by
+    /// √6, its noise gain, times 3).
+    /// </summary>
+    private static double RoundingLevel(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double reach, int side)
     {
-        const double shrink = 1.4, shrink2 = shrink * shrink, safe = 2.0;
+        const double machineEpsilon = 2.220446049250313e-16; // 2^-52
+        double l0 = at(0).Loss;
+        double floor = 32 * machineEpsilon * Math.Max(Math.Abs(l0), 1);
+        double delta = side * Math.Min(1e-9, reach / 4);
+        double second = l0 - 2 * at(delta).Loss + at(2 * delta).Loss;
+        return Math.Max(floor, 3 * Math.Abs(second) / Math.Sqrt(6));
+    }
+
+    /// <summary>
+    /// One Ridders tableau from step <paramref name="h"/>: central differences (error series in h², <paramref name="side"/> 0)
+    /// or one-sided differences towards <paramref name="side"/> = ±1 (error series in h).
+    /// </summary>
+    private static (double Estimate, double Error, bool TruncationLimited) Ridders(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double h, double noise, int side)
+    {
+        const double shrink = 1.4, safe = 2.0;
         const int table = 10;
+        double ratio = side == 0 ? shrink * shrink : shrink;
+        double l0 = side == 0 ? 0 : at(0).Loss;
+        double Difference(double step) => side == 0
+            ? (at(step).Loss - at(-step).Loss) / (2 * step)
+            : (at(side * step).Loss - l0) / (side * step);
+        double Noise(double step) => side == 0 ? noise / step : 2 * noise / step;
         var a = new double[table, table];
-        a[0, 0] = (at(h).Loss - at(-h).Loss) / (2 * h);
+        var n = new double[table, table]; // rounding noise of each entry
+        a[0, 0] = Difference(h);
+        n[0, 0] = Noise(h);
         double best = a[0, 0], error = double.MaxValue;
+        bool truncation = true;
         for (int i = 1; i < table; i++)
         {
             h /= shrink;
-            a[0, i] = (at(h).Loss - at(-h).Loss) / (2 * h);
-            double fac = shrink2;
+            // Every entry of a column carries at least the rounding of its first entry, which grows as h shrinks:
+            // once that reaches the best error so far, no later column can improve on it.
+            if (Noise(h) >= error) break;
+            a[0, i] = Difference(h);
+            n[0, i] = Noise(h);
+            double fac = ratio;
             for (int j = 1; j <= i; j++)
             {
                 a[j, i] = (a[j - 1, i] * fac - a[j - 1, i - 1]) / (fac - 1);
-                fac *= shrink2;
-                double e = Math.Max(Math.Abs(a[j, i] - a[j - 1, i]), Math.Abs(a[j, i] - a[j - 1, i - 1]));
-                if (e <= error)
+                n[j, i] = (n[j - 1, i] * fac + n[j - 1, i - 1]) / (fac - 1);
+                fac *= ratio;
+                double internalError = Math.Max(Math.Abs(a[j, i] - a[j - 1, i]), Math.Abs(a[j, i] - a[j - 1, i - 1]));
+                double e = Math.Max(internalError, n[j, i]);
+                if (e < error)
                 {
                     error = e;
                     best = a[j, i];
+                    truncation = internalError > n[j, i];
                 }
             }
             if (Math.Abs(a[i, i] - a[i - 1, i - 1]) >= safe * error) break;
         }
-        return (best, error);
+        return (best, error, truncation);
     }
 }

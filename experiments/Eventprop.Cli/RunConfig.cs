@@ -41,6 +41,9 @@ public sealed record RunConfig
     /// <summary>Augmentations.</summary>
     public AugmentConfig Augment { get; init; } = new();
 
+    /// <summary>Parameters of the <c>first_spike</c> loss (used only when <see cref="Loss"/> is <c>first_spike</c>).</summary>
+    public FirstSpikeConfig FirstSpike { get; init; } = new();
+
     internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -142,6 +145,15 @@ public sealed record RunConfig
         if (Dataset.ValidationFraction is < 0 or >= 1) throw new UserError("dataset.validation_fraction must be in [0, 1).");
         if (Dataset.TestFraction is < 0 or >= 1) throw new UserError("dataset.test_fraction must be in [0, 1).");
         if (Augment.Shift < 0) throw new UserError("augment.shift must be ≥ 0 channels.");
+        if (!(Augment.BlendProbability is >= 0 and <= 1)) throw new UserError("augment.blend_probability must be in [0, 1] (0 = no blend; the paper uses 0.5).");
+        string[] metrics = ["training_accuracy", "training_loss", "validation_accuracy", "validation_loss"];
+        if (Training.EarlyStoppingMetric is { } es && !metrics.Contains(es))
+            throw new UserError($"training.early_stopping_metric must be one of {string.Join(", ", metrics)} (or null for validation accuracy when there is validation data), got '{es}'.");
+        if (Training.ScheduleMetric is { } sm && !metrics.Contains(sm))
+            throw new UserError($"training.schedule_metric must be one of {string.Join(", ", metrics)} (or null for validation accuracy when there is validation data), got '{sm}'.");
+        if (!(FirstSpike.Tau0 > 0 && FirstSpike.Tau1 > 0 && FirstSpike.Alpha >= 0))
+            throw new UserError("first_spike.tau0 and .tau1 must be > 0 ms and first_spike.alpha ≥ 0.");
+        if (Dataset.HoldOutSpeaker < 0) throw new UserError($"dataset.hold_out_speaker must be a speaker id ≥ 0, got {Dataset.HoldOutSpeaker}.");
     }
 }
 
@@ -248,6 +260,12 @@ public sealed record DatasetConfig
 
     /// <summary>Use at most this many training trials (0 = all); for quick trials on big data sets.</summary>
     public int MaxTrain { get; init; }
+
+    /// <summary>
+    /// One leave-one-speaker-out fold (set by <c>train --cv speaker</c> for each fold): this speaker's training trials are
+    /// the validation set, the other speakers' the training set; no test set is evaluated. Null: an ordinary run.
+    /// </summary>
+    public int? HoldOutSpeaker { get; init; }
 }
 
 /// <summary>Network section: input → hidden (LIF, optionally recurrent) → readout (leaky integrator).</summary>
@@ -336,8 +354,19 @@ public sealed record TrainingConfig
     /// <summary>Target spikes per hidden neuron and trial for the regulariser.</summary>
     public double RegularizationTarget { get; init; } = 14;
 
-    /// <summary>Early-stopping patience in epochs (0 = off); watches validation accuracy and restores the best epoch.</summary>
+    /// <summary>Early-stopping patience in epochs (0 = off); the final model is the best epoch's (see <see cref="EarlyStoppingMetric"/>).</summary>
     public int EarlyStoppingPatience { get; init; }
+
+    /// <summary>
+    /// What early stopping watches: <c>training_accuracy</c>, <c>training_loss</c>, <c>validation_accuracy</c> or
+    /// <c>validation_loss</c>; null: validation accuracy when there is validation data, else training accuracy. The paper's
+    /// SHD train/test runs pick the epoch with the best training accuracy (patience = epochs); SSC and cross-validation watch
+    /// the validation set.
+    /// </summary>
+    public string? EarlyStoppingMetric { get; init; }
+
+    /// <summary>What the halving schedule watches (same names); null: validation accuracy when there is validation data, else training accuracy (the paper's rule, §4.7).</summary>
+    public string? ScheduleMetric { get; init; }
 }
 
 /// <summary>Augmentation section (training data only).</summary>
@@ -351,4 +380,23 @@ public sealed record AugmentConfig
 
     /// <summary>Random channel shift of up to ± this many channels per training trial and epoch (0 = off).</summary>
     public int Shift { get; init; }
+
+    /// <summary>
+    /// Blend (0 = off; the paper uses 0.5): every epoch, as many blends as there are training trials are added, each mixing a
+    /// trial with a random other trial of its class after aligning their centres of mass, every spike kept with this probability.
+    /// </summary>
+    public double BlendProbability { get; init; }
+}
+
+/// <summary>Parameters of the <c>first_spike</c> loss (defaults: the latency-MNIST values; the SHD loss comparison uses τ1 = 100 ms, α = 5e-5).</summary>
+public sealed record FirstSpikeConfig
+{
+    /// <summary>Softmax time scale τ0 (ms) of −t/τ0.</summary>
+    public double Tau0 { get; init; } = 1;
+
+    /// <summary>Time scale τ1 (ms) of the timing term α(e^{t_y/τ1} − 1).</summary>
+    public double Tau1 { get; init; } = 3;
+
+    /// <summary>Weight α of the timing term.</summary>
+    public double Alpha { get; init; } = 3.6e-4;
 }

@@ -28,18 +28,28 @@ public static class TrainCommand
           --method M      eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)
           --quiet         print only the final line
           --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
+          --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
+                          DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
         Ctrl-C finishes the current epoch, writes the checkpoint and summary, and exits.
         """;
 
     /// <summary>A prepared run: network, engine, loss, options and data.</summary>
     internal sealed record Prepared(RunConfig Config, Network Network, IGradientEngine Engine, ILoss Loss, TrainingOptions Options,
-        SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test);
+        SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test)
+    {
+        /// <summary>The training data before the delay line (null without one): per-epoch augmentations work on it (<see cref="EpochAugmentation"/>).</summary>
+        public SpikeDataset? UndelayedTrain { get; init; }
+
+        /// <summary>The delay line applied to every set, or null.</summary>
+        public DelayLine? DelayLine { get; init; }
+    }
 
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "method"], ["quiet"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "method"], ["quiet"]);
         a.RequireAtMostPositional(0, "train");
+        if (a.Value("cv") is string cv) return CrossValidation.Run(args, a, cv, output, stop);
         string? resume = a.Value("resume");
         if (resume is not null)
         {
@@ -78,7 +88,6 @@ public static class TrainCommand
             rows.AddRange(ReadMetrics(resume).Take(trainer.State.Epoch));
             if (!quiet) output.WriteLine($"resuming after epoch {trainer.State.Epoch} of {p.Options.Epochs}");
         }
-        ChannelShift? shift = config.Augment.Shift > 0 ? new ChannelShift(config.Augment.Shift, p.Train.ChannelCount) : null;
         var checkpoints = new CheckpointCallback(runDir);
         var metricsHook = new EpochMetricsCallback(m =>
         {
@@ -101,14 +110,13 @@ public static class TrainCommand
         while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
         {
             if (stop.IsCancellationRequested) { interrupted = true; break; }
-            // The shifts of epoch e come from (seed, e) alone, so a resumed run draws the same shifts as a straight one.
-            var random = new Random(unchecked(config.Seed * 1_000_003 + trainer.State.Epoch + 0x5eed));
-            IReadOnlyList<SpikeSample> epochData = shift is null ? p.Train : p.Train.Select(s => shift.Apply(s, random)).ToArray();
+            IReadOnlyList<SpikeSample> epochData = EpochAugmentation.TrainingData(p, trainer.State.Epoch);
             trainer.TrainEpoch(epochData, p.Validation, hooks);
         }
         bar?.Clear();
         if (interrupted && trainer.History.Count > 0) trainer.SaveCheckpoint(checkpoints.LatestPath);
-        if (trainer.State.Stopped && p.Options.EarlyStopping is { RestoreBest: true } && trainer.BestParameters is { } best)
+        // With early stopping the final model is the best epoch's, whether or not the patience ran out (the paper's best-epoch selection).
+        if (!interrupted && p.Options.EarlyStopping is { RestoreBest: true } && trainer.BestParameters is { } best)
             for (int i = 0; i < best.Count; i++) best[i].Values.CopyTo(p.Network.Parameters[i].Values, 0);
 
         var testResult = p.Test is null ? ((double Loss, double Accuracy)?)null : trainer.Evaluate(p.Test);
@@ -134,19 +142,22 @@ public static class TrainCommand
     internal static Prepared Prepare(RunConfig c)
     {
         var (train, validation, test) = LoadData(c);
+        var undelayedTrain = train;
+        DelayLine? line = null;
         if (c.Augment.DelayLineCopies > 0)
         {
-            var line = new DelayLine(c.Engine.DurationMs, c.Augment.DelayLineCopies, c.Augment.DelayLineMs, train.ChannelCount);
+            line = new DelayLine(c.Engine.DurationMs, c.Augment.DelayLineCopies, c.Augment.DelayLineMs, train.ChannelCount);
             var rnd = new Random(c.Seed);
             train = line.ApplyToAll(train, rnd);
             validation = validation is null ? null : line.ApplyToAll(validation, rnd);
             test = test is null ? null : line.ApplyToAll(test, rnd);
         }
         var n = c.Network;
+        var loss = c.Loss == "first_spike" ? Losses.Loss.FirstSpike(c.FirstSpike.Tau0, c.FirstSpike.Tau1, c.FirstSpike.Alpha) : Losses.Loss.FromName(c.Loss);
         var builder = Network.Create(c.Seed)
             .Input("in", train.ChannelCount)
             .Lif("hidden", n.Hidden, n.TauMem, n.TauSyn)
-            .Readout("out", train.ClassCount, n.ReadoutTauMem, n.ReadoutTauSyn)
+            .Readout("out", train.ClassCount, n.ReadoutTauMem, n.ReadoutTauSyn, spiking: loss.Readout == ReadoutKind.Spiking)
             .Connect("in", "hidden", Normal(n.InputInit, "network.input_init"));
         if (n.Recurrent) builder = builder.Connect("hidden", "hidden", Normal(n.RecurrentInit, "network.recurrent_init"));
         var network = builder.Connect("hidden", "out", Normal(n.ReadoutInit, "network.readout_init")).Build();
@@ -163,12 +174,29 @@ public static class TrainCommand
             HalvingSchedule = t.HalvingSchedule, HalvingMinimumEpochs = t.HalvingMinimumEpochs, LearnTauMem = t.LearnTauMem, LearnTauSyn = t.LearnTauSyn,
             HeterogeneousTauInit = t.HeterogeneousTau, InputDropout = t.InputDropout,
             Regularization = t.RegularizationStrength > 0 ? new ActivityRegularization(t.RegularizationStrength, t.RegularizationTarget) : null,
-            EarlyStopping = t.EarlyStoppingPatience > 0 ? new EarlyStopping(validation is null ? TrainingMetric.TrainingAccuracy : TrainingMetric.ValidationAccuracy, t.EarlyStoppingPatience, RestoreBest: true) : null,
+            EarlyStopping = t.EarlyStoppingPatience > 0 ? new EarlyStopping(Metric(t.EarlyStoppingMetric, "early_stopping_metric") ?? (validation is null ? TrainingMetric.TrainingAccuracy : TrainingMetric.ValidationAccuracy), t.EarlyStoppingPatience, RestoreBest: true) : null,
+            ScheduleMetric = Metric(t.ScheduleMetric, "schedule_metric"),
         };
+        if (validation is null && (options.EarlyStopping?.Metric is TrainingMetric.ValidationAccuracy or TrainingMetric.ValidationLoss
+                                   || options.ScheduleMetric is TrainingMetric.ValidationAccuracy or TrainingMetric.ValidationLoss))
+            throw new UserError("training.early_stopping_metric / schedule_metric watch the validation set, but this run has none; set dataset.validation_fraction > 0 or watch a training metric.");
         try { options.Validate(); }
         catch (ArgumentException e) { throw new UserError($"Config training section: {RunConfig.OneLine(e.Message)}"); }
-        return new Prepared(c, network, engine, Losses.Loss.FromName(c.Loss), options, train, validation, test);
+        return new Prepared(c, network, engine, loss, options, train, validation, test)
+        {
+            UndelayedTrain = line is null ? null : undelayedTrain, DelayLine = line,
+        };
     }
+
+    private static TrainingMetric? Metric(string? name, string key) => name switch
+    {
+        null => null,
+        "training_accuracy" => TrainingMetric.TrainingAccuracy,
+        "training_loss" => TrainingMetric.TrainingLoss,
+        "validation_accuracy" => TrainingMetric.ValidationAccuracy,
+        "validation_loss" => TrainingMetric.ValidationLoss,
+        _ => throw new UserError($"training.{key}: unknown metric '{name}'."),
+    };
 
     /// <summary>
     /// Writes the run's figures: learning curves, and a raster of the first test (else training) trial with the readout
@@ -204,7 +232,7 @@ public static class TrainCommand
     private static IWeightInit Normal(double[] meanStd, string key) =>
         meanStd.Length == 2 && meanStd[1] >= 0 ? Init.Normal(meanStd[0], meanStd[1]) : throw new UserError($"{key} must be [mean, std] with std ≥ 0.");
 
-    private static (SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) LoadData(RunConfig c)
+    internal static (SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) LoadData(RunConfig c)
     {
         var d = c.Dataset;
         SpikeDataset train, test;
@@ -235,6 +263,7 @@ public static class TrainCommand
                 break;
         }
         if (d.MaxTrain > 0 && train.Count > d.MaxTrain) train = train.Subset(Enumerable.Range(0, d.MaxTrain));
+        if (d.HoldOutSpeaker is int speaker) return CrossValidation.Fold(train, speaker, d.Kind);
         if (validation is null && d.ValidationFraction > 0)
         {
             var split = DatasetSplits.Stratified(train, d.ValidationFraction, c.Seed + 1);
