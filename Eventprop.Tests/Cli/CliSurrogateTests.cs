@@ -65,7 +65,7 @@ public sealed class CliSurrogateTests : IDisposable
     {
         string root = AppContext.BaseDirectory;
         while (!Directory.Exists(Path.Combine(root, "experiments", "configs"))) root = Path.GetDirectoryName(root)!;
-        var study = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "experiments", "configs", name)))!;
+        var study = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "experiments", "configs", "studies", name)))!;
         string basePath = Path.Combine(_dir, "base.json");
         File.WriteAllText(basePath, study["base"]!.ToJsonString());
         var values = study["sweep"] is JsonNode sweep ? sweep["values"]!.AsArray().Select(v => $"{sweep["key"]!.GetValue<string>()}={v!.ToJsonString()}").ToArray() : [""];

@@ -70,7 +70,7 @@ public static class StudyCommand
           --set key=value  override a key of the base config for every run (e.g. --set training.epochs=5)
           --seeds 1,2      replace the study's seeds     --values 0,10,100  replace the sweep values
           --series 1,3     run only these series (numbered from 1 in the study file)
-        Shipped studies: experiments/configs/randman_surrogate_study.json, experiments/configs/randman_eventprop_vs_bptt.json.
+        Shipped studies: experiments/configs/studies/randman_surrogate_study.json, experiments/configs/studies/randman_eventprop_vs_bptt.json.
         """;
 
     private static readonly JsonSerializerOptions Json = new()
@@ -91,7 +91,7 @@ public static class StudyCommand
     {
         var a = Arguments.Parse(args, "study", ["config", "set", "out", "data", "seeds", "values", "series"], ["quiet"]);
         a.RequireAtMostPositional(0, "study");
-        string path = a.Value("config") ?? throw new UserError("study needs --config STUDY.json (see experiments/configs/*_study.json).");
+        string path = a.Value("config") ?? throw new UserError("study needs --config STUDY.json (see experiments/configs/studies/).");
         if (!File.Exists(path)) throw new UserError($"Study file '{path}' not found.");
         StudyConfig study;
         try { study = JsonSerializer.Deserialize<StudyConfig>(File.ReadAllText(path), Json) ?? throw new UserError($"Study '{path}' is empty."); }
