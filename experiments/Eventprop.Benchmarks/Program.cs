@@ -101,7 +101,7 @@ if (!inProcess)
         var bp = results.FirstOrDefault(r => r.Case == $"bptt-{steps}");
         if (ep is null || bp is null) continue;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"T = {steps}: BPTT / Eventprop  cpu time {bp.CpuMillisecondsPerTrial / ep.CpuMillisecondsPerTrial:F1}×, peak RSS {bp.PeakWorkingSetMegabytes / ep.PeakWorkingSetMegabytes:F2}×, peak heap {bp.PeakManagedMegabytes / ep.PeakManagedMegabytes:F2}×"));
+            $"T = {steps}: BPTT / Eventprop  cpu time {bp.CpuMillisecondsPerTrial / ep.CpuMillisecondsPerTrial:F1}×, peak RSS {bp.PeakWorkingSetMegabytes / ep.PeakWorkingSetMegabytes:F2}×, peak heap {bp.PeakManagedMegabytes / ep.PeakManagedMegabytes:F2}×, stored state per trial {bp.StoredKilobytesPerTrial / ep.StoredKilobytesPerTrial:F1}×"));
     }
 }
 return 0;

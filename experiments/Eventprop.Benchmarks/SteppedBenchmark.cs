@@ -65,12 +65,13 @@ public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLin
 /// <param name="HiddenSpikesPerTrial">Mean hidden spikes per trial.</param>
 /// <param name="PeakWorkingSetMegabytes">Peak resident memory of the process (MiB); meaningful when the process ran only this case.</param>
 /// <param name="PeakManagedMegabytes">Largest managed heap seen by a sampler during the measurement (MiB).</param>
+/// <param name="StoredKilobytesPerTrial">State the engine stores per trial for its backward pass (KiB): Eventprop's spikes and snapshots, BPTT's every step.</param>
 public sealed record SteppedBenchmarkResult(string Case, int Inputs, int Hidden, int Steps, int BatchSize, int Threads, double MillisecondsPerTrial, double CpuMillisecondsPerTrial,
-    double InputSpikesPerTrial, double HiddenSpikesPerTrial, double PeakWorkingSetMegabytes, double PeakManagedMegabytes)
+    double InputSpikesPerTrial, double HiddenSpikesPerTrial, double PeakWorkingSetMegabytes, double PeakManagedMegabytes, double StoredKilobytesPerTrial = 0)
 {
     /// <summary>One line of <see cref="SteppedBenchmark.TableHeader"/>.</summary>
     public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {CpuMillisecondsPerTrial,12:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} |");
+        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {CpuMillisecondsPerTrial,12:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} | {StoredKilobytesPerTrial,15:F0} |");
 }
 
 /// <summary>
@@ -82,8 +83,8 @@ public static class SteppedBenchmark
 {
     /// <summary>Header of the Markdown table printed by the benchmark.</summary>
     public const string TableHeader =
-        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | cpu ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB |\n" +
-        "|-------------|--------|--------|--------|-------|---------|----------|--------------|-----------|-----------|-----------|-------------|";
+        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | cpu ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB | stored KiB/trial |\n" +
+        "|-------------|--------|--------|--------|-------|---------|----------|--------------|-----------|-----------|-----------|-------------|-----------------|";
 
     /// <summary>Builds the network of a case (seeded).</summary>
     public static Network BuildNetwork(SteppedBenchmarkCase c, int seed = 1)
@@ -178,7 +179,8 @@ public static class SteppedBenchmark
         process.Refresh();
         return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engineThreads,
             watch.Elapsed.TotalMilliseconds / trials, cpu.TotalMilliseconds / trials, inputs / samples.Length, hidden / trials,
-            process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0);
+            process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0,
+            (engine is SteppedEngine st ? st.StoredStateBytesPerTrial : ((Core.Simulation.Surrogate.SurrogateEngine)engine).StoredStateBytesPerTrial) / 1024.0);
 
         Core.Simulation.GradientResult Step(SpikeSample[] batch)
         {

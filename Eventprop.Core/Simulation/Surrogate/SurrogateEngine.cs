@@ -86,6 +86,12 @@ public sealed class SurrogateEngine : IGradientEngine
     /// </summary>
     public long StoredStateBytes => _single?.StoredBytes ?? _double!.StoredBytes;
 
+    /// <summary>
+    /// Bytes of BPTT state per trial: V and I of every neuron at every grid point, 2·(T/dt + 1)·n·(4 or 8) bytes (plus the
+    /// spike and input indices, not counted). Comparable with <see cref="Stepped.SteppedEngine.StoredStateBytesPerTrial"/>.
+    /// </summary>
+    public double StoredStateBytesPerTrial { get; private set; }
+
     /// <inheritdoc />
     public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
@@ -112,6 +118,8 @@ public sealed class SurrogateEngine : IGradientEngine
             var (value, predictions, counts, gradient) = _single is not null
                 ? _single.Run(network, batch, labels, loss, gradient: true)
                 : _double!.Run(network, batch, labels, loss, gradient: true);
+            int neurons = network.Populations.Where(p => p.HasDynamics).Sum(p => p.Size);
+            StoredStateBytesPerTrial = 2.0 * (Steps + 1) * neurons * (Options.DoublePrecision ? 8 : 4);
             return new GradientResult(value, predictions, labels, counts, gradient!);
         }
     }
