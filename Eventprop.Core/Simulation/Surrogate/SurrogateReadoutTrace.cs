@@ -197,21 +197,18 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
         {
             var (wv, wi) = IntegralWeights(t.Neuron, t.Rate);
             int b = t.Neuron * stride;
+            double sumV = 0, sumI = 0; // Σ c·e^{−ρ t_n}·V_n and ·I_n: the value is linear in the two weights
             for (int n = First; n <= Last; n++)
             {
                 double c = t.Coefficient * Math.Exp(-t.Rate * _dt * n);
                 dV[b + n] += c * wv;
                 dI[b + n] += c * wi;
+                sumV += c * _v[b + n];
+                sumI += c * _i[b + n];
             }
             if (tau)
             {
-                var (dm, ds) = TauPartials(t.Neuron, (m, r) => IntegralWeights(m, r, t.Rate), (wv2, wi2) =>
-                {
-                    double sum = 0;
-                    for (int n = First; n <= Last; n++)
-                        sum += t.Coefficient * Math.Exp(-t.Rate * _dt * n) * (wv2 * _v[b + n] + wi2 * _i[b + n]);
-                    return sum;
-                });
+                var (dm, ds) = TauPartials(t.Neuron, (m, r) => IntegralWeights(m, r, t.Rate), (wv2, wi2) => wv2 * sumV + wi2 * sumI);
                 dTauMem![t.Neuron] += dm;
                 dTauSyn![t.Neuron] += ds;
             }

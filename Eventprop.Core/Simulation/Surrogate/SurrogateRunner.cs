@@ -15,9 +15,7 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
     private readonly bool _exact;
     private readonly bool _smooth;
     private readonly bool _diffReset;
-    private readonly SurrogateShape _shape;
     private readonly double _beta;
-    private readonly double _height;
     private Plan? _plan;
     private readonly Stack<Workspace> _workspaces = new();
     private readonly List<Buffer> _buffers = [];
@@ -29,9 +27,7 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
         _exact = _o.Discretisation == Discretisation.ExactPropagator;
         _smooth = _o.ForwardSpike == ForwardSpike.Sigmoid;
         _diffReset = _o.Reset == ResetGradient.Differentiable;
-        _shape = _o.Surrogate.Shape;
         _beta = _o.Surrogate.Scale;
-        _height = _o.Surrogate.Height;
     }
 
     private int N => _engine.Steps;
@@ -155,7 +151,7 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
             int n = plan.Neurons, rows = steps + 1;
             Vs = new T[rows * n];
             Is = new T[rows * n];
-            V = new T[n]; I = new T[n]; S = new T[n]; Vt = new T[n];
+            V = new T[n]; I = new T[n]; S = new T[n]; Vt = new T[n]; H = new T[n];
             GV = new T[n]; GI = new T[n]; Gt = new T[n]; Extra = new T[n];
             GEm = new T[n]; GA = new T[n]; GEs = new T[n];
             Counts = new double[n];
@@ -180,6 +176,8 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
         public T[] I { get; }
         public T[] S { get; }
         public T[] Vt { get; }
+        /// <summary>h(U − ϑ) of the current backward step.</summary>
+        public T[] H { get; }
         public T[] GV { get; }
         public T[] GI { get; }
         public T[] Gt { get; }
@@ -535,10 +533,12 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
 
     // ------------------------------------------------------------------ backward
 
-    private T H(T x)
+    /// <summary>h[i] = h(u[i] − ϑ) for a population (<see cref="Surrogate.Derivative"/>, one definition for every use).</summary>
+    private void FillSurrogate(ReadOnlySpan<T> u, Span<T> h)
     {
-        double h = _o.Surrogate.Derivative(double.CreateChecked(x));
-        return T.CreateChecked(h);
+        var surrogate = _o.Surrogate;
+        for (int i = 0; i < u.Length; i++)
+            h[i] = T.CreateChecked(surrogate.Derivative(double.CreateChecked(u[i]) - Network.Threshold));
     }
 
     /// <summary>
@@ -587,13 +587,15 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
                 }
                 int inputBin = _exact ? j + 1 : j;
                 if (inputBin < N) InputGradients(plan, ws, buffer, inputBin);
+                var hs = ws.H;
                 foreach (var (offset, size, d) in plan.Spiking)
                 {
                     var outs = plan.ByPopulation[d];
+                    FillSurrogate(u.Slice(offset, size), hs.AsSpan(offset, size));
                     for (int g = offset; g < offset + size; g++)
                     {
                         T x = u[g] - threshold;
-                        T h = H(x);
+                        T h = hs[g];
                         T s = _smooth ? T.CreateChecked(Surrogate.Logistic(_beta * double.CreateChecked(x))) : u[g] >= threshold ? one : T.Zero;
                         int i = g - offset;
                         if (_smooth && s != T.Zero)
