@@ -8,9 +8,11 @@ using Eventprop.Losses;
 // Usage: dotnet run -c Release --project experiments/Eventprop.Benchmarks -- stepped [--cases shd-256,long-256] [--batches 5]
 //        [--batch 32] [--threads N] [--loss sum_exp] [--in-process]
 // Each case runs in a fresh child process (so the peak memory is that case's own) and the results are printed as a table.
-if (args.Length == 0 || args[0] != "stepped")
+//        dotnet run -c Release --project experiments/Eventprop.Benchmarks -- bptt [same options]
+// 'bptt' runs Eventprop against surrogate-gradient BPTT on the same network at T = 250, 500, 1,000 (issue 7).
+if (args.Length == 0 || (args[0] != "stepped" && args[0] != "bptt"))
 {
-    Console.Error.WriteLine("usage: Eventprop.Benchmarks stepped [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--in-process]");
+    Console.Error.WriteLine("usage: Eventprop.Benchmarks stepped|bptt [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--in-process]");
     return 2;
 }
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -25,7 +27,9 @@ for (int i = 1; i < args.Length; i++)
         return 2;
     }
 }
-var names = options.TryGetValue("cases", out var cs) ? cs.Split(',') : SteppedBenchmarkCase.Standard.Select(c => c.Name).ToArray();
+bool compare = args[0] == "bptt";
+var names = options.TryGetValue("cases", out var cs) ? cs.Split(',')
+    : (compare ? SteppedBenchmarkCase.BpttComparison : SteppedBenchmarkCase.Standard).Select(c => c.Name).ToArray();
 int batches = options.TryGetValue("batches", out var bs) ? int.Parse(bs, CultureInfo.InvariantCulture) : 5;
 int batch = options.TryGetValue("batch", out var b1) ? int.Parse(b1, CultureInfo.InvariantCulture) : 32;
 int? threads = options.TryGetValue("threads", out var th) ? int.Parse(th, CultureInfo.InvariantCulture) : null;
@@ -43,10 +47,10 @@ catch (ArgumentException e)
 var results = new List<SteppedBenchmarkResult>();
 foreach (var name in names)
 {
-    var c = SteppedBenchmarkCase.Standard.FirstOrDefault(x => x.Name == name);
+    var c = SteppedBenchmarkCase.Find(name);
     if (c is null)
     {
-        Console.Error.WriteLine($"Unknown case '{name}'; choose from {string.Join(", ", SteppedBenchmarkCase.Standard.Select(x => x.Name))}.");
+        Console.Error.WriteLine($"Unknown case '{name}'; choose from {string.Join(", ", SteppedBenchmarkCase.Standard.Concat(SteppedBenchmarkCase.BpttComparison).Select(x => x.Name))}.");
         return 2;
     }
     if (inProcess)
@@ -83,7 +87,7 @@ foreach (var name in names)
 }
 if (!inProcess)
 {
-    Console.WriteLine($"Time-stepped engine, loss '{lossName}', batch {batch}, {batches} measured minibatches, {Environment.ProcessorCount} cores:");
+    Console.WriteLine($"{(compare ? "Eventprop (time-stepped engine) and surrogate-gradient BPTT" : "Time-stepped engine")}, loss '{lossName}', batch {batch}, {batches} measured minibatches, {Environment.ProcessorCount} cores:");
     Console.WriteLine(SteppedBenchmark.TableHeader);
     foreach (var r in results) Console.WriteLine(r.ToTableRow());
     var shortRun = results.FirstOrDefault(r => r.Case == "shd-256");
@@ -91,5 +95,13 @@ if (!inProcess)
     if (shortRun is not null && longRun is not null)
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Peak RSS at T = {longRun.Steps} steps / T = {shortRun.Steps} steps (same input spikes): {longRun.PeakWorkingSetMegabytes / shortRun.PeakWorkingSetMegabytes:F2}×"));
+    foreach (var steps in new[] { 250, 500, 1000 })
+    {
+        var ep = results.FirstOrDefault(r => r.Case == $"ep-{steps}");
+        var bp = results.FirstOrDefault(r => r.Case == $"bptt-{steps}");
+        if (ep is null || bp is null) continue;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"T = {steps}: BPTT / Eventprop  cpu time {bp.CpuMillisecondsPerTrial / ep.CpuMillisecondsPerTrial:F1}×, peak RSS {bp.PeakWorkingSetMegabytes / ep.PeakWorkingSetMegabytes:F2}×, peak heap {bp.PeakManagedMegabytes / ep.PeakManagedMegabytes:F2}×, stored state per trial {bp.StoredKilobytesPerTrial / ep.StoredKilobytesPerTrial:F1}×"));
+    }
 }
 return 0;

@@ -16,7 +16,9 @@ namespace Eventprop.Benchmarks;
 /// <param name="Steps">Trial length in steps of <paramref name="Dt"/>.</param>
 /// <param name="Dt">Step (ms).</param>
 /// <param name="InputSpikesPerTrial">Poisson input spikes per trial before the delay line (700 channels × 10 Hz × 1 s = 7,000).</param>
-public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLine, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000)
+/// <param name="Bptt">Whether the case runs surrogate-gradient BPTT (<see cref="Core.Simulation.Surrogate.SurrogateEngine"/>, SuperSpike β = 10,
+/// exact-propagator scheme, detached reset) instead of Eventprop.</param>
+public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLine, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000, bool Bptt = false)
 {
     /// <summary>Trial duration (ms).</summary>
     public double Duration => Steps * Dt;
@@ -30,6 +32,24 @@ public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLin
         new("delay-1024", 1024, true, 1000),
         new("long-256", 256, false, 10000),
     ];
+
+    /// <summary>
+    /// Eventprop against surrogate-gradient BPTT (issue 7) on the same SHD-sized network (700 → 256 recurrent → 20, dt 1 ms) at
+    /// T = 250, 500 and 1,000 steps, with Poisson input at the same rate (7 spikes per ms over the 700 channels).
+    /// </summary>
+    public static IReadOnlyList<SteppedBenchmarkCase> BpttComparison { get; } =
+    [
+        new("ep-250", 256, false, 250, InputSpikesPerTrial: 1750),
+        new("ep-500", 256, false, 500, InputSpikesPerTrial: 3500),
+        new("ep-1000", 256, false, 1000),
+        new("bptt-250", 256, false, 250, InputSpikesPerTrial: 1750, Bptt: true),
+        new("bptt-500", 256, false, 500, InputSpikesPerTrial: 3500, Bptt: true),
+        new("bptt-1000", 256, false, 1000, Bptt: true),
+    ];
+
+    /// <summary>Every case by name (<see cref="Standard"/> and <see cref="BpttComparison"/>), or null.</summary>
+    public static SteppedBenchmarkCase? Find(string name) =>
+        Standard.Concat(BpttComparison).FirstOrDefault(c => c.Name == name);
 }
 
 /// <summary>What one benchmark case measured.</summary>
@@ -45,12 +65,13 @@ public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLin
 /// <param name="HiddenSpikesPerTrial">Mean hidden spikes per trial.</param>
 /// <param name="PeakWorkingSetMegabytes">Peak resident memory of the process (MiB); meaningful when the process ran only this case.</param>
 /// <param name="PeakManagedMegabytes">Largest managed heap seen by a sampler during the measurement (MiB).</param>
+/// <param name="StoredKilobytesPerTrial">State the engine stores per trial for its backward pass (KiB): Eventprop's spikes and snapshots, BPTT's every step.</param>
 public sealed record SteppedBenchmarkResult(string Case, int Inputs, int Hidden, int Steps, int BatchSize, int Threads, double MillisecondsPerTrial, double CpuMillisecondsPerTrial,
-    double InputSpikesPerTrial, double HiddenSpikesPerTrial, double PeakWorkingSetMegabytes, double PeakManagedMegabytes)
+    double InputSpikesPerTrial, double HiddenSpikesPerTrial, double PeakWorkingSetMegabytes, double PeakManagedMegabytes, double StoredKilobytesPerTrial = 0)
 {
     /// <summary>One line of <see cref="SteppedBenchmark.TableHeader"/>.</summary>
     public string ToTableRow() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {CpuMillisecondsPerTrial,12:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} |");
+        $"| {Case,-11} | {Inputs,6} | {Hidden,6} | {Steps,6} | {BatchSize,5} | {Threads,7} | {MillisecondsPerTrial,8:F2} | {CpuMillisecondsPerTrial,12:F2} | {InputSpikesPerTrial,9:F0} | {HiddenSpikesPerTrial,9:F0} | {PeakWorkingSetMegabytes,9:F0} | {PeakManagedMegabytes,11:F0} | {StoredKilobytesPerTrial,15:F0} |");
 }
 
 /// <summary>
@@ -62,8 +83,8 @@ public static class SteppedBenchmark
 {
     /// <summary>Header of the Markdown table printed by the benchmark.</summary>
     public const string TableHeader =
-        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | cpu ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB |\n" +
-        "|-------------|--------|--------|--------|-------|---------|----------|--------------|-----------|-----------|-----------|-------------|";
+        "| case        | inputs | hidden |  steps | batch | threads | ms/trial | cpu ms/trial | in spk/tr | hid spk/tr | peak RSS MiB | peak heap MiB | stored KiB/trial |\n" +
+        "|-------------|--------|--------|--------|-------|---------|----------|--------------|-----------|-----------|-----------|-------------|-----------------|";
 
     /// <summary>Builds the network of a case (seeded).</summary>
     public static Network BuildNetwork(SteppedBenchmarkCase c, int seed = 1)
@@ -118,7 +139,10 @@ public static class SteppedBenchmark
         if (batches < 1) throw new ArgumentOutOfRangeException(nameof(batches), batches, "Measure at least one minibatch.");
         var network = BuildNetwork(c);
         var samples = BuildSamples(c, 2 * batchSize);
-        var engine = new SteppedEngine(c.Dt, c.Duration, threads);
+        Core.Simulation.IGradientEngine engine = c.Bptt
+            ? new Core.Simulation.Surrogate.SurrogateEngine(c.Dt, c.Duration, new Core.Simulation.Surrogate.SurrogateOptions { Threads = threads })
+            : new SteppedEngine(c.Dt, c.Duration, threads);
+        int engineThreads = engine is SteppedEngine se ? se.Threads : ((Core.Simulation.Surrogate.SurrogateEngine)engine).Threads;
         var adam = new Adam();
         var batchA = samples[..batchSize];
         var batchB = samples[batchSize..];
@@ -153,9 +177,10 @@ public static class SteppedBenchmark
         int trials = batches * batchSize;
         using var process = Process.GetCurrentProcess();
         process.Refresh();
-        return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engine.Threads,
+        return new SteppedBenchmarkResult(c.Name, network.Input.Size, c.Hidden, c.Steps, batchSize, engineThreads,
             watch.Elapsed.TotalMilliseconds / trials, cpu.TotalMilliseconds / trials, inputs / samples.Length, hidden / trials,
-            process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0);
+            process.PeakWorkingSet64 / 1048576.0, peakManaged / 1048576.0,
+            (engine is SteppedEngine st ? st.StoredStateBytesPerTrial : ((Core.Simulation.Surrogate.SurrogateEngine)engine).StoredStateBytesPerTrial) / 1024.0);
 
         Core.Simulation.GradientResult Step(SpikeSample[] batch)
         {

@@ -9,7 +9,8 @@ public static class BenchCommand
         eventprop bench [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--device cpu|cuda|ilgpu-cpu|auto]
 
         Forward + backward of the batched time-stepped engine on SHD-sized networks (random Poisson input), one table row
-        per case. Cases: {string.Join(", ", SteppedBenchmarkCase.Standard.Select(c => c.Name))} (default: shd-256).
+        per case. Cases: {string.Join(", ", SteppedBenchmarkCase.Standard.Select(c => c.Name))} (default: shd-256), and
+        Eventprop against surrogate-gradient BPTT: {string.Join(", ", SteppedBenchmarkCase.BpttComparison.Select(c => c.Name))}.
         Runs in this process, so the peak-memory columns include earlier cases; for per-case peaks use
         'dotnet run -c Release --project experiments/Eventprop.Benchmarks -- stepped'.
         --device cuda runs the ILGPU kernels on the GPU (ms per trial and device memory; fails with one line without CUDA);
@@ -27,8 +28,8 @@ public static class BenchCommand
         device = Gpu.SteppedEngines.Resolve(device);
         if (device != "cpu") return RunGpu(a, device, output);
         var cases = (a.Value("cases") ?? "shd-256").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(n => SteppedBenchmarkCase.Standard.FirstOrDefault(c => c.Name == n)
-                ?? throw new UserError($"Unknown case '{n}'; choose from {string.Join(", ", SteppedBenchmarkCase.Standard.Select(c => c.Name))}."))
+            .Select(n => SteppedBenchmarkCase.Find(n)
+                ?? throw new UserError($"Unknown case '{n}'; choose from {string.Join(", ", SteppedBenchmarkCase.Standard.Concat(SteppedBenchmarkCase.BpttComparison).Select(c => c.Name))}."))
             .ToArray();
         int batches = a.Int("batches") ?? 5, batch = a.Int("batch") ?? 32;
         int? threads = a.Int("threads");

@@ -33,6 +33,7 @@ public static class CrossValidation
         if (a.Int("epochs") is int epochs) overrides.Add($"training.epochs={epochs}");
         if (a.Value("data") is string data) overrides.Add($"dataset.path={JsonSerializer.Serialize(data)}");
         if (a.Value("device") is string device) overrides.Add($"engine.device={JsonSerializer.Serialize(device)}");
+        if (a.Value("method") is string method) overrides.Add($"method={JsonSerializer.Serialize(method)}");
         var config = RunConfig.Load(a.Value("config"), overrides);
         if (config.Dataset.Kind is not ("shd" or "ssc"))
             throw new UserError($"--cv speaker needs speaker ids, and dataset.kind '{config.Dataset.Kind}' has none; use an SHD (or SSC) config, e.g. --config experiments/configs/shd_sum_exp.json --data DIR.");

@@ -16,6 +16,7 @@ public static class Program
           gradcheck   Eventprop against finite differences on a given or random network
           data        data info FILE | data download --to DIR
           bench       speed and memory of the time-stepped engine on SHD-sized networks (a table)
+          study       several training runs (series × sweep × seeds) into one table and one plot
         Run 'eventprop <command> --help' for its options. Add --verbose to see the stack trace of an unexpected error.
         """;
 
@@ -61,7 +62,8 @@ public static class Program
                 "gradcheck" => GradientCommands.GradCheck(tail, output),
                 "data" => DataCommands.Run(tail, output),
                 "bench" => BenchCommand.Run(tail, output),
-                _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench (eventprop --help)."),
+                "study" => StudyCommand.Run(tail, output, stop),
+                _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench, study (eventprop --help)."),
             };
         }
         catch (UserError e)
@@ -92,6 +94,7 @@ public static class Program
         "gradcheck" => GradientCommands.GradCheckHelp,
         "data" => DataCommands.Help,
         "bench" => BenchCommand.Help,
-        _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench."),
+        "study" => StudyCommand.Help,
+        _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench, study."),
     };
 }

@@ -29,6 +29,12 @@ public sealed record RunConfig
     /// <summary>The simulation engine.</summary>
     public EngineConfig Engine { get; init; } = new();
 
+    /// <summary>Gradient method: <c>eventprop</c> (exact gradients; default) or <c>surrogate</c> (surrogate-gradient BPTT, <see cref="Surrogate"/> section).</summary>
+    public string Method { get; init; } = "eventprop";
+
+    /// <summary>Surrogate-gradient BPTT settings (used when <see cref="Method"/> is <c>surrogate</c>).</summary>
+    public SurrogateConfig Surrogate { get; init; } = new();
+
     /// <summary>Training options.</summary>
     public TrainingConfig Training { get; init; } = new();
 
@@ -128,6 +134,8 @@ public sealed record RunConfig
         if (Network.Hidden < 1) throw new UserError($"network.hidden must be ≥ 1, got {Network.Hidden}.");
         if (Network.TauMem <= 0 || Network.TauSyn <= 0 || Network.ReadoutTauMem <= 0 || Network.ReadoutTauSyn <= 0)
             throw new UserError("network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be > 0 ms.");
+        if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
+        if (Method == "surrogate") Surrogate.Validate(Loss, Training);
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
         if (!Gpu.SteppedEngines.DeviceNames.Contains(Engine.Device))
             throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
@@ -151,6 +159,74 @@ public sealed record RunConfig
             throw new UserError("first_spike.tau0 and .tau1 must be > 0 ms and first_spike.alpha ≥ 0.");
         if (Dataset.HoldOutSpeaker < 0) throw new UserError($"dataset.hold_out_speaker must be a speaker id ≥ 0, got {Dataset.HoldOutSpeaker}.");
     }
+}
+
+/// <summary>Surrogate-gradient BPTT section (<c>method: surrogate</c>); see docs/surrogate.md.</summary>
+public sealed record SurrogateConfig
+{
+    /// <summary>Surrogate shape: superspike (fast sigmoid), sigmoid, esser, asymptotic_superspike, exponential, rectangular.</summary>
+    public string Shape { get; init; } = "superspike";
+
+    /// <summary>Scale β of the surrogate.</summary>
+    public double Scale { get; init; } = 10;
+
+    /// <summary>Height factor of the surrogate.</summary>
+    public double Height { get; init; } = 1;
+
+    /// <summary><c>exact_propagator</c> (the stepped engine's scheme) or <c>zenke_vogels</c> (eq. 4.1).</summary>
+    public string Discretisation { get; init; } = "exact_propagator";
+
+    /// <summary><c>detached</c> or <c>differentiable</c>.</summary>
+    public string Reset { get; init; } = "detached";
+
+    /// <summary>Whether the gradient flows through the recurrent connections.</summary>
+    public bool RecurrentGradient { get; init; } = true;
+
+    /// <summary>Seed 001 lower bound λ_lower (0 = off).</summary>
+    public double LowerStrength { get; init; }
+
+    /// <summary>Seed 001 lower bound ν_lower (spikes per neuron and trial).</summary>
+    public double LowerTarget { get; init; }
+
+    /// <summary>Seed 001 upper bound λ_upper (0 = off).</summary>
+    public double UpperStrength { get; init; }
+
+    /// <summary>Seed 001 upper bound ν_upper (mean spikes per neuron and trial).</summary>
+    public double UpperTarget { get; init; }
+
+    /// <summary>Seed 001 upper bound exponent L (1 or 2).</summary>
+    public int UpperExponent { get; init; } = 2;
+
+    /// <summary>Checks names and ranges (one-line errors).</summary>
+    internal void Validate(string loss, TrainingConfig training)
+    {
+        if (!Core.Simulation.Surrogate.Surrogate.Names.Contains(Shape) && Shape != "fast_sigmoid")
+            throw new UserError($"Unknown surrogate.shape '{Shape}'; choose one of: {string.Join(", ", Core.Simulation.Surrogate.Surrogate.Names)}.");
+        if (!double.IsFinite(Scale) || Scale < 0 || (Shape == "rectangular" && Scale == 0)) throw new UserError("surrogate.scale must be finite and ≥ 0 (> 0 for rectangular).");
+        if (!double.IsFinite(Height)) throw new UserError("surrogate.height must be finite.");
+        if (Discretisation is not ("exact_propagator" or "zenke_vogels")) throw new UserError($"surrogate.discretisation must be 'exact_propagator' or 'zenke_vogels', got '{Discretisation}'.");
+        if (Reset is not ("detached" or "differentiable")) throw new UserError($"surrogate.reset must be 'detached' or 'differentiable', got '{Reset}'.");
+        if (LowerStrength < 0 || LowerTarget < 0 || UpperStrength < 0 || UpperTarget < 0) throw new UserError("surrogate.lower_*/upper_* must be ≥ 0.");
+        if (UpperExponent is not (1 or 2)) throw new UserError($"surrogate.upper_exponent must be 1 or 2, got {UpperExponent}.");
+        if (loss == "first_spike") throw new UserError("method surrogate needs a voltage loss (sum, sum_exp, max, entropy); first_spike reads a spiking readout.");
+        if (training.RegularizationStrength > 0)
+            throw new UserError("training.regularization_strength is Eventprop's heuristic; with method surrogate use surrogate.lower_strength / surrogate.upper_strength (seed 001's bounds).");
+    }
+
+    /// <summary>The engine options this section describes.</summary>
+    public Core.Simulation.Surrogate.SurrogateOptions ToOptions(int? threads) => new()
+    {
+        Surrogate = Core.Simulation.Surrogate.Surrogate.FromName(Shape, Scale, Height),
+        Discretisation = Discretisation == "zenke_vogels" ? Core.Simulation.Surrogate.Discretisation.ZenkeVogels : Core.Simulation.Surrogate.Discretisation.ExactPropagator,
+        Reset = Reset == "differentiable" ? Core.Simulation.Surrogate.ResetGradient.Differentiable : Core.Simulation.Surrogate.ResetGradient.Detached,
+        RecurrentGradient = RecurrentGradient,
+        Regularization = LowerStrength > 0 || UpperStrength > 0 ? new Core.Simulation.Surrogate.SpikeCountRegularization(LowerStrength, LowerTarget, UpperStrength, UpperTarget, UpperExponent) : null,
+        Threads = threads,
+    };
+
+    /// <summary>A short description for the run's first line.</summary>
+    public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"surrogate BPTT ({Shape} β {Scale}{(Height != 1 ? $" height {Height}" : "")}, {Discretisation}, reset {Reset}, recurrent gradient {(RecurrentGradient ? "on" : "off")})");
 }
 
 /// <summary>Data set section.</summary>

@@ -16,7 +16,7 @@ namespace Eventprop.Cli;
 public static class TrainCommand
 {
     internal const string Help = """
-        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--device D] [--quiet]
+        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--device D] [--method M] [--quiet]
         eventprop train --resume RUN_DIR [--epochs N]
 
         Without --config: the quick start (generated randman, 10 classes; 30 → 128 recurrent → 10; stepped engine dt 1 ms; sum_exp; 30 epochs).
@@ -26,6 +26,7 @@ public static class TrainCommand
           --data DIR      directory of data files   --out DIR        run directory
           --seed N        seed for every random choice   --epochs N  number of epochs
           --device D      auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device)
+          --method M      eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)
           --quiet         print only the final line
           --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
           --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
@@ -61,7 +62,7 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device"], ["quiet"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device", "method"], ["quiet"]);
         a.RequireAtMostPositional(0, "train");
         if (a.Value("cv") is string cv) return CrossValidation.Run(args, a, cv, output, stop);
         string? resume = a.Value("resume");
@@ -75,6 +76,7 @@ public static class TrainCommand
         var overrides = new List<string>(a.Values("set"));
         if (a.Int("seed") is int seed) overrides.Add($"seed={seed}");
         if (a.Int("epochs") is int epochs) overrides.Add($"training.epochs={epochs}");
+        if (a.Value("method") is string method) overrides.Add($"method={JsonSerializer.Serialize(method)}");
         if (a.Value("data") is string data) overrides.Add($"dataset.path={JsonSerializer.Serialize(data)}");
         if (a.Value("device") is string device) overrides.Add($"engine.device={JsonSerializer.Serialize(device)}");
         var config = RunConfig.Load(resume is null ? a.Value("config") : Path.Combine(resume, "config.json"), overrides);
@@ -87,7 +89,8 @@ public static class TrainCommand
         WriteAtomic(Path.Combine(runDir, "config.json"), JsonSerializer.Serialize(config, RunConfig.Json));
         if (!quiet)
         {
-            string engineText = config.Engine.Kind == "stepped" ? Inv($"stepped engine dt {config.Engine.Dt} ms") : "exact engine";
+            string engineText = config.Method == "surrogate" ? Inv($"{config.Surrogate.Describe()} dt {config.Engine.Dt} ms")
+                : config.Engine.Kind == "stepped" ? Inv($"stepped engine dt {config.Engine.Dt} ms") : "exact engine";
             string shape = Inv($"{p.Network.Input.Size} → {config.Network.Hidden}{(config.Network.Recurrent ? " (recurrent)" : "")} → {p.Network.Readout.Size}");
             output.WriteLine(Inv($"{config.Name}: {p.Train.Count} training, {p.Validation?.Count ?? 0} validation, {p.Test?.Count ?? 0} test trials; {shape}; {engineText}; loss {config.Loss}"));
             output.WriteLine("epoch   loss   train    valid    test   spikes/neuron      lr     s");
@@ -175,7 +178,9 @@ public static class TrainCommand
         if (n.Recurrent) builder = builder.Connect("hidden", "hidden", Normal(n.RecurrentInit, "network.recurrent_init"));
         var network = builder.Connect("hidden", "out", Normal(n.ReadoutInit, "network.readout_init")).Build();
         bool learnTau = c.Training.LearnTauMem || c.Training.LearnTauSyn;
-        IGradientEngine engine = c.Engine.Kind == "exact"
+        IGradientEngine engine = c.Method == "surrogate"
+            ? new Core.Simulation.Surrogate.SurrogateEngine(c.Engine.Dt, c.Engine.DurationMs, c.Surrogate.ToOptions(c.Engine.Threads > 0 ? c.Engine.Threads : null), timeConstantGradients: learnTau)
+            : c.Engine.Kind == "exact"
             ? new ExactEngine(c.Engine.DurationMs)
             : CreateSteppedEngine(c, learnTau);
         var t = c.Training;

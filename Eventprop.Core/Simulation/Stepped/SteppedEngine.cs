@@ -117,6 +117,13 @@ public sealed class SteppedEngine : IGradientEngine
     /// <summary>Lower bound on the recorded I − V used as the jump divisor.</summary>
     public double MinimumThresholdSlope { get; }
 
+    /// <summary>
+    /// Bytes per trial that the last <see cref="Gradient"/> call recorded for its backward pass, averaged over the batch:
+    /// the spikes (step, neuron and threshold slope, 12 bytes each) and the state snapshots (V and I of every neuron every
+    /// snapshot interval, with the replay pointers). For comparison with BPTT, which stores every step.
+    /// </summary>
+    public double StoredStateBytesPerTrial { get; private set; }
+
     /// <inheritdoc />
     public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
@@ -143,6 +150,14 @@ public sealed class SteppedEngine : IGradientEngine
             var trials = RentTrials(count);
             RunForward(plan, batch, labels, loss, trials, interval);
             var counts = HiddenSpikeCounts(plan, trials, count);
+            long stored = 0;
+            for (int b = 0; b < count; b++)
+            {
+                var t = trials[b];
+                foreach (var list in t.Spikes) stored += 12L * list.Count;
+                stored += (long)t.SnapshotCount * (8L * plan.NeuronCount + 4 + 4L * plan.Spiking.Length);
+            }
+            StoredStateBytesPerTrial = (double)stored / count;
 
             var regJump = new float[plan.NeuronCount];
             if (regularization is { Strength: > 0 })

@@ -1,0 +1,148 @@
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+
+namespace Eventprop.Core.Simulation.Surrogate;
+
+/// <summary>
+/// Backpropagation through time with surrogate gradients (comparison mode): the same <see cref="Network"/>, data and losses
+/// as the Eventprop engines, trained with the derivative of the spike threshold replaced by a <see cref="Surrogate"/> h(U − ϑ).
+/// Implements <see cref="IGradientEngine"/>, so <see cref="Training.Trainer"/> trains with it unchanged.
+/// </summary>
+/// <remarks>
+/// <para><b>Forward.</b> Either the stepped engine's exact-propagator scheme or Zenke &amp; Vogels' eq. 4.1
+/// (<see cref="Discretisation"/>); input spikes are binned to the nearest grid point. Every grid point's V and I are kept
+/// (BPTT needs them): memory grows as steps × neurons per trial in flight, against Eventprop's spikes.</para>
+/// <para><b>Backward.</b> Reverse-mode differentiation of the discrete update, with ∂S/∂U := h(U − ϑ); the reset is
+/// detached or differentiated (<see cref="ResetGradient"/>), and the flow through recurrent weights can be switched off.
+/// The loss's <see cref="AdjointDrive"/> is differentiated through the discrete readout (see the remarks of the readout
+/// trace): sum, sum_exp, max, entropy and custom voltage losses work; losses of spiking readouts (first_spike) do not. The
+/// seed-001 regularisers (<see cref="SurrogateOptions.Regularization"/>) are part of the loss value and its gradient.
+/// Gradients are exact for the discrete model in the smooth-forward check mode (<see cref="ForwardSpike.Sigmoid"/>).
+/// dL/dτm and dL/dτs come out of the same pass (through the per-step propagators).</para>
+/// <para><b>Speed.</b> float32 by default (double on request), threads over trials (one partition each, summed in order:
+/// bit-identical results for a given thread count), vectorised over neurons, sparse delivery of input and hidden spikes.</para>
+/// </remarks>
+public sealed class SurrogateEngine : IGradientEngine
+{
+    private readonly Lock _sync = new();
+    private readonly SurrogateRunner<float>? _single;
+    private readonly SurrogateRunner<double>? _double;
+
+    /// <summary>Creates an engine with step <paramref name="dt"/> for trials of <paramref name="duration"/> ms.</summary>
+    /// <param name="dt">Time step in ms (finite, &gt; 0, ≤ duration, duration/dt a whole number).</param>
+    /// <param name="duration">Trial length T in ms.</param>
+    /// <param name="options">Surrogate, discretisation and the other settings (null: the defaults).</param>
+    /// <param name="timeConstantGradients">Whether dL/dτ is computed (default true; otherwise the τ entries are 0).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message says which and why.</exception>
+    public SurrogateEngine(double dt, double duration, SurrogateOptions? options = null, bool timeConstantGradients = true)
+    {
+        if (!double.IsFinite(duration) || duration <= 0)
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, "The trial duration must be finite and > 0 ms.");
+        if (!double.IsFinite(dt) || dt <= 0)
+            throw new ArgumentOutOfRangeException(nameof(dt), dt, "The time step dt must be finite and > 0 ms.");
+        if (dt > duration)
+            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"The time step dt = {dt} ms is longer than the trial ({duration} ms); choose dt ≤ T.");
+        double steps = Math.Round(duration / dt);
+        if (Math.Abs(steps * dt - duration) > 1e-9 * duration)
+            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"The trial duration {duration} ms is not a whole number of steps of {dt} ms; choose dt so that T/dt is an integer.");
+        if (steps > 10_000_000)
+            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"T/dt = {steps} steps is too many for BPTT (every step is stored); choose a larger dt.");
+        Options = options ?? new SurrogateOptions();
+        ArgumentNullException.ThrowIfNull(Options.Surrogate, "options.Surrogate");
+        if (Options.Threads is <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), Options.Threads, "The thread count must be ≥ 1 (or null for the processor count).");
+        Options.Regularization?.Validate();
+        Dt = dt;
+        Duration = duration;
+        Steps = (int)steps;
+        Threads = Options.Threads ?? Environment.ProcessorCount;
+        TimeConstantGradients = timeConstantGradients;
+        if (Options.DoublePrecision) _double = new SurrogateRunner<double>(this);
+        else _single = new SurrogateRunner<float>(this);
+    }
+
+    /// <summary>The settings.</summary>
+    public SurrogateOptions Options { get; }
+
+    /// <summary>Time step (ms).</summary>
+    public double Dt { get; }
+
+    /// <inheritdoc />
+    public double Duration { get; }
+
+    /// <summary>Number of steps N = T/dt.</summary>
+    public int Steps { get; }
+
+    /// <summary>Worker threads (partitions of the batch).</summary>
+    public int Threads { get; }
+
+    /// <summary>Whether dL/dτ is computed.</summary>
+    public bool TimeConstantGradients { get; }
+
+    /// <summary>
+    /// Bytes of stored BPTT state (V and I at every grid point, per trial in flight) in the last call: the part of the memory
+    /// that grows with T. Eventprop's counterpart is the recorded spikes.
+    /// </summary>
+    public long StoredStateBytes => _single?.StoredBytes ?? _double!.StoredBytes;
+
+    /// <summary>
+    /// Bytes of BPTT state per trial: V and I of every neuron at every grid point, 2·(T/dt + 1)·n·(4 or 8) bytes (plus the
+    /// spike and input indices, not counted). Comparable with <see cref="Stepped.SteppedEngine.StoredStateBytesPerTrial"/>.
+    /// </summary>
+    public double StoredStateBytesPerTrial { get; private set; }
+
+    /// <inheritdoc />
+    public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    {
+        lock (_sync)
+        {
+            var labels = Check(network, batch, loss);
+            var (value, predictions, counts, _) = _single is not null
+                ? _single.Run(network, batch, labels, loss, gradient: false)
+                : _double!.Run(network, batch, labels, loss, gradient: false);
+            return new EvaluationResult(value, predictions, labels, counts);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">An Eventprop <see cref="ActivityRegularization"/> with a non-zero strength was passed
+    /// (it is a heuristic of the adjoint; use <see cref="SurrogateOptions.Regularization"/>).</exception>
+    public GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
+    {
+        if (regularization is { Strength: > 0 })
+            throw new ArgumentException("The Eventprop activity regulariser (k_reg) is a heuristic of the adjoint pass and has no BPTT form; use SurrogateOptions.Regularization (seed 001's lower/upper spike-count bounds) instead.", nameof(regularization));
+        lock (_sync)
+        {
+            var labels = Check(network, batch, loss);
+            var (value, predictions, counts, gradient) = _single is not null
+                ? _single.Run(network, batch, labels, loss, gradient: true)
+                : _double!.Run(network, batch, labels, loss, gradient: true);
+            int neurons = network.Populations.Where(p => p.HasDynamics).Sum(p => p.Size);
+            StoredStateBytesPerTrial = 2.0 * (Steps + 1) * neurons * (Options.DoublePrecision ? 8 : 4);
+            return new GradientResult(value, predictions, labels, counts, gradient!);
+        }
+    }
+
+    private static int[] Check(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(loss);
+        network.Validate();
+        if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
+        if (network.Readout.IsSpiking || loss.Readout == ReadoutKind.Spiking)
+            throw new ArgumentException($"The surrogate-gradient engine needs a leaky-integrator readout and a voltage loss (sum, sum_exp, max, entropy, custom); '{network.Readout.Name}' is {(network.Readout.IsSpiking ? "spiking" : "a leaky integrator")} and loss '{loss.Name}' reads {(loss.Readout == ReadoutKind.Spiking ? "spikes" : "voltages")}.");
+        var labels = new int[batch.Count];
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var s = batch[b] ?? throw new ArgumentException($"Sample {b} of the batch is null.", nameof(batch));
+            if (s.Label < 0 || s.Label >= network.Readout.Size)
+                throw new ArgumentException($"Sample {b} of the batch has label {s.Label}, which is not a class of readout '{network.Readout.Name}' (0…{network.Readout.Size - 1}).", nameof(batch));
+            if (s.MaxChannel >= network.Input.Size)
+                throw new ArgumentException($"Sample {b} of the batch uses input channel {s.MaxChannel} but input '{network.Input.Name}' has {network.Input.Size} channels (0…{network.Input.Size - 1}); the data and the network's input size do not match.", nameof(batch));
+            labels[b] = s.Label;
+        }
+        return labels;
+    }
+}

@@ -1,0 +1,271 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Eventprop.Cli;
+
+/// <summary>
+/// A study: several training runs of one base config that differ in a few keys (series), optionally swept over one key's
+/// values and repeated over seeds; the results go into one table (CSV + Markdown) and one plot. Used for the surrogate-gradient
+/// study on randman (seed 000) and the Eventprop-vs-BPTT comparison (issue 7).
+/// </summary>
+public sealed record StudyConfig
+{
+    /// <summary>Study name (the output directory is <c>runs/&lt;name&gt;-&lt;time&gt;</c> unless --out is given).</summary>
+    public string Name { get; init; } = "study";
+
+    /// <summary>Free text (ignored).</summary>
+    public string? Comment { get; init; }
+
+    /// <summary>The run config every run starts from (same keys as <c>train --config</c>).</summary>
+    public JsonObject Base { get; init; } = [];
+
+    /// <summary>Seeds; every run is repeated for each.</summary>
+    public int[] Seeds { get; init; } = [1];
+
+    /// <summary>The compared settings: a label and the keys they set (dotted keys as in <c>--set</c>).</summary>
+    public StudySeries[] Series { get; init; } = [];
+
+    /// <summary>Optional sweep of one key over values, crossed with every series.</summary>
+    public StudySweep? Sweep { get; init; }
+
+    /// <summary>Plot title (default: the name).</summary>
+    public string? Title { get; init; }
+}
+
+/// <summary>One compared setting of a study.</summary>
+public sealed record StudySeries
+{
+    /// <summary>Label in the table and the plot legend.</summary>
+    public string Label { get; init; } = "";
+
+    /// <summary>Keys to set, e.g. <c>{"method": "surrogate", "surrogate.shape": "esser"}</c>.</summary>
+    public Dictionary<string, JsonNode?> Set { get; init; } = [];
+}
+
+/// <summary>A key swept over values.</summary>
+public sealed record StudySweep
+{
+    /// <summary>Dotted key, e.g. <c>surrogate.scale</c>.</summary>
+    public string Key { get; init; } = "";
+
+    /// <summary>Axis label of the plot (default: the key).</summary>
+    public string? Label { get; init; }
+
+    /// <summary>The values.</summary>
+    public double[] Values { get; init; } = [];
+}
+
+/// <summary><c>eventprop study</c>: runs a <see cref="StudyConfig"/> and writes results.csv, results.md and a plot.</summary>
+public static class StudyCommand
+{
+    internal const string Help = """
+        eventprop study --config STUDY.json [--set key=value ...] [--out DIR] [--data DIR] [--quiet]
+
+        Trains every series of the study (× every sweep value × every seed) from its base config, one run directory each, and
+        writes one table (results.csv, results.md: test accuracy mean ± std over seeds, seconds per epoch, peak managed
+        memory during the run) and one plot (results.png/.svg: test accuracy against the sweep value, or per epoch without a sweep).
+          --set key=value  override a key of the base config for every run (e.g. --set training.epochs=5)
+          --seeds 1,2      replace the study's seeds     --values 0,10,100  replace the sweep values
+          --series 1,3     run only these series (numbered from 1 in the study file)
+        Shipped studies: experiments/configs/studies/randman_surrogate_study.json, experiments/configs/studies/randman_eventprop_vs_bptt.json.
+        """;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    /// <summary>One finished (or skipped) run.</summary>
+    private sealed record Row(string Series, double? Value, int Seed, double? TestAccuracy, double? TrainAccuracy, double SecondsPerEpoch,
+        double PeakManagedMegabytes, string? Note, double[] TestCurve);
+
+    /// <summary>Runs the command.</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
+    {
+        var a = Arguments.Parse(args, "study", ["config", "set", "out", "data", "seeds", "values", "series"], ["quiet"]);
+        a.RequireAtMostPositional(0, "study");
+        string path = a.Value("config") ?? throw new UserError("study needs --config STUDY.json (see experiments/configs/studies/).");
+        if (!File.Exists(path)) throw new UserError($"Study file '{path}' not found.");
+        StudyConfig study;
+        try { study = JsonSerializer.Deserialize<StudyConfig>(File.ReadAllText(path), Json) ?? throw new UserError($"Study '{path}' is empty."); }
+        catch (JsonException e) { throw new UserError($"Study '{path}': {RunConfig.OneLine(e.Message)}"); }
+        if (study.Series.Length == 0) throw new UserError($"Study '{path}' has no series.");
+        if (study.Seeds.Length == 0) throw new UserError($"Study '{path}' has no seeds.");
+        bool quiet = a.Flag("quiet");
+        if (a.Value("seeds") is string seedList) study = study with { Seeds = Numbers(seedList, "--seeds").Select(x => (int)x).ToArray() };
+        if (a.Value("values") is string valueList)
+            study = study with { Sweep = (study.Sweep ?? throw new UserError("--values needs a study with a sweep.")) with { Values = Numbers(valueList, "--values") } };
+        if (a.Value("series") is string seriesList)
+        {
+            var picked = Numbers(seriesList, "--series").Select(x => (int)x).ToArray();
+            if (picked.Any(i => i < 1 || i > study.Series.Length)) throw new UserError($"--series picks series by number, 1…{study.Series.Length}.");
+            study = study with { Series = picked.Select(i => study.Series[i - 1]).ToArray() };
+        }
+        string outDir = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        Directory.CreateDirectory(outDir);
+        string basePath = Path.Combine(outDir, "base_config.json");
+        File.WriteAllText(basePath, study.Base.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var common = new List<string>(a.Values("set"));
+        if (a.Value("data") is string data) common.Add($"dataset.path={JsonSerializer.Serialize(data)}");
+        // Fail early, with one line, if the base config or a --set is bad.
+        RunConfig.Load(basePath, common);
+
+        double?[] values = study.Sweep is { } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
+        var rows = new List<Row>();
+        int total = study.Series.Length * values.Length * study.Seeds.Length, done = 0;
+        foreach (var series in study.Series)
+            foreach (var value in values)
+                foreach (int seed in study.Seeds)
+                {
+                    if (stop.IsCancellationRequested) break;
+                    done++;
+                    var sets = new List<string>(common);
+                    sets.AddRange(series.Set.Select(kv => $"{kv.Key}={(kv.Value is null ? "null" : kv.Value.ToJsonString())}"));
+                    if (value is double v) sets.Add($"{study.Sweep!.Key}={v.ToString("R", CultureInfo.InvariantCulture)}");
+                    sets.Add($"seed={seed}");
+                    string runName = Slug($"{series.Label}{(value is double x ? $"-{x.ToString(CultureInfo.InvariantCulture)}" : "")}-seed{seed}");
+                    string runDir = Path.Combine(outDir, runName);
+                    var row = TrainOne(basePath, sets, runDir, series.Label, value, seed, stop);
+                    rows.Add(row);
+                    if (!quiet)
+                    {
+                        string sweepText = value is double y ? TrainCommand.Inv($", {study.Sweep!.Key} = {y}") : "";
+                        string result = row.Note ?? TrainCommand.Inv($"test {100 * row.TestAccuracy:F1} %, {row.SecondsPerEpoch:F2} s/epoch, peak heap {row.PeakManagedMegabytes:F0} MiB");
+                        output.WriteLine(TrainCommand.Inv($"[{done}/{total}] {series.Label}{sweepText}, seed {seed}: {result}"));
+                    }
+                }
+        WriteTable(outDir, study, rows);
+        string? plotProblem = WritePlot(outDir, study, rows);
+        if (plotProblem is not null) output.WriteLine($"warning: plot not written ({plotProblem}); the table is unaffected.");
+        output.WriteLine($"study {study.Name}: {rows.Count} runs; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
+        return 0;
+    }
+
+    private static double[] Numbers(string list, string option)
+    {
+        try { return list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray(); }
+        catch (FormatException) { throw new UserError($"{option} takes a comma-separated list of numbers, e.g. {option} 1,2,3."); }
+    }
+
+    private static Row TrainOne(string basePath, List<string> sets, string runDir, string label, double? value, int seed, CancellationToken stop)
+    {
+        var args = new List<string> { "--config", basePath, "--out", runDir, "--quiet" };
+        foreach (var s in sets) { args.Add("--set"); args.Add(s); }
+        long peak = 0;
+        using var halt = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!halt.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, GC.GetTotalMemory(false));
+                try { await Task.Delay(5, halt.Token); } catch (TaskCanceledException) { }
+            }
+        });
+        GC.Collect();
+        try
+        {
+            TrainCommand.Run(args, TextWriter.Null, stop);
+        }
+        catch (UserError e)
+        {
+            return new Row(label, value, seed, null, null, 0, 0, $"skipped: {e.Message}", []);
+        }
+        finally
+        {
+            halt.Cancel();
+            sampler.Wait();
+        }
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json")))!;
+        var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "metrics.json"))) as JsonArray ?? [];
+        double seconds = metrics.Count == 0 ? 0 : metrics.Average(m => m!["seconds"]!.GetValue<double>());
+        double[] curve = metrics.Select(m => m!["test_accuracy"] is JsonNode t ? t.GetValue<double>() : double.NaN).ToArray();
+        return new Row(label, value, seed, summary["test_accuracy"]?.GetValue<double>(), summary["final_train_accuracy"]?.GetValue<double>(),
+            seconds, peak / 1048576.0, null, curve);
+    }
+
+    private static string Slug(string s)
+    {
+        var b = new StringBuilder();
+        foreach (char c in s) b.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? char.ToLowerInvariant(c) : '_');
+        return b.ToString();
+    }
+
+    private static void WriteTable(string outDir, StudyConfig study, List<Row> rows)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var csv = new StringBuilder("series,sweep_key,sweep_value,seed,test_accuracy,final_train_accuracy,seconds_per_epoch,peak_managed_mib,note\n");
+        foreach (var r in rows)
+            csv.AppendLine(string.Join(',', Quote(r.Series), study.Sweep?.Key ?? "", r.Value?.ToString("R", inv) ?? "", r.Seed.ToString(inv),
+                r.TestAccuracy?.ToString("R", inv) ?? "", r.TrainAccuracy?.ToString("R", inv) ?? "", r.SecondsPerEpoch.ToString("R", inv),
+                r.PeakManagedMegabytes.ToString("F1", inv), Quote(r.Note ?? "")));
+        TrainCommand.WriteAtomic(Path.Combine(outDir, "results.csv"), csv.ToString());
+
+        var md = new StringBuilder($"# {study.Title ?? study.Name}\n\n");
+        string key = study.Sweep?.Label ?? study.Sweep?.Key ?? "";
+        md.AppendLine($"Seeds {string.Join(", ", study.Seeds)}; test accuracy mean ± std over seeds; seconds per epoch and peak managed heap (sampled during training) are means.\n");
+        md.AppendLine(study.Sweep is null
+            ? "| series | test accuracy (%) | final train accuracy (%) | s/epoch | peak heap MiB | note |\n|---|---|---|---|---|---|"
+            : $"| series | {key} | test accuracy (%) | final train accuracy (%) | s/epoch | peak heap MiB | note |\n|---|---|---|---|---|---|---|");
+        foreach (var g in rows.GroupBy(r => (r.Series, r.Value)))
+        {
+            var ok = g.Where(r => r.Note is null).ToList();
+            string note = g.FirstOrDefault(r => r.Note is not null)?.Note ?? "";
+            string acc = ok.Count == 0 ? "–" : MeanStd(ok.Select(r => 100 * r.TestAccuracy!.Value));
+            string train = ok.Count == 0 ? "–" : MeanStd(ok.Select(r => 100 * r.TrainAccuracy!.Value));
+            string sec = ok.Count == 0 ? "–" : ok.Average(r => r.SecondsPerEpoch).ToString("F2", inv);
+            string mem = ok.Count == 0 ? "–" : ok.Average(r => r.PeakManagedMegabytes).ToString("F0", inv);
+            md.AppendLine(study.Sweep is null
+                ? $"| {g.Key.Series} | {acc} | {train} | {sec} | {mem} | {note} |"
+                : $"| {g.Key.Series} | {g.Key.Value?.ToString(inv)} | {acc} | {train} | {sec} | {mem} | {note} |");
+        }
+        TrainCommand.WriteAtomic(Path.Combine(outDir, "results.md"), md.ToString());
+
+        static string Quote(string s) => s.Contains(',') || s.Contains('"') ? $"\"{s.Replace("\"", "\"\"")}\"" : s;
+        string MeanStd(IEnumerable<double> xs)
+        {
+            var l = xs.ToList();
+            double m = l.Average();
+            if (l.Count < 2) return m.ToString("F1", inv);
+            double sd = Math.Sqrt(l.Sum(x => (x - m) * (x - m)) / (l.Count - 1));
+            return $"{m.ToString("F1", inv)} ± {sd.ToString("F1", inv)}";
+        }
+    }
+
+    private static string? WritePlot(string outDir, StudyConfig study, List<Row> rows)
+    {
+        try
+        {
+            var series = new List<PlotSeries>();
+            foreach (var g in rows.Where(r => r.Note is null).GroupBy(r => r.Series))
+            {
+                if (study.Sweep is not null)
+                {
+                    var points = g.GroupBy(r => r.Value!.Value).OrderBy(p => p.Key).ToList();
+                    series.Add(new PlotSeries(g.Key, points.Select(p => p.Key).ToArray(), points.Select(p => 100 * p.Average(r => r.TestAccuracy!.Value)).ToArray()));
+                }
+                else
+                {
+                    int epochs = g.Min(r => r.TestCurve.Length);
+                    if (epochs == 0) continue;
+                    series.Add(new PlotSeries(g.Key, Enumerable.Range(1, epochs).Select(e => (double)e).ToArray(),
+                        Enumerable.Range(0, epochs).Select(e => 100 * g.Average(r => r.TestCurve[e])).ToArray()));
+                }
+            }
+            if (series.Count == 0) return null;
+            Plots.SaveLines(Path.Combine(outDir, "results"), study.Title ?? study.Name,
+                study.Sweep is null ? "epoch" : study.Sweep.Label ?? study.Sweep.Key, "test accuracy (%)", series);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
+        {
+            return RunConfig.OneLine(e.Message);
+        }
+    }
+}
