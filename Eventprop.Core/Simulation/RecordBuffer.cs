@@ -3,7 +3,9 @@ namespace Eventprop.Core.Simulation;
 /// <summary>The recorded states (t, V, I) of one neuron after each event that touched it, interleaved in one array.</summary>
 internal sealed class RecordBuffer(int capacity)
 {
-    private double[] _data = new double[3 * Math.Max(4, capacity)];
+    // Uninitialised: only the first 3·Count entries are ever read, and a generous capacity then costs no zeroing and
+    // no page faults for the part that is never written.
+    private double[] _data = GC.AllocateUninitializedArray<double>(3 * Math.Max(4, capacity));
 
     public int Count { get; private set; }
 
@@ -16,7 +18,12 @@ internal sealed class RecordBuffer(int capacity)
     public void Add(double t, double v, double i)
     {
         int at = 3 * Count;
-        if (at + 3 > _data.Length) Array.Resize(ref _data, _data.Length * 2);
+        if (at + 3 > _data.Length)
+        {
+            var grown = GC.AllocateUninitializedArray<double>(_data.Length * 2);
+            _data.AsSpan(0, at).CopyTo(grown);
+            _data = grown;
+        }
         _data[at] = t;
         _data[at + 1] = v;
         _data[at + 2] = i;
