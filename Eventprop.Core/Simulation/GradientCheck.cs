@@ -197,7 +197,9 @@ public static class GradientCheck
         double plus = Reach(+1), minus = Reach(-1);
         double central = Math.Min(plus, minus), far = Math.Max(plus, minus);
         if (far == 0) return null;
-        double noise = RoundingLevel(at, far, plus >= minus ? +1 : -1);
+        int farSide = plus >= minus ? +1 : -1;
+        double l0 = at(0).Loss; // the unperturbed value, shared by the rounding estimate and the one-sided tableaux
+        double noise = RoundingLevel(at, l0, far, farSide);
         double best = double.NaN, bestError = double.PositiveInfinity;
         bool Converged() => bestError <= 1e-7 * Math.Abs(best) + 1e-10; // well inside the comparison tolerance
         // One tableau per start step; restart from a ten times smaller step only while the best entry's error is
@@ -206,13 +208,13 @@ public static class GradientCheck
         {
             for (double start = from; start >= 1e-8; start /= 10)
             {
-                var (estimate, error, truncationLimited) = Ridders(at, start, noise, side);
+                var (estimate, error, truncationLimited) = Ridders(at, l0, start, noise, side);
                 if (error < bestError) (best, bestError) = (estimate, error);
                 if (Converged() || !truncationLimited) return;
             }
         }
         if (central > 0) Extrapolate(central, 0);
-        if (!Converged() && far >= 16 * central) Extrapolate(far, plus >= minus ? +1 : -1);
+        if (!Converged() && far >= 16 * central) Extrapolate(far, farSide);
         return best;
     }
 
@@ -223,10 +225,9 @@ public static class GradientCheck
     /// difference, in which the smooth part is L″·δ² ≲ 1e-18·L″ and negligible, so what remains is rounding; divided by
     /// √6, its noise gain, times 3).
     /// </summary>
-    private static double RoundingLevel(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double reach, int side)
+    private static double RoundingLevel(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double l0, double reach, int side)
     {
         const double machineEpsilon = 2.220446049250313e-16; // 2^-52
-        double l0 = at(0).Loss;
         double floor = 32 * machineEpsilon * Math.Max(Math.Abs(l0), 1);
         double delta = side * Math.Min(1e-9, reach / 4);
         double second = l0 - 2 * at(delta).Loss + at(2 * delta).Loss;
@@ -235,14 +236,14 @@ public static class GradientCheck
 
     /// <summary>
     /// One Ridders tableau from step <paramref name="h"/>: central differences (error series in h², <paramref name="side"/> 0)
-    /// or one-sided differences towards <paramref name="side"/> = ±1 (error series in h).
+    /// or one-sided differences from the unperturbed value <paramref name="l0"/> towards <paramref name="side"/> = ±1
+    /// (error series in h).
     /// </summary>
-    private static (double Estimate, double Error, bool TruncationLimited) Ridders(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double h, double noise, int side)
+    private static (double Estimate, double Error, bool TruncationLimited) Ridders(Func<double, (double Loss, bool SameCounts, bool SameOrder)> at, double l0, double h, double noise, int side)
     {
         const double shrink = 1.4, safe = 2.0;
         const int table = 10;
         double ratio = side == 0 ? shrink * shrink : shrink;
-        double l0 = side == 0 ? 0 : at(0).Loss;
         double Difference(double step) => side == 0
             ? (at(step).Loss - at(-step).Loss) / (2 * step)
             : (at(side * step).Loss - l0) / (side * step);
