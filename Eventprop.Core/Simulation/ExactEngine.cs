@@ -176,23 +176,18 @@ public sealed class ExactEngine : IGradientEngine
         int nIn = 0;
         var times = sample.Times;
         while (nIn < times.Length && times[nIn] < T) nIn++;
-        var expected = new int[plan.Network.Populations.Count];
-        foreach (var o in plan.Outgoings[plan.InputIndex]) expected[plan.PopulationOf[o.PostOffset]] = 2 * nIn + 16; // inputs plus as many again for hidden-spike arrivals
-        var trial = new ExactTrial(plan, T, expected);
-        var v = new double[n];
-        var cur = new double[n];
-        var last = new double[n];
+        var pops = plan.Network.Populations;
+        var expectedRows = new int[pops.Count];
+        foreach (int q in plan.RowPopulations[plan.InputIndex]) expectedRows[q] = 2 * nIn + 16; // inputs plus as many again for hidden spikes
+        var trial = new ExactTrial(plan, T, expectedRows);
+        var logs = trial.Populations;
         var next = new double[n];
         var nextIsExact = new bool[n]; // false: next[g] is only a lower bound on the crossing time
         Array.Fill(next, double.PositiveInfinity);
         Array.Fill(nextIsExact, true);
-        for (int g = 0; g < n; g++) Record(trial, g, 0, 0, 0, long.MinValue);
+        for (int g = 0; g < n; g++) Touch(trial, g, 3UL);
 
-        var pops = plan.Network.Populations;
         var popSpikes = new int[pops.Count];
-        var touchedStamp = new int[n];
-        int stamp = 0;
-        var touched = new List<int>(n);
         var spiking = plan.SpikingNeurons;
         var cache = new PropagatorCache();
         var channels = sample.Channels;
@@ -215,12 +210,15 @@ public sealed class ExactEngine : IGradientEngine
                 // The earliest candidate is only a lower bound. If V is still below ϑ and still rising at the next
                 // input (or T), it has not crossed before then (V has one turning point, a maximum): move the bound
                 // past that time. Otherwise find the exact crossing (or none). Then look again.
+                var log = logs[plan.PopulationOf[best]];
+                int li = plan.LocalIndex[best];
+                double v0 = log.Voltage(log.Count - 1, li), i0 = log.Current(log.Count - 1, li), t0 = log.LastTime;
                 double horizon = Math.Min(tIn, T);
-                double s = horizon - last[best];
+                double s = horizon - t0;
                 double m = plan.RateMem[best];
                 cache.Set(s, m, plan.RateSyn[best]);
-                double vH = v[best] * cache.DecayMem + cur[best] * m * cache.PsiMemSyn;
-                double iH = cur[best] * cache.DecaySyn;
+                double vH = v0 * cache.DecayMem + i0 * m * cache.PsiMemSyn;
+                double iH = i0 * cache.DecaySyn;
                 if (vH < Theta && iH > vH)
                 {
                     CrossingBound(plan, best, horizon, vH, iH, next, nextIsExact);
@@ -228,7 +226,7 @@ public sealed class ExactEngine : IGradientEngine
                 }
                 else
                 {
-                    next[best] = last[best] + NextCrossing(plan, best, v[best], cur[best]);
+                    next[best] = t0 + NextCrossing(plan, best, v0, i0);
                     nextIsExact[best] = true;
                 }
                 continue;
@@ -236,44 +234,24 @@ public sealed class ExactEngine : IGradientEngine
             if (tSp <= tIn)
             {
                 if (tSp >= T) break;
-                // ---- spike of neuron `best`
+                // ---- spike of neuron `best`: every population it reaches, and its own (the reset), gets a row at tSp
                 int g = best;
-                Advance(plan, g, tSp, v, cur, last, ref cache);
-                double slope = cur[g] - Theta;
+                int p = plan.PopulationOf[g];
+                foreach (int q in plan.RowPopulations[p]) AppendEvolved(plan, logs[q], q, tSp, ref cache);
+                var own = logs[p].LastRow;
+                int li = plan.LocalIndex[g];
+                double slope = own[own.Length / 2 + li] - Theta;
                 var st = trial.SpikeTime[g];
                 int ordinal = st.Count;
                 st.Add(tSp);
                 trial.SpikeSlope[g].Add(slope);
                 trial.Events.Add(new ExactTrial.Event(g, ordinal, tSp));
-                int p = plan.PopulationOf[g];
                 if (++popSpikes[p] > (long)MaxSpikesPerNeuron * pops[p].Size)
                     throw new SpikeLimitExceededException(pops[p].Name, MaxSpikesPerNeuron, tSp);
-                v[g] = Network.Reset;
-                stamp++;
-                touched.Clear();
-                touched.Add(g);
-                touchedStamp[g] = stamp;
-                int row = plan.LocalIndex[g];
-                foreach (var o in plan.Outgoings[p])
-                {
-                    int baseW = row * o.Columns;
-                    for (int jj = 0; jj < o.Columns; jj++)
-                    {
-                        int j = o.PostOffset + jj;
-                        Advance(plan, j, tSp, v, cur, last, ref cache);
-                        cur[j] += o.Weights[baseW + jj];
-                        if (touchedStamp[j] != stamp)
-                        {
-                            touchedStamp[j] = stamp;
-                            touched.Add(j);
-                        }
-                    }
-                }
-                foreach (int j in touched)
-                {
-                    Record(trial, j, tSp, v[j], cur[j], g);
-                    if (plan.Spiking[j]) CrossingBound(plan, j, tSp, v[j], cur[j], next, nextIsExact);
-                }
+                own[li] = Network.Reset;
+                Touch(trial, g, 2UL);
+                foreach (var o in plan.Outgoings[p]) Deliver(plan, trial, o, plan.LocalIndex[g], tSp, g, next, nextIsExact);
+                if (plan.Spiking[g]) CrossingBound(plan, g, tSp, own[li], own[own.Length / 2 + li], next, nextIsExact);
             }
             else
             {
@@ -282,41 +260,43 @@ public sealed class ExactEngine : IGradientEngine
                 int c = channels[inIdx];
                 trial.Events.Add(new ExactTrial.Event(-1 - c, inIdx, tIn));
                 inIdx++;
-                foreach (var o in plan.Outgoings[plan.InputIndex])
-                {
-                    int baseW = c * o.Columns;
-                    for (int jj = 0; jj < o.Columns; jj++)
-                    {
-                        int j = o.PostOffset + jj;
-                        Advance(plan, j, tIn, v, cur, last, ref cache);
-                        cur[j] += o.Weights[baseW + jj];
-                        Record(trial, j, tIn, v[j], cur[j], -1L - c);
-                        if (plan.Spiking[j]) CrossingBound(plan, j, tIn, v[j], cur[j], next, nextIsExact);
-                    }
-                }
+                foreach (int q in plan.RowPopulations[plan.InputIndex]) AppendEvolved(plan, logs[q], q, tIn, ref cache);
+                foreach (var o in plan.Outgoings[plan.InputIndex]) Deliver(plan, trial, o, c, tIn, -1, next, nextIsExact);
             }
         }
         return trial;
     }
 
-    private static void Record(ExactTrial trial, int g, double t, double v, double i, long source)
+    private static void AppendEvolved(ExactPlan plan, PopulationRecords log, int population, double t, ref PropagatorCache cache)
     {
-        // Only own spike vs. arrival enters the pattern: the order among arrivals does not affect smoothness (see HasSameEventOrder).
-        ulong kind = source == g ? 2UL : source == long.MinValue ? 3UL : 1UL;
-        trial.EventPattern[g] = (trial.EventPattern[g] ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
-        trial.Records[g].Add(t, v, i);
+        int off = plan.PopulationOffset[population];
+        log.AppendEvolved(t, plan.RateMem.AsSpan(off, log.Size), plan.RateSyn.AsSpan(off, log.Size), plan.UniformRates[population], ref cache);
     }
 
-    private static void Advance(ExactPlan plan, int g, double t, double[] v, double[] cur, double[] last, ref PropagatorCache cache)
+    /// <summary>
+    /// Adds row <paramref name="row"/> of connection <paramref name="o"/>'s weights to the current of its targets (whose
+    /// last row is at <paramref name="t"/>), updates their event patterns and their next-crossing bounds. The spiking
+    /// source itself (<paramref name="source"/>, when it is among the targets) keeps its own-spike mark.
+    /// </summary>
+    private static void Deliver(ExactPlan plan, ExactTrial trial, ExactPlan.Outgoing o, int row, double t, int source, double[] next, bool[] nextIsExact)
     {
-        double s = t - last[g];
-        if (s <= 0) return;
-        double m = plan.RateMem[g];
-        cache.Set(s, m, plan.RateSyn[g]);
-        v[g] = v[g] * cache.DecayMem + cur[g] * m * cache.PsiMemSyn;
-        cur[g] *= cache.DecaySyn;
-        last[g] = t;
+        var state = trial.Populations[o.PostPopulation].LastRow;
+        int cols = o.Columns;
+        var v = state[..cols];
+        var cur = state.Slice(cols, cols);
+        var w = o.Weights.AsSpan(row * cols, cols);
+        for (int jj = 0; jj < cols; jj++) cur[jj] += w[jj];
+        var pattern = trial.EventPattern.AsSpan(o.PostOffset, cols);
+        for (int jj = 0; jj < cols; jj++)
+            if (o.PostOffset + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+        if (!plan.Spiking[o.PostOffset]) return;
+        for (int jj = 0; jj < cols; jj++) CrossingBound(plan, o.PostOffset + jj, t, v[jj], cur[jj], next, nextIsExact);
     }
+
+    // Only own spike vs. arrival enters the pattern: the order among arrivals does not affect smoothness (see HasSameEventOrder).
+    private static void Touch(ExactTrial trial, int g, ulong kind) => trial.EventPattern[g] = Mix(trial.EventPattern[g], kind);
+
+    private static ulong Mix(ulong hash, ulong kind) => (hash ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
 
     /// <summary>
     /// A cheap lower bound on neuron g's next threshold crossing after t (exact when there is none). While V rises,
@@ -394,11 +374,12 @@ public sealed class ExactEngine : IGradientEngine
         var lv = new double[n];
         var li = new double[n];
         var tb = new double[n];
-        var rp = new int[n];
+        var logs = trial.Populations;
+        var rowPtr = new int[logs.Length]; // per population: its last row at or before the event being processed
+        for (int q = 0; q < logs.Length; q++) rowPtr[q] = logs[q] is null ? -1 : logs[q].Count - 1;
         var gTauMem = new double[n];
         var gTauSyn = new double[n];
         Array.Fill(tb, T);
-        for (int g = 0; g < n; g++) rp[g] = trial.Records[g].Count - 1;
 
         // Drive terms per readout neuron (global index).
         var driveTerms = new List<ExponentialDriveTerm>?[n];
@@ -463,9 +444,6 @@ public sealed class ExactEngine : IGradientEngine
         var driveIntegrals = new double[4];
 
         var weightGrads = gradient.Select(p => p.Values).ToArray();
-        var touchedStamp = new int[n];
-        int stamp = 0;
-        var touched = new List<int>(n);
         var cache = new PropagatorCache();
         int impIdx = 0;
         var events = trial.Events;
@@ -488,19 +466,15 @@ public sealed class ExactEngine : IGradientEngine
                         int j = o.PostOffset + jj;
                         PropagateTo(j, t);
                         gw[baseW + jj] -= plan.TauSyn[j] * li[j];
-                        rp[j]--;
                     }
                 }
+                foreach (int q in plan.RowPopulations[plan.InputIndex]) rowPtr[q]--;
                 continue;
             }
 
             int src = ev.Neuron;
             int p = plan.PopulationOf[src];
             int row = plan.LocalIndex[src];
-            stamp++;
-            touched.Clear();
-            touched.Add(src);
-            touchedStamp[src] = stamp;
             PropagateTo(src, t);
             double transport = 0;
             foreach (var o in plan.Outgoings[p])
@@ -510,12 +484,7 @@ public sealed class ExactEngine : IGradientEngine
                 for (int jj = 0; jj < o.Columns; jj++)
                 {
                     int j = o.PostOffset + jj;
-                    if (touchedStamp[j] != stamp)
-                    {
-                        touchedStamp[j] = stamp;
-                        touched.Add(j);
-                        PropagateTo(j, t);
-                    }
+                    PropagateTo(j, t); // nothing to do for the source, already at t
                     if (Fault != AdjointFault.DropRecurrentTransportTerm || plan.PopulationOf[j] != p)
                         transport += o.Weights[baseW + jj] * (lv[j] - li[j]);
                     gw[baseW + jj] -= plan.TauSyn[j] * li[j];
@@ -526,7 +495,7 @@ public sealed class ExactEngine : IGradientEngine
             double dldt = spikeTimeTerms is null ? 0 : spikeTimeTerms.GetValueOrDefault((src, ev.Ordinal));
             lv[src] += (reset + transport + dldt) / trial.SpikeSlope[src][ev.Ordinal];
             if (regJump is not null) lv[src] -= regJump[src];
-            foreach (int j in touched) rp[j]--;
+            foreach (int q in plan.RowPopulations[p]) rowPtr[q]--;
         }
         for (; impIdx < impulses.Length; impIdx++) ApplyImpulse(impulses[impIdx]);
         for (int g = 0; g < n; g++) PropagateTo(g, 0);
@@ -558,10 +527,20 @@ public sealed class ExactEngine : IGradientEngine
                 tb[g] = t; // a zero adjoint stays zero and adds nothing to the integrals
                 return;
             }
-            int r = rp[g];
-            var (va, ia) = trial.StateAt(g, r, t);
+            int q = plan.PopulationOf[g];
+            var log = logs[q];
+            int r = rowPtr[q], local = plan.LocalIndex[g];
+            double va = log.Voltage(r, local), ia = log.Current(r, local);
             double delta = tEnd - t;
             double m = plan.RateMem[g], rs = plan.RateSyn[g], tm = plan.TauMem[g], ts = plan.TauSyn[g];
+            double sa = t - log.Time(r);
+            if (sa > 0)
+            {
+                // t lies after the row (an impulse, the start of the trial, or a row of a neighbour's reset): evolve to t.
+                double ema = Math.Exp(-m * sa), esa = Math.Exp(-rs * sa);
+                va = va * ema + ia * m * ExpKernels.Psi2(sa, m, rs, ema, esa);
+                ia *= esa;
+            }
             cache.SetWithDoubleNodes(delta, m, rs);
             double em = cache.DecayMem, es = cache.DecaySyn, psiMS = cache.PsiMemSyn;
             double lvb = lv[g], lib = li[g];

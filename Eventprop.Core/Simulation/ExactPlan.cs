@@ -6,7 +6,7 @@ namespace Eventprop.Core.Simulation;
 internal sealed class ExactPlan
 {
     /// <summary>An outgoing connection of a population: its dense weights and where its targets start.</summary>
-    internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex);
+    internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex, int PostPopulation);
 
     public ExactPlan(Network network)
     {
@@ -53,8 +53,24 @@ internal sealed class ExactPlan
         foreach (var p in pops)
             Outgoings[p.Index] = network.Connections
                 .Where(c => c.Pre == p)
-                .Select(c => new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name]))
+                .Select(c => new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name], c.Post.Index))
                 .ToArray();
+        RowPopulations = new int[pops.Count][];
+        UniformRates = new bool[pops.Count];
+        foreach (var p in pops)
+        {
+            var rows = Outgoings[p.Index].Select(o => o.PostPopulation);
+            if (p.HasDynamics) rows = rows.Prepend(p.Index);
+            RowPopulations[p.Index] = rows.Distinct().ToArray();
+            if (p.HasDynamics)
+            {
+                var rm = RateMem.AsSpan(PopulationOffset[p.Index], p.Size);
+                var rs = RateSyn.AsSpan(PopulationOffset[p.Index], p.Size);
+                bool uniform = true;
+                for (int i = 1; i < p.Size; i++) uniform &= rm[i] == rm[0] && rs[i] == rs[0];
+                UniformRates[p.Index] = uniform;
+            }
+        }
         SpikingNeurons = Enumerable.Range(0, n).Where(i => Spiking[i]).ToArray();
         ReadoutOffset = PopulationOffset[network.Readout.Index];
         ReadoutSize = network.Readout.Size;
@@ -73,6 +89,13 @@ internal sealed class ExactPlan
     public int[] LocalIndex { get; }
     public bool[] Spiking { get; }
     public int[] SpikingNeurons { get; }
+
+    /// <summary>Per population: the populations that get a record row when it fires (its targets and, unless it is the
+    /// input, itself: the reset).</summary>
+    public int[][] RowPopulations { get; }
+
+    /// <summary>Per population: whether all its neurons share τ_mem and τ_syn (one set of propagators per event).</summary>
+    public bool[] UniformRates { get; }
     public Outgoing[][] Outgoings { get; }
     public int[] TauMemParameter { get; }
     public int[] TauSynParameter { get; }

@@ -12,17 +12,20 @@ public sealed class ExactTrial
 {
     internal readonly record struct Event(int Neuron, int Ordinal, double Time); // Neuron < 0: input channel −1−Neuron
 
-    internal ExactTrial(ExactPlan plan, double duration, int[] expectedRecords)
+    internal ExactTrial(ExactPlan plan, double duration, int[] expectedRows)
     {
         Plan = plan;
         Duration = duration;
         int n = plan.NeuronCount;
-        Records = new RecordBuffer[n];
+        var pops = plan.Network.Populations;
+        Populations = new PopulationRecords[pops.Count];
+        foreach (var p in pops)
+            if (p.HasDynamics) Populations[p.Index] = new PopulationRecords(p.Size, expectedRows[p.Index]);
+        Records = new RecordIndex(this);
         SpikeTime = new DoubleBuffer[n];
         SpikeSlope = new DoubleBuffer[n];
         for (int i = 0; i < n; i++)
         {
-            Records[i] = new RecordBuffer(expectedRecords[plan.PopulationOf[i]]);
             SpikeTime[i] = new DoubleBuffer(plan.Spiking[i] ? 8 : 1);
             SpikeSlope[i] = new DoubleBuffer(plan.Spiking[i] ? 8 : 1);
         }
@@ -30,8 +33,18 @@ public sealed class ExactTrial
         EventPattern = new ulong[n];
     }
 
+    /// <summary>Per-neuron views of the population rows, indexed by global neuron index.</summary>
+    internal sealed class RecordIndex(ExactTrial trial)
+    {
+        public NeuronRecords this[int g] =>
+            new(trial.Populations[trial.Plan.PopulationOf[g]], trial.Plan.LocalIndex[g]);
+    }
+
     internal ExactPlan Plan { get; }
-    internal RecordBuffer[] Records { get; }
+    /// <summary>Record rows per population index (null for the input).</summary>
+    internal PopulationRecords[] Populations { get; }
+
+    internal RecordIndex Records { get; }
     internal DoubleBuffer[] SpikeTime { get; }
     internal DoubleBuffer[] SpikeSlope { get; }
     internal List<Event> Events { get; } = [];
