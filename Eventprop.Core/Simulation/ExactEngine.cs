@@ -55,6 +55,9 @@ public sealed class ExactEngine : IGradientEngine
 
     internal AdjointFault Fault { get; init; }
 
+    // Record arrays of trials that are done (see ExactTrial.ReleaseRecords).
+    private readonly RecordArrayPool _pool = new();
+
     /// <summary>Runs the forward pass of one trial and records it.</summary>
     public ExactTrial Simulate(Network network, SpikeSample sample) => Forward(new ExactPlan(network), sample);
 
@@ -63,14 +66,25 @@ public sealed class ExactEngine : IGradientEngine
     {
         CheckReadout(network, loss);
         var trial = Simulate(network, sample);
-        return loss.Evaluate(trial.Readout, RequireLabel(sample, network));
+        var evaluation = loss.Evaluate(trial.Readout, RequireLabel(sample, network));
+        trial.ReleaseRecords();
+        return evaluation;
     }
 
     /// <inheritdoc />
     public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
-        var (_, trials, evals, labels) = ForwardBatch(network, batch, loss);
-        return new EvaluationResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, HiddenSpikeCounts(network, trials));
+        var (plan, labels) = CheckBatch(network, batch, loss);
+        var evals = new LossEvaluation[batch.Count];
+        var counts = NewSpikeCounts(network);
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var trial = Forward(plan, batch[b]);
+            evals[b] = loss.Evaluate(trial.Readout, labels[b]);
+            AddSpikeCounts(network, trial, counts);
+            trial.ReleaseRecords();
+        }
+        return new EvaluationResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, counts);
     }
 
     /// <summary>The loss of one trial and its gradient with respect to every parameter.</summary>
@@ -79,15 +93,50 @@ public sealed class ExactEngine : IGradientEngine
     /// <summary>The mean loss over <paramref name="batch"/> and the gradient of that mean, with every recorded trial.</summary>
     /// <remarks>With <paramref name="regularization"/>, the heuristic λ_V jump of <see cref="ActivityRegularization"/> is
     /// applied at every hidden spike, after the Eventprop jump, using the batch-mean spike count of that neuron.</remarks>
-    public ExactGradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
+    public ExactGradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null) =>
+        Gradient(network, batch, loss, regularization, keepTrials: true);
+
+    /// <summary>As the public <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/>,
+    /// but the recorded trials are not returned (the result is a plain <see cref="GradientResult"/>): each trial's records
+    /// go back to the engine's pool after its backward pass, so training does not allocate megabytes per trial.</summary>
+    GradientResult IGradientEngine.Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization)
+    {
+        var result = Gradient(network, batch, loss, regularization, keepTrials: false);
+        return new GradientResult(result.Loss, result.Predictions, result.Labels, result.HiddenSpikeCounts, result.Gradient);
+    }
+
+    private ExactGradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization, bool keepTrials)
     {
         regularization?.Validate();
-        var (plan, trials, evals, labels) = ForwardBatch(network, batch, loss);
-        var counts = HiddenSpikeCounts(network, trials);
-        double[]? regJump = null;
-        if (regularization is { Strength: > 0 })
+        var (plan, labels) = CheckBatch(network, batch, loss);
+        var evals = new LossEvaluation[batch.Count];
+        var counts = NewSpikeCounts(network);
+        var gradient = network.Parameters.ZerosLike();
+        var trials = new ExactTrial[keepTrials ? batch.Count : 0];
+        if (regularization is not { Strength: > 0 })
         {
-            regJump = new double[plan.NeuronCount];
+            // One trial at a time: forward, loss, backward, then its records can go.
+            for (int b = 0; b < batch.Count; b++)
+            {
+                var trial = Forward(plan, batch[b]);
+                evals[b] = loss.Evaluate(trial.Readout, labels[b]);
+                AddSpikeCounts(network, trial, counts);
+                Backward(plan, trial, evals[b].Drive.Scaled(1.0 / batch.Count), gradient, null);
+                if (keepTrials) trials[b] = trial;
+                else trial.ReleaseRecords();
+            }
+        }
+        else
+        {
+            // The regulariser's jump needs the batch's spike counts before any backward pass.
+            var all = new ExactTrial[batch.Count];
+            for (int b = 0; b < batch.Count; b++)
+            {
+                all[b] = Forward(plan, batch[b]);
+                evals[b] = loss.Evaluate(all[b].Readout, labels[b]);
+                AddSpikeCounts(network, all[b], counts);
+            }
+            var regJump = new double[plan.NeuronCount];
             double tauReadout = network.TauMem(network.Readout.Name).Values.Average();
             double n = batch.Count;
             foreach (var pop in network.Hidden)
@@ -97,48 +146,37 @@ public sealed class ExactEngine : IGradientEngine
                 for (int i = 0; i < pop.Size; i++)
                     regJump[off + i] = tauReadout * regularization.Strength * (c[i] / n - regularization.TargetSpikes) / n;
             }
+            for (int b = 0; b < batch.Count; b++)
+            {
+                Backward(plan, all[b], evals[b].Drive.Scaled(1.0 / batch.Count), gradient, regJump);
+                if (keepTrials) trials[b] = all[b];
+                else all[b].ReleaseRecords();
+            }
         }
-        var gradient = network.Parameters.ZerosLike();
-        for (int b = 0; b < trials.Length; b++)
-            Backward(plan, trials[b], evals[b].Drive.Scaled(1.0 / batch.Count), gradient, regJump);
         return new ExactGradientResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, counts, gradient, trials);
     }
 
-    GradientResult IGradientEngine.Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization) =>
-        Gradient(network, batch, loss, regularization);
-
-    private (ExactPlan Plan, ExactTrial[] Trials, LossEvaluation[] Evaluations, int[] Labels) ForwardBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    private (ExactPlan Plan, int[] Labels) CheckBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.");
         CheckReadout(network, loss);
-        var plan = new ExactPlan(network);
-        var trials = new ExactTrial[batch.Count];
-        var evals = new LossEvaluation[batch.Count];
         var labels = new int[batch.Count];
-        for (int b = 0; b < batch.Count; b++)
-        {
-            labels[b] = RequireLabel(batch[b], network);
-            trials[b] = Forward(plan, batch[b]);
-            evals[b] = loss.Evaluate(trials[b].Readout, labels[b]);
-        }
-        return (plan, trials, evals, labels);
+        for (int b = 0; b < batch.Count; b++) labels[b] = RequireLabel(batch[b], network);
+        return (new ExactPlan(network), labels);
     }
 
-    private static Dictionary<string, long[]> HiddenSpikeCounts(Network network, ExactTrial[] trials)
+    private static Dictionary<string, long[]> NewSpikeCounts(Network network) =>
+        network.Hidden.ToDictionary(p => p.Name, p => new long[p.Size]);
+
+    private static void AddSpikeCounts(Network network, ExactTrial trial, Dictionary<string, long[]> counts)
     {
-        var counts = new Dictionary<string, long[]>();
         foreach (var pop in network.Hidden)
         {
-            var c = new long[pop.Size];
-            foreach (var t in trials)
-            {
-                var k = t.SpikeCounts(pop.Name);
-                for (int i = 0; i < c.Length; i++) c[i] += k[i];
-            }
-            counts[pop.Name] = c;
+            var c = counts[pop.Name];
+            var k = trial.SpikeCounts(pop.Name);
+            for (int i = 0; i < c.Length; i++) c[i] += k[i];
         }
-        return counts;
     }
 
     private static void CheckReadout(Network network, ILoss loss)
@@ -179,7 +217,7 @@ public sealed class ExactEngine : IGradientEngine
         var pops = plan.Network.Populations;
         var expectedRows = new int[pops.Count];
         foreach (int q in plan.RowPopulations[plan.InputIndex]) expectedRows[q] = 2 * nIn + 16; // inputs plus as many again for hidden spikes
-        var trial = new ExactTrial(plan, T, expectedRows);
+        var trial = new ExactTrial(plan, T, expectedRows, _pool);
         var logs = trial.Populations;
         var next = new double[n];
         var nextIsExact = new bool[n]; // false: next[g] is only a lower bound on the crossing time
@@ -445,6 +483,7 @@ public sealed class ExactEngine : IGradientEngine
 
         var weightGrads = gradient.Select(p => p.Values).ToArray();
         var cache = new PropagatorCache();
+        var driveCache = new DriveKernelCache();
         int impIdx = 0;
         var events = trial.Events;
 
@@ -459,14 +498,8 @@ public sealed class ExactEngine : IGradientEngine
                 int c = -1 - ev.Neuron;
                 foreach (var o in plan.Outgoings[plan.InputIndex])
                 {
-                    var gw = weightGrads[o.ParameterIndex];
-                    int baseW = c * o.Columns;
-                    for (int jj = 0; jj < o.Columns; jj++)
-                    {
-                        int j = o.PostOffset + jj;
-                        PropagateTo(j, t);
-                        gw[baseW + jj] -= plan.TauSyn[j] * li[j];
-                    }
+                    PropagatePopulation(o.PostPopulation, t);
+                    SubtractWeightGradient(weightGrads[o.ParameterIndex].AsSpan(c * o.Columns, o.Columns), o, plan, li);
                 }
                 foreach (int q in plan.RowPopulations[plan.InputIndex]) rowPtr[q]--;
                 continue;
@@ -479,16 +512,11 @@ public sealed class ExactEngine : IGradientEngine
             double transport = 0;
             foreach (var o in plan.Outgoings[p])
             {
-                var gw = weightGrads[o.ParameterIndex];
-                int baseW = row * o.Columns;
-                for (int jj = 0; jj < o.Columns; jj++)
-                {
-                    int j = o.PostOffset + jj;
-                    PropagateTo(j, t); // nothing to do for the source, already at t
-                    if (Fault != AdjointFault.DropRecurrentTransportTerm || plan.PopulationOf[j] != p)
-                        transport += o.Weights[baseW + jj] * (lv[j] - li[j]);
-                    gw[baseW + jj] -= plan.TauSyn[j] * li[j];
-                }
+                PropagatePopulation(o.PostPopulation, t); // nothing to do for the source, already at t
+                var w = o.Weights.AsSpan(row * o.Columns, o.Columns);
+                if (Fault != AdjointFault.DropRecurrentTransportTerm || o.PostPopulation != p)
+                    transport += TransportTerm(w, lv.AsSpan(o.PostOffset, o.Columns), li.AsSpan(o.PostOffset, o.Columns));
+                SubtractWeightGradient(weightGrads[o.ParameterIndex].AsSpan(row * o.Columns, o.Columns), o, plan, li);
             }
             double reset = Theta * lv[src];
             if (Fault == AdjointFault.FlipResetTerm) reset = -reset;
@@ -507,6 +535,52 @@ public sealed class ExactEngine : IGradientEngine
             weightGrads[plan.TauSynParameter[p]][i] += gTauSyn[g];
         }
         return;
+
+        // Carries every neuron of population q back to t. Hidden populations with shared time constants (the common case)
+        // take a tight loop with one set of propagators; anything else goes neuron by neuron.
+        void PropagatePopulation(int q, double t)
+        {
+            int off = plan.PopulationOffset[q], size = plan.Network.Populations[q].Size;
+            bool driven = off == plan.ReadoutOffset && (hasVoltageDrives || drive.Exponential.Count > 0);
+            if (driven || !plan.UniformRates[q])
+            {
+                for (int g = off; g < off + size; g++) PropagateTo(g, t);
+                return;
+            }
+            var log = logs[q];
+            int r = rowPtr[q];
+            var vRow = log.Row(r)[..size];
+            var iRow = log.Row(r).Slice(size, size);
+            double m = plan.RateMem[off], rs = plan.RateSyn[off];
+            // State at t from the row (t can lie after it when the row is a neighbour's reset or the trial start).
+            double sa = t - log.Time(r), ema = 1, esa = 1, kma = 0;
+            if (sa > 0)
+            {
+                ema = Math.Exp(-m * sa);
+                esa = Math.Exp(-rs * sa);
+                kma = m * ExpKernels.Psi2(sa, m, rs, ema, esa);
+            }
+            for (int i = 0; i < size; i++)
+            {
+                int g = off + i;
+                double tEnd = tb[g];
+                if (t >= tEnd) continue;
+                double lvb = lv[g], lib = li[g];
+                tb[g] = t;
+                if (lvb == 0 && lib == 0) continue; // a zero adjoint stays zero and adds nothing to the integrals
+                double delta = tEnd - t;
+                cache.SetWithDoubleNodes(delta, m, rs);
+                double va = vRow[i] * ema + iRow[i] * kma, ia = iRow[i] * esa;
+                double psiMS = cache.PsiMemSyn;
+                double a = lvb * ia * psiMS;
+                double b = lvb * (va * delta * cache.DecayMem + ia * m * cache.PsiMemMemSyn);
+                double c = ia * (lib * delta * cache.DecaySyn + lvb * rs * cache.PsiMemSynSyn);
+                gTauMem[g] += (a - b) * m;
+                gTauSyn[g] -= c * rs;
+                lv[g] = lvb * cache.DecayMem;
+                li[g] = lib * cache.DecaySyn + lvb * rs * psiMS;
+            }
+        }
 
         void ApplyImpulse(VoltageImpulse imp)
         {
@@ -553,16 +627,15 @@ public sealed class ExactEngine : IGradientEngine
                     double rho = term.Rate;
                     double pCoef = -term.Coefficient / (1 + rho * tm);
                     double qCoef = pCoef / (1 + rho * ts);
-                    double decayEnd = rho == 0 ? 1 : Math.Exp(-rho * tEnd);
-                    double decayStart = rho == 0 ? 1 : Math.Exp(-rho * t);
-                    lvb -= pCoef * decayEnd;
-                    lib -= qCoef * decayEnd;
-                    double pt = pCoef * decayStart, qt = qCoef * decayStart;
+                    driveCache.Set(t, tEnd, rho, m, rs);
+                    lvb -= pCoef * driveCache.DecayEnd;
+                    lib -= qCoef * driveCache.DecayEnd;
+                    double pt = pCoef * driveCache.DecayStart, qt = qCoef * driveCache.DecayStart;
                     lvStart += pt;
                     liStart += qt;
-                    double intI = ia * ExpKernels.Psi2(delta, rho + rs, 0);
+                    double intI = ia * driveCache.PsiSyn;
                     a += pt * intI;
-                    b += pt * (va * ExpKernels.Psi2(delta, rho + m, 0) + ia * m * ExpKernels.Psi3(delta, rho + m, rho + rs, 0));
+                    b += pt * (va * driveCache.PsiMem + ia * m * driveCache.PsiMemSyn);
                     c += qt * intI;
                 }
             }
@@ -594,6 +667,22 @@ public sealed class ExactEngine : IGradientEngine
             li[g] = liStart;
             tb[g] = t;
         }
+    }
+
+    /// <summary>∂L/∂W[pre, post] −= τs,post·λI,post for one presynaptic row of connection o.</summary>
+    private static void SubtractWeightGradient(Span<double> gradientRow, ExactPlan.Outgoing o, ExactPlan plan, double[] li)
+    {
+        var lambdaI = li.AsSpan(o.PostOffset, o.Columns);
+        var tauSyn = plan.TauSyn.AsSpan(o.PostOffset, o.Columns);
+        for (int jj = 0; jj < gradientRow.Length; jj++) gradientRow[jj] -= tauSyn[jj] * lambdaI[jj];
+    }
+
+    /// <summary>Σ_post W[pre, post](λV,post − λI,post) over one presynaptic row.</summary>
+    private static double TransportTerm(ReadOnlySpan<double> w, ReadOnlySpan<double> lambdaV, ReadOnlySpan<double> lambdaI)
+    {
+        double sum = 0;
+        for (int jj = 0; jj < w.Length; jj++) sum += w[jj] * (lambdaV[jj] - lambdaI[jj]);
+        return sum;
     }
 
     private static void CheckReadoutNeuron(ExactPlan plan, int neuron)

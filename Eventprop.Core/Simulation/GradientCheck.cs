@@ -130,6 +130,7 @@ public static class GradientCheck
                     var trial = referenceEngine.Simulate(net, sample);
                     values[i] = x;
                     var evaluation = loss.Evaluate(trial.Readout, sample.Label);
+                    trial.ReleaseRecords(); // counts and event pattern stay readable
                     return (evaluation.Value,
                             trial.AllSpikeCounts().AsSpan().SequenceEqual(baseCounts),
                             trial.HasSameEventOrder(baseTrial) && evaluation.Structure == baseStructure);

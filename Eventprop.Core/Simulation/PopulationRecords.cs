@@ -12,16 +12,17 @@ namespace Eventprop.Core.Simulation;
 /// </remarks>
 internal sealed class PopulationRecords
 {
+    private readonly RecordArrayPool _pool;
     private double[] _times;
     private double[] _states;
 
-    public PopulationRecords(int size, int capacityRows)
+    public PopulationRecords(int size, int capacityRows, RecordArrayPool pool)
     {
         Size = size;
+        _pool = pool;
         int rows = Math.Max(4, capacityRows);
-        _times = GC.AllocateUninitializedArray<double>(rows);
-        // Uninitialised: only written rows are read, so a generous capacity costs no zeroing and no page faults.
-        _states = GC.AllocateUninitializedArray<double>(rows * 2 * size);
+        _times = pool.Rent(rows);
+        _states = pool.Rent(rows * 2 * size);
         _times[0] = 0;
         _states.AsSpan(0, 2 * size).Clear();
         Count = 1; // row 0: at rest at t = 0
@@ -52,13 +53,16 @@ internal sealed class PopulationRecords
     public void AppendEvolved(double t, ReadOnlySpan<double> rateMem, ReadOnlySpan<double> rateSyn, bool uniformRates, ref PropagatorCache cache)
     {
         int n = Size;
-        if (Count == _times.Length)
+        if (Count == _times.Length || (Count + 1) * 2 * n > _states.Length)
         {
-            int rows = 2 * _times.Length;
-            var times = GC.AllocateUninitializedArray<double>(rows);
-            var states = GC.AllocateUninitializedArray<double>(rows * 2 * n);
+            if (_times.Length == 0) throw new InvalidOperationException("The trial's records were released.");
+            int rows = 2 * Count;
+            var times = _pool.Rent(rows);
+            var states = _pool.Rent(rows * 2 * n);
             _times.AsSpan(0, Count).CopyTo(times);
             _states.AsSpan(0, Count * 2 * n).CopyTo(states);
+            _pool.Return(_times);
+            _pool.Return(_states);
             _times = times;
             _states = states;
         }
@@ -100,6 +104,16 @@ internal sealed class PopulationRecords
         }
     }
 
+    /// <summary>Gives the arrays back to the pool; the records must not be read afterwards.</summary>
+    public void Release()
+    {
+        _pool.Return(_times);
+        _pool.Return(_states);
+        _times = [];
+        _states = [];
+        Count = 0;
+    }
+
     /// <summary>Index of the last row at or before <paramref name="t"/> (0 if none).</summary>
     public int IndexAt(double t)
     {
@@ -127,4 +141,52 @@ internal readonly struct NeuronRecords(PopulationRecords population, int neuron)
 
     /// <summary>Index of the last record at or before <paramref name="t"/> (0 if none).</summary>
     public int IndexAt(double t) => population.IndexAt(t);
+}
+
+/// <summary>
+/// Record arrays kept for reuse by one engine. The rows of a trial run to megabytes; allocating them afresh for every
+/// trial costs page faults and full garbage collections, so trials whose records are no longer needed give them back.
+/// Thread-safe; keeps at most <see cref="MaxArrays"/> arrays.
+/// </summary>
+internal sealed class RecordArrayPool
+{
+    public const int MaxArrays = 16;
+    private readonly List<double[]> _free = [];
+
+    /// <summary>An array of at least <paramref name="length"/> elements, uninitialised.</summary>
+    public double[] Rent(int length)
+    {
+        lock (_free)
+        {
+            int best = -1;
+            for (int k = 0; k < _free.Count; k++)
+                if (_free[k].Length >= length && (best < 0 || _free[k].Length < _free[best].Length)) best = k;
+            if (best >= 0)
+            {
+                var a = _free[best];
+                _free.RemoveAt(best);
+                return a;
+            }
+        }
+        // Uninitialised: only written rows are read, so a generous capacity costs no zeroing.
+        return GC.AllocateUninitializedArray<double>(length);
+    }
+
+    /// <summary>Takes an array back; when full, the smallest array kept goes (to the garbage collector).</summary>
+    public void Return(double[] array)
+    {
+        if (array.Length == 0) return;
+        lock (_free)
+        {
+            if (_free.Count < MaxArrays)
+            {
+                _free.Add(array);
+                return;
+            }
+            int smallest = 0;
+            for (int k = 1; k < _free.Count; k++)
+                if (_free[k].Length < _free[smallest].Length) smallest = k;
+            if (_free[smallest].Length < array.Length) _free[smallest] = array;
+        }
+    }
 }

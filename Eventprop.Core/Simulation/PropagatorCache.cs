@@ -49,3 +49,46 @@ internal struct PropagatorCache
         _hasDoubleNodes = true;
     }
 }
+
+/// <summary>
+/// A one-entry memo of the kernels of an exponential loss drive e^{−ρt} over a reverse interval [t, tEnd] for rates
+/// (1/τm, 1/τs): the readout neurons are all carried back over the same interval at a hidden spike, and with shared
+/// time constants they need the same values. Bit-identical to computing them afresh.
+/// </summary>
+internal struct DriveKernelCache
+{
+    private double _t, _tEnd, _rho, _rateMem, _rateSyn;
+    private bool _valid;
+
+    /// <summary>e^{−ρ·tEnd}.</summary>
+    public double DecayEnd;
+
+    /// <summary>e^{−ρ·t}.</summary>
+    public double DecayStart;
+
+    /// <summary>Psi(Δ; ρ + 1/τs, 0).</summary>
+    public double PsiSyn;
+
+    /// <summary>Psi(Δ; ρ + 1/τm, 0).</summary>
+    public double PsiMem;
+
+    /// <summary>Psi(Δ; ρ + 1/τm, ρ + 1/τs, 0).</summary>
+    public double PsiMemSyn;
+
+    public void Set(double t, double tEnd, double rho, double m, double r)
+    {
+        if (_valid && t == _t && tEnd == _tEnd && rho == _rho && m == _rateMem && r == _rateSyn) return;
+        _t = t;
+        _tEnd = tEnd;
+        _rho = rho;
+        _rateMem = m;
+        _rateSyn = r;
+        _valid = true;
+        double delta = tEnd - t;
+        DecayEnd = rho == 0 ? 1 : Math.Exp(-rho * tEnd);
+        DecayStart = rho == 0 ? 1 : Math.Exp(-rho * t);
+        PsiSyn = ExpKernels.Psi2(delta, rho + r, 0);
+        PsiMem = ExpKernels.Psi2(delta, rho + m, 0);
+        PsiMemSyn = ExpKernels.Psi3(delta, rho + m, rho + r, 0);
+    }
+}

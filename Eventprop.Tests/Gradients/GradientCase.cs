@@ -17,6 +17,9 @@ public enum CaseKind
     EqualTau,
     /// <summary>One recurrent layer where only neuron 0 gets strong input and drives the others through recurrent weights.</summary>
     RecurrentDriven,
+    /// <summary>1–2 hidden layers, each recurrent with probability 2/3, one (τ_mem, τ_syn) pair per population (as in the
+    /// papers' networks; the engine's shared-time-constant path).</summary>
+    SharedTau,
 }
 
 /// <summary>
@@ -123,6 +126,12 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     {
         var tm = new double[n];
         var ts = new double[n];
+        if (Kind == CaseKind.SharedTau)
+        {
+            Array.Fill(tm, 5 + 25 * rng.NextDouble());
+            Array.Fill(ts, 2 + 18 * rng.NextDouble());
+            return (tm, ts);
+        }
         for (int i = 0; i < n; i++)
         {
             tm[i] = 5 + 25 * rng.NextDouble();
@@ -186,7 +195,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     {
         if (inputSpans.Length == 0) inputSpans = [0.8];
         var gen =
-            from kind in Gen.Elements(CaseKind.FeedForward, CaseKind.Recurrent, CaseKind.EqualTau, CaseKind.RecurrentDriven)
+            from kind in Gen.Elements(CaseKind.FeedForward, CaseKind.Recurrent, CaseKind.EqualTau, CaseKind.RecurrentDriven, CaseKind.SharedTau)
             from span in Gen.Elements(inputSpans)
             from c in Arbitrary(kind).Generator
             select c with { SpikingReadout = spikingReadout, InputSpan = span };

@@ -27,6 +27,7 @@ public class GradientProperties(ITestOutputHelper output)
     [InlineData(CaseKind.Recurrent, 120)]
     [InlineData(CaseKind.EqualTau, 80)]
     [InlineData(CaseKind.RecurrentDriven, 80)]
+    [InlineData(CaseKind.SharedTau, 80)]
     public void EventpropGradientsMatchFiniteDifferences(CaseKind kind, int cases)
     {
         var stats = new PropertyStatistics();

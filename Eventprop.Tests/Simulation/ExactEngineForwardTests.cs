@@ -13,6 +13,7 @@ public class ExactEngineForwardTests(ITestOutputHelper output)
     [InlineData(CaseKind.FeedForward)]
     [InlineData(CaseKind.Recurrent)]
     [InlineData(CaseKind.EqualTau)]
+    [InlineData(CaseKind.SharedTau)]
     public void SpikeTimesAgreeWithAnIndependentRk4Simulation(CaseKind kind)
     {
         var cases = GradientCase.Sample(kind, 12, seed: 7);
