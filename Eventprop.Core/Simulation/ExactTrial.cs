@@ -12,7 +12,7 @@ public sealed class ExactTrial
 {
     internal readonly record struct Event(int Neuron, int Ordinal, double Time); // Neuron < 0: input channel −1−Neuron
 
-    internal ExactTrial(ExactPlan plan, double duration, int[] expectedRows)
+    internal ExactTrial(ExactPlan plan, double duration, int[] expectedRows, RecordArrayPool pool)
     {
         Plan = plan;
         Duration = duration;
@@ -20,7 +20,7 @@ public sealed class ExactTrial
         var pops = plan.Network.Populations;
         Populations = new PopulationRecords[pops.Count];
         foreach (var p in pops)
-            if (p.HasDynamics) Populations[p.Index] = new PopulationRecords(p.Size, expectedRows[p.Index]);
+            if (p.HasDynamics) Populations[p.Index] = new PopulationRecords(p.Size, expectedRows[p.Index], pool);
         Records = new RecordIndex(this);
         SpikeTime = new DoubleBuffer[n];
         SpikeSlope = new DoubleBuffer[n];
@@ -31,6 +31,12 @@ public sealed class ExactTrial
         }
         Readout = new ExactReadoutTrace(this);
         EventPattern = new ulong[n];
+    }
+
+    /// <summary>Gives the record rows back to the engine's pool: spikes and counts stay readable, states do not.</summary>
+    internal void ReleaseRecords()
+    {
+        foreach (var log in Populations) log?.Release();
     }
 
     /// <summary>Per-neuron views of the population rows, indexed by global neuron index.</summary>
@@ -137,21 +143,41 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
     public override double IntegrateVoltage(int neuron, double rate = 0)
     {
         int g = Global(neuron);
-        var rec = trial.Records[g];
+        var log = trial.Populations[trial.Plan.Network.Readout.Index];
+        int local = neuron;
         double m = trial.Plan.RateMem[g], r = trial.Plan.RateSyn[g], T = trial.Duration;
-        double sum = 0;
-        for (int k = 0; k < rec.Count; k++)
+        // The readout's neurons share their rows; with shared time constants they also share each row's kernels, which
+        // are computed once per rate for all neurons.
+        bool shared = trial.Plan.UniformRates[trial.Plan.Network.Readout.Index];
+        if (shared && (_kernelRate != rate || _kernelV is null || _kernelI is null))
         {
-            double ta = rec.Time(k);
-            double tb = k + 1 < rec.Count ? rec.Time(k + 1) : T;
-            double d = tb - ta;
-            if (d <= 0) continue;
-            double va = rec.Voltage(k), ia = rec.Current(k);
-            double part = va * ExpKernels.Psi2(d, rate + m, 0) + ia * m * ExpKernels.Psi3(d, rate + m, rate + r, 0);
-            sum += rate == 0 ? part : Math.Exp(-rate * ta) * part;
+            _kernelV = new double[log.Count];
+            _kernelI = new double[log.Count];
+            for (int k = 0; k < log.Count; k++) (_kernelV[k], _kernelI[k]) = RowKernels(log, k, rate, m, r, T);
+            _kernelRate = rate;
+        }
+        double sum = 0;
+        for (int k = 0; k < log.Count; k++)
+        {
+            var (kv, ki) = shared ? (_kernelV![k], _kernelI![k]) : RowKernels(log, k, rate, m, r, T);
+            sum += log.Voltage(k, local) * kv + log.Current(k, local) * ki;
         }
         return sum;
     }
+
+    // ∫ e^{−rate·t} V dt over row k's interval = V_k·kv + I_k·ki.
+    private static (double V, double I) RowKernels(PopulationRecords log, int k, double rate, double m, double r, double T)
+    {
+        double ta = log.Time(k);
+        double tb = k + 1 < log.Count ? log.Time(k + 1) : T;
+        double d = tb - ta;
+        if (d <= 0) return (0, 0);
+        double scale = rate == 0 ? 1 : Math.Exp(-rate * ta);
+        return (scale * ExpKernels.Psi2(d, rate + m, 0), scale * m * ExpKernels.Psi3(d, rate + m, rate + r, 0));
+    }
+
+    private double _kernelRate = double.NaN;
+    private double[]? _kernelV, _kernelI;
 
     public override double Voltage(int neuron, double time)
     {
