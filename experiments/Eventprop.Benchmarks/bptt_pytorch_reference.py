@@ -8,15 +8,19 @@ stepped engine's exact-propagator discretisation, loss sum_exp (softmax cross-en
 * dt), one Adam step per minibatch. Written as the usual PyTorch loop over time steps (as in spytorch / snnTorch), which
 keeps every step's tensors for autograd.
 
-It was NOT run where this repository was developed (PyTorch cannot be installed there); its figures are not in the
-README. To measure:
+Measured on the development machine with Debian's PyTorch (see the benchmark README for the figures). To measure:
 
-    pip install torch          # CPU build is enough
-    python3 experiments/Eventprop.Benchmarks/bptt_pytorch_reference.py --steps 250 500 1000 --threads 2
+    sudo apt-get install python3-torch libopenblas0-pthread   # Debian 12: PyTorch 1.13 on OpenBLAS (without OpenBLAS,
+                                                              # Debian's torch falls back to the slow reference BLAS)
+    /usr/bin/python3 experiments/Eventprop.Benchmarks/bptt_pytorch_reference.py --steps 1000 --threads 2
+    # or, with PyPI: pip install torch (CPU build; MKL)
 
-It prints, per T: milliseconds per trial (wall clock and process CPU time, mean over the measured minibatches after
-warm-up) and the peak resident memory of the process (ru_maxrss; run one T per process with --steps T for per-case
-peaks, as the C# benchmark does). Compare with the 'cpu ms/trial' and 'peak RSS MiB' columns of
+By default the input currents of all steps are computed in one matrix product before the loop (as SpyTorch does;
+--per-step-input multiplies inside the loop, which was slower here). It prints, per T: milliseconds per trial (wall clock
+and process CPU time, mean over the measured minibatches after warm-up), the peak resident memory of the process
+(ru_maxrss; run one T per process with --steps T for per-case peaks, as the C# benchmark does) and the bytes autograd
+saved for the backward pass per trial (every saved tensor, once per storage). Compare with the 'ms/trial',
+'cpu ms/trial', 'peak RSS MiB' and 'stored KiB/trial' columns of
 `dotnet run -c Release --project experiments/Eventprop.Benchmarks -- bptt`.
 """
 import argparse
@@ -54,7 +58,8 @@ def poisson_batch(batch, steps, inputs=700, per_ms=7.0, generator=None):
     return x
 
 
-def run(steps, batch=32, batches=5, warmup=2, hidden=256, outputs=20, dt=1.0, tau_mem=20.0, tau_syn=5.0, seed=1):
+def run(steps, batch=32, batches=5, warmup=2, hidden=256, outputs=20, dt=1.0, tau_mem=20.0, tau_syn=5.0, seed=1,
+        precompute_input=True):
     g = torch.Generator().manual_seed(seed)
     w_in = (0.03 + 0.01 * torch.randn(700, hidden, generator=g)).requires_grad_()
     w_rec = (0.02 * torch.randn(hidden, hidden, generator=g)).requires_grad_()
@@ -74,9 +79,25 @@ def run(steps, batch=32, batches=5, warmup=2, hidden=256, outputs=20, dt=1.0, ta
     data = [poisson_batch(batch, steps, generator=g) for _ in range(2)]
     labels = [torch.randint(0, outputs, (batch,), generator=g) for _ in range(2)]
 
+    saved = {}
+
+    def pack(t):
+        # Every tensor autograd keeps for the backward pass, counted once per storage.
+        saved[(t.data_ptr(), t.dtype)] = max(saved.get((t.data_ptr(), t.dtype), 0), t.numel() * t.element_size())
+        return t
+
     def step(x, y):
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            return step_recorded(x, y)
+
+    def step_recorded(x, y):
         v = torch.zeros(batch, hidden)
-        i = x[0] @ w_in
+        # SpyTorch style: the input currents of every step in one matrix product before the loop (the cheaper way);
+        # or one product per step inside the loop (--per-step-input).
+        # (unbind, not drive[n]: indexing's backward would build a zero tensor of the full [T, batch, hidden] per step)
+        drive = (x.reshape(-1, x.shape[-1]) @ w_in).reshape(x.shape[0], x.shape[1], -1).unbind(0) if precompute_input else None
+        i = drive[0] if precompute_input else x[0] @ w_in
         vo = torch.zeros(batch, outputs)
         io = torch.zeros(batch, outputs)
         z = torch.zeros(batch, outputs)
@@ -89,7 +110,7 @@ def run(steps, batch=32, batches=5, warmup=2, hidden=256, outputs=20, dt=1.0, ta
             if n + 1 < steps:
                 s_ = SuperSpike.apply(v_new - 1.0)
                 v_new = v_new * (1.0 - s_.detach())  # detached reset
-                i_new = i_new + s_ @ w_rec + x[n + 1] @ w_in
+                i_new = i_new + s_ @ w_rec + (drive[n + 1] if precompute_input else x[n + 1] @ w_in)
                 io = io + s_ @ w_out
                 spikes += float(s_.sum())
             v, i = v_new, i_new
@@ -103,12 +124,14 @@ def run(steps, batch=32, batches=5, warmup=2, hidden=256, outputs=20, dt=1.0, ta
         step(data[w % 2], labels[w % 2])
     cpu0, wall0 = time.process_time(), time.perf_counter()
     spikes = 0.0
+    saved_bytes = 0
     for b in range(batches):
         spikes += step(data[b % 2], labels[b % 2])
+        saved_bytes = max(saved_bytes, sum(saved.values()))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     trials = batches * batch
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-    return 1000 * wall / trials, 1000 * cpu / trials, spikes / trials, peak
+    return 1000 * wall / trials, 1000 * cpu / trials, spikes / trials, peak, saved_bytes / batch / 1024.0
 
 
 def main():
@@ -116,16 +139,19 @@ def main():
     p.add_argument("--steps", type=int, nargs="+", default=[250, 500, 1000])
     p.add_argument("--batches", type=int, default=5)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--per-step-input", action="store_true",
+                   help="multiply the input by W_in inside the time loop (default: all steps at once before it, as SpyTorch)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, {args.batches} measured minibatches")
-    print("| T (steps) | ms/trial | cpu ms/trial | hidden spikes/trial | peak RSS MiB |")
-    print("|---|---|---|---|---|")
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, {args.batches} measured minibatches, "
+          f"input currents {'per step' if args.per_step_input else 'precomputed for all steps'}")
+    print("| T (steps) | ms/trial | cpu ms/trial | hidden spikes/trial | peak RSS MiB | saved KiB/trial |")
+    print("|---|---|---|---|---|---|")
     for steps in args.steps:
-        ms, cpu, spk, peak = run(steps, args.batch, args.batches)
-        print(f"| {steps} | {ms:.2f} | {cpu:.2f} | {spk:.0f} | {peak:.0f} |")
+        ms, cpu, spk, peak, kib = run(steps, args.batch, args.batches, precompute_input=not args.per_step_input)
+        print(f"| {steps} | {ms:.2f} | {cpu:.2f} | {spk:.0f} | {peak:.0f} | {kib:.0f} |")
 
 
 if __name__ == "__main__":
