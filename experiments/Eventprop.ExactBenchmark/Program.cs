@@ -53,7 +53,12 @@ foreach (double inputWeight in new[] { 0.042, 0.06 })
 
     IGradientEngine training = engine; // the path training takes: records go back to the engine's pool after each trial
     var warm = engine.Gradient(net, sample, loss);
-    training.Gradient(net, [sample], loss);
+    // Warm-up to steady state: the JIT re-compiles hot methods with profile data only after ~30 calls and some loops.
+    for (int i = 0; i < 60; i++)
+    {
+        engine.Evaluate(net, sample, loss);
+        training.Gradient(net, [sample], loss);
+    }
     var forwardTimes = new List<double>();
     var totalTimes = new List<double>();
     var process = Process.GetCurrentProcess();
