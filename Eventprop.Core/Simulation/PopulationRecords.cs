@@ -146,12 +146,23 @@ internal readonly struct NeuronRecords(PopulationRecords population, int neuron)
 /// <summary>
 /// Record arrays kept for reuse by one engine. The rows of a trial run to megabytes; allocating them afresh for every
 /// trial costs page faults and full garbage collections, so trials whose records are no longer needed give them back.
-/// Thread-safe; keeps at most <see cref="MaxArrays"/> arrays.
+/// Thread-safe; keeps at most <see cref="MaxArrays"/> arrays and <see cref="MaxBytes"/> bytes (the largest arrays win).
 /// </summary>
 internal sealed class RecordArrayPool
 {
     public const int MaxArrays = 16;
+    public const long MaxBytes = 256L << 20;
     private readonly List<double[]> _free = [];
+    private long _bytes;
+
+    /// <summary>Bytes held now.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_free) return _bytes;
+        }
+    }
 
     /// <summary>An array of at least <paramref name="length"/> elements, uninitialised.</summary>
     public double[] Rent(int length)
@@ -165,6 +176,7 @@ internal sealed class RecordArrayPool
             {
                 var a = _free[best];
                 _free.RemoveAt(best);
+                _bytes -= 8L * a.Length;
                 return a;
             }
         }
@@ -172,21 +184,24 @@ internal sealed class RecordArrayPool
         return GC.AllocateUninitializedArray<double>(length);
     }
 
-    /// <summary>Takes an array back; when full, the smallest array kept goes (to the garbage collector).</summary>
+    /// <summary>Takes an array back; smaller arrays make room for it while a limit is exceeded, or it is dropped.</summary>
     public void Return(double[] array)
     {
-        if (array.Length == 0) return;
+        long size = 8L * array.Length;
+        if (array.Length == 0 || size > MaxBytes) return;
         lock (_free)
         {
-            if (_free.Count < MaxArrays)
+            while (_free.Count > 0 && (_free.Count >= MaxArrays || _bytes + size > MaxBytes))
             {
-                _free.Add(array);
-                return;
+                int smallest = 0;
+                for (int k = 1; k < _free.Count; k++)
+                    if (_free[k].Length < _free[smallest].Length) smallest = k;
+                if (_free[smallest].Length >= array.Length) return; // everything kept is at least as useful
+                _bytes -= 8L * _free[smallest].Length;
+                _free.RemoveAt(smallest);
             }
-            int smallest = 0;
-            for (int k = 1; k < _free.Count; k++)
-                if (_free[k].Length < _free[smallest].Length) smallest = k;
-            if (_free[smallest].Length < array.Length) _free[smallest] = array;
+            _free.Add(array);
+            _bytes += size;
         }
     }
 }

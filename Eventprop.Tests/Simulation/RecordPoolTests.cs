@@ -78,3 +78,26 @@ public class RecordPoolTests
             Assert.Equal(p.Values, pooled.Gradient[p.Name].Values);
     }
 }
+
+public class RecordArrayPoolTests
+{
+    [Fact]
+    public void ThePoolHandsBackAFittingArrayAndStaysWithinItsLimits()
+    {
+        var pool = new RecordArrayPool();
+        var small = pool.Rent(10);
+        var large = pool.Rent(1000);
+        pool.Return(small);
+        pool.Return(large);
+        Assert.Same(small, pool.Rent(5)); // the smallest array that fits
+        Assert.Same(large, pool.Rent(500));
+        Assert.NotSame(large, pool.Rent(2000)); // none fits: a new one
+        for (int i = 0; i < 3 * RecordArrayPool.MaxArrays; i++) pool.Return(new double[100 + i]);
+        Assert.True(pool.Bytes <= 8L * RecordArrayPool.MaxArrays * (100 + 3 * RecordArrayPool.MaxArrays));
+        // The largest arrays are kept: the smallest left is the MaxArrays-th largest returned.
+        Assert.Equal(100 + 2 * RecordArrayPool.MaxArrays, pool.Rent(1).Length);
+        int big = (int)(RecordArrayPool.MaxBytes / 8 / 3);
+        for (int i = 0; i < 5; i++) pool.Return(new double[big]);
+        Assert.True(pool.Bytes <= RecordArrayPool.MaxBytes, $"{pool.Bytes} bytes held");
+    }
+}
