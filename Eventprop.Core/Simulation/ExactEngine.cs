@@ -21,11 +21,16 @@ internal enum AdjointFault
 /// <para>Forward: every neuron evolves in closed form between events; the next threshold crossing of
 /// each neuron is bracketed exactly (V(t) = a e^{−t/τm} + b e^{−t/τs} has at most one turning point) and
 /// refined by safeguarded Newton iteration to a few ulps. Each spike's time and τ_mem·V̇ at threshold
-/// (I − ϑ) are recorded, and so is the state of every neuron after every event that touched it.</para>
+/// (I − ϑ) are recorded, and so is the state after every event that touched a population: one row with the (V, I) of all
+/// its neurons (connections are dense, so an event touches whole populations).</para>
 /// <para>Backward (Eventprop): λ_V and λ_I are propagated in closed form between events in reverse time,
 /// with the jump λV,n ← λV,n + [ϑλV,n + Σ_post W(λV,post − λI,post) + ∂l_p/∂t]/(τm V̇⁻) at each spike;
 /// weight gradients are −τs,post·λI,post summed over presynaptic spikes, and the τ gradients
 /// ∫λV V̇ dt and ∫λI İ dt are integrated in closed form on every interval.</para>
+/// <para>Memory: a trial's rows take 16·(population size) bytes per event for every population the event reaches. The
+/// engine reuses the record arrays of trials it does not hand out (training through <see cref="IGradientEngine"/>,
+/// <see cref="Evaluate(Network, IReadOnlyList{SpikeSample}, ILoss)"/>); trials returned in an
+/// <see cref="ExactGradientResult"/> keep their own. One engine may be used from several threads.</para>
 /// <para>The trial covers [0, T): input spikes at t ≥ T have no effect. A population that exceeds
 /// <see cref="MaxSpikesPerNeuron"/> spikes per neuron in one trial stops the simulation with a
 /// <see cref="SpikeLimitExceededException"/>.</para>
