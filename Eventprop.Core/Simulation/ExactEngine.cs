@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
@@ -576,14 +577,12 @@ public sealed class ExactEngine : IGradientEngine
                 double delta = tEnd - t;
                 cache.SetWithDoubleNodes(delta, m, rs);
                 double va = vRow[i] * ema + iRow[i] * kma, ia = iRow[i] * esa;
-                double psiMS = cache.PsiMemSyn;
-                double a = lvb * ia * psiMS;
-                double b = lvb * (va * delta * cache.DecayMem + ia * m * cache.PsiMemMemSyn);
-                double c = ia * (lib * delta * cache.DecaySyn + lvb * rs * cache.PsiMemSynSyn);
+                double a = 0, b = 0, c = 0, lvStart = 0, liStart = 0;
+                Undriven(lvb, lib, va, ia, delta, m, rs, cache, ref a, ref b, ref c, ref lvStart, ref liStart);
                 gTauMem[g] += (a - b) * m;
                 gTauSyn[g] -= c * rs;
-                lv[g] = lvb * cache.DecayMem;
-                li[g] = lib * cache.DecaySyn + lvb * rs * psiMS;
+                lv[g] = lvStart;
+                li[g] = liStart;
             }
         }
 
@@ -606,22 +605,12 @@ public sealed class ExactEngine : IGradientEngine
                 tb[g] = t; // a zero adjoint stays zero and adds nothing to the integrals
                 return;
             }
-            int q = plan.PopulationOf[g];
-            var log = logs[q];
-            int r = rowPtr[q], local = plan.LocalIndex[g];
-            double va = log.Voltage(r, local), ia = log.Current(r, local);
+            // The state at t, from the population's last row at or before t (t can lie after it: an impulse, the start
+            // of the trial, or a row written for a neighbour's reset).
+            var (va, ia) = trial.StateAt(g, rowPtr[plan.PopulationOf[g]], t);
             double delta = tEnd - t;
             double m = plan.RateMem[g], rs = plan.RateSyn[g], tm = plan.TauMem[g], ts = plan.TauSyn[g];
-            double sa = t - log.Time(r);
-            if (sa > 0)
-            {
-                // t lies after the row (an impulse, the start of the trial, or a row of a neighbour's reset): evolve to t.
-                double ema = Math.Exp(-m * sa), esa = Math.Exp(-rs * sa);
-                va = va * ema + ia * m * ExpKernels.Psi2(sa, m, rs, ema, esa);
-                ia *= esa;
-            }
             cache.SetWithDoubleNodes(delta, m, rs);
-            double em = cache.DecayMem, es = cache.DecaySyn, psiMS = cache.PsiMemSyn;
             double lvb = lv[g], lib = li[g];
             double lvStart = 0, liStart = 0, a = 0, b = 0, c = 0;
             if (terms is not null)
@@ -644,14 +633,7 @@ public sealed class ExactEngine : IGradientEngine
                     c += qt * intI;
                 }
             }
-            if (lvb != 0 || lib != 0)
-            {
-                a += lvb * ia * psiMS;
-                b += lvb * (va * delta * em + ia * m * cache.PsiMemMemSyn);
-                c += ia * (lib * delta * es + lvb * rs * cache.PsiMemSynSyn);
-                lvStart += lvb * em;
-                liStart += lib * es + lvb * rs * psiMS;
-            }
+            if (lvb != 0 || lib != 0) Undriven(lvb, lib, va, ia, delta, m, rs, cache, ref a, ref b, ref c, ref lvStart, ref liStart);
             if (voltageDriven)
             {
                 // Particular solution of the drive f(u) started from 0 at tEnd; with ρ = tEnd − u and L = Δ − ρ:
@@ -672,6 +654,24 @@ public sealed class ExactEngine : IGradientEngine
             li[g] = liStart;
             tb[g] = t;
         }
+    }
+
+    /// <summary>
+    /// The undriven adjoint over a reverse interval of length Δ ending at (λV, λI) = (<paramref name="lvb"/>,
+    /// <paramref name="lib"/>), with forward state (V, I) = (<paramref name="va"/>, <paramref name="ia"/>) at its start:
+    /// adds the τ-gradient integrals to a, b, c and λ at the start to lvStart, liStart. <paramref name="cache"/> must hold
+    /// the double-node propagators for (Δ, m, rs).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Undriven(double lvb, double lib, double va, double ia, double delta, double m, double rs, in PropagatorCache cache,
+        ref double a, ref double b, ref double c, ref double lvStart, ref double liStart)
+    {
+        double em = cache.DecayMem, es = cache.DecaySyn, psiMS = cache.PsiMemSyn;
+        a += lvb * ia * psiMS;
+        b += lvb * (va * delta * em + ia * m * cache.PsiMemMemSyn);
+        c += ia * (lib * delta * es + lvb * rs * cache.PsiMemSynSyn);
+        lvStart += lvb * em;
+        liStart += lib * es + lvb * rs * psiMS;
     }
 
     /// <summary>∂L/∂W[pre, post] −= τs,post·λI,post for one presynaptic row of connection o.</summary>
