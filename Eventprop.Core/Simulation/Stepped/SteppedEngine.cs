@@ -66,15 +66,7 @@ public sealed class SteppedEngine : IGradientEngine
     public SteppedEngine(double dt, double duration, int? threads = null, int? maxSpikesPerNeuron = null,
         bool timeConstantGradients = true, double minimumThresholdSlope = 1e-3, bool slopeAtGridPoint = false)
     {
-        if (!double.IsFinite(duration) || duration <= 0)
-            throw new ArgumentOutOfRangeException(nameof(duration), duration, "The trial duration must be finite and > 0 ms.");
-        if (!double.IsFinite(dt) || dt <= 0)
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, "The time step dt must be finite and > 0 ms.");
-        if (dt > duration)
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"The time step dt = {dt} ms is longer than the trial ({duration} ms); choose dt ≤ T.");
-        double steps = Math.Round(duration / dt);
-        if (Math.Abs(steps * dt - duration) > 1e-9 * duration)
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"The trial duration {duration} ms is not a whole number of steps of {dt} ms; choose dt so that T/dt is an integer.");
+        double steps = TimeGrid.Steps(dt, duration);
         if (steps > int.MaxValue - 1)
             throw new ArgumentOutOfRangeException(nameof(dt), dt, $"T/dt = {steps} steps is too many; choose a larger dt.");
         if (threads is <= 0)

@@ -37,15 +37,7 @@ public sealed class SurrogateEngine : IGradientEngine
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message says which and why.</exception>
     public SurrogateEngine(double dt, double duration, SurrogateOptions? options = null, bool timeConstantGradients = true)
     {
-        if (!double.IsFinite(duration) || duration <= 0)
-            throw new ArgumentOutOfRangeException(nameof(duration), duration, "The trial duration must be finite and > 0 ms.");
-        if (!double.IsFinite(dt) || dt <= 0)
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, "The time step dt must be finite and > 0 ms.");
-        if (dt > duration)
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"The time step dt = {dt} ms is longer than the trial ({duration} ms); choose dt ≤ T.");
-        double steps = Math.Round(duration / dt);
-        if (Math.Abs(steps * dt - duration) > 1e-9 * duration)
-            throw new ArgumentOutOfRangeException(nameof(dt), dt, $"The trial duration {duration} ms is not a whole number of steps of {dt} ms; choose dt so that T/dt is an integer.");
+        double steps = TimeGrid.Steps(dt, duration);
         if (steps > 10_000_000)
             throw new ArgumentOutOfRangeException(nameof(dt), dt, $"T/dt = {steps} steps is too many for BPTT (every step is stored); choose a larger dt.");
         Options = options ?? new SurrogateOptions();
