@@ -8,10 +8,10 @@ namespace Eventprop.Core.Model;
 /// </summary>
 public sealed class Network
 {
-    /// <summary>Firing threshold ϑ of every spiking neuron.</summary>
+    /// <summary>The default firing threshold ϑ (each spiking population has its own: <see cref="Neurons.NeuronModel.Threshold"/>).</summary>
     public const double Threshold = 1.0;
 
-    /// <summary>Membrane potential after a spike.</summary>
+    /// <summary>The default membrane potential after a spike (per population: <see cref="Neurons.NeuronModel.Reset"/>).</summary>
     public const double Reset = 0.0;
 
     private readonly Dictionary<string, Population> _byName;
@@ -90,9 +90,14 @@ public sealed class Network
                     if (!double.IsFinite(x))
                         throw new ArgumentException($"Weight {p.Name}[{i / p.Columns}, {i % p.Columns}] is {x}; weights must be finite (check the initialisation or lower the learning rate).");
                 }
-                else if (!double.IsFinite(x) || x <= 0)
+                else if (p.Kind == ParameterKind.TauMem || p.Kind == ParameterKind.TauSyn)
                 {
-                    throw new ArgumentException($"Time constant {p.Name}[{i}] is {x} ms; time constants must be finite and > 0.");
+                    if (!double.IsFinite(x) || x <= 0)
+                        throw new ArgumentException($"Time constant {p.Name}[{i}] is {x} ms; time constants must be finite and > 0.");
+                }
+                else if (!double.IsFinite(x) || (p.Kind.MustBePositive && x <= 0))
+                {
+                    throw new ArgumentException($"Parameter {p.Name}[{i}] is {x}{(p.Kind.Unit.Length > 0 ? " " + p.Kind.Unit : "")}; it must be finite{(p.Kind.MustBePositive ? " and > 0" : "")}.");
                 }
             }
         }

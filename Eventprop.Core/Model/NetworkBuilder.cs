@@ -1,7 +1,9 @@
+using Eventprop.Core.Model.Neurons;
+
 namespace Eventprop.Core.Model;
 
 /// <summary>
-/// Fluent builder of a <see cref="Network"/>. Declare one input, any number of hidden LIF populations,
+/// Fluent builder of a <see cref="Network"/>. Declare one input, any number of hidden spiking populations (LIF or IF),
 /// one readout, then the connections; <see cref="Build"/> checks the structure and draws the initial
 /// weights from the builder's seed (each connection from its own stream, so adding a connection does
 /// not change the others).
@@ -21,29 +23,55 @@ namespace Eventprop.Core.Model;
 public sealed class NetworkBuilder
 {
     private readonly int _seed;
-    private readonly List<(string Name, int Size, PopulationKind Kind, bool Spiking, double[]? TauMem, double[]? TauSyn)> _pops = [];
+    private readonly List<(string Name, int Size, PopulationKind Kind, NeuronModel? Model, double[]? TauMem, double[]? TauSyn)> _pops = [];
     private readonly List<(string Pre, string Post, IWeightInit Init)> _connections = [];
 
     internal NetworkBuilder(int seed) => _seed = seed;
 
     /// <summary>Declares the input population of <paramref name="channels"/> channels.</summary>
-    public NetworkBuilder Input(string name, int channels) => AddPopulation(name, channels, PopulationKind.Input, true, null, null);
+    public NetworkBuilder Input(string name, int channels) => AddPopulation(name, channels, PopulationKind.Input, null, null, null);
 
-    /// <summary>Declares a hidden LIF population with the same τ's for every neuron (ms).</summary>
-    public NetworkBuilder Lif(string name, int size, double tauMem = 20, double tauSyn = 5) =>
-        AddPopulation(name, size, PopulationKind.Hidden, true, Filled(name, size, tauMem), Filled(name, size, tauSyn));
+    /// <summary>Declares a hidden LIF population with the same τ's (ms) for every neuron, threshold, reset and reset mode.</summary>
+    public NetworkBuilder Lif(string name, int size, double tauMem = 20, double tauSyn = 5, double threshold = 1, double reset = 0, ResetMode resetMode = ResetMode.ToValue) =>
+        Hidden(name, new Lif(threshold, reset, resetMode), Filled(name, size, tauMem), Filled(name, size, tauSyn));
 
-    /// <summary>Declares a hidden LIF population with per-neuron τ's (ms).</summary>
-    public NetworkBuilder Lif(string name, double[] tauMem, double[] tauSyn) =>
-        AddPopulation(name, tauMem.Length, PopulationKind.Hidden, true, (double[])tauMem.Clone(), (double[])tauSyn.Clone());
+    /// <summary>Declares a hidden LIF population (threshold 1, reset 0) with per-neuron τ's (ms).</summary>
+    public NetworkBuilder Lif(string name, double[] tauMem, double[] tauSyn) => Hidden(name, Neurons.Lif.Standard, tauMem, tauSyn);
+
+    /// <summary>
+    /// Declares a hidden integrate-and-fire population (τ_mem V̇ = I, no leak; τ_mem is a fixed scale, not trained) with the
+    /// same τ's (ms) for every neuron, threshold, reset and reset mode.
+    /// </summary>
+    public NetworkBuilder IntegrateAndFire(string name, int size, double tauMem = 20, double tauSyn = 5, double threshold = 1, double reset = 0, ResetMode resetMode = ResetMode.ToValue) =>
+        Hidden(name, new IntegrateAndFire(threshold, reset, resetMode), Filled(name, size, tauMem), Filled(name, size, tauSyn));
+
+    /// <summary>Declares a hidden population of any spiking <paramref name="model"/> with per-neuron τ's (ms).</summary>
+    public NetworkBuilder Hidden(string name, NeuronModel model, double[] tauMem, double[] tauSyn)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tauMem);
+        ArgumentNullException.ThrowIfNull(tauSyn);
+        if (!model.IsSpiking)
+            throw new ArgumentException($"Population '{name}': a hidden population must spike, but model '{model.Name}' does not; use lif or if.");
+        return AddPopulation(name, tauMem.Length, PopulationKind.Hidden, model, (double[])tauMem.Clone(), (double[])tauSyn.Clone());
+    }
 
     /// <summary>Declares the readout: a non-spiking leaky integrator (default) or, with <paramref name="spiking"/>, a LIF population.</summary>
     public NetworkBuilder Readout(string name, int size, double tauMem = 20, double tauSyn = 5, bool spiking = false) =>
-        AddPopulation(name, size, PopulationKind.Readout, spiking, Filled(name, size, tauMem), Filled(name, size, tauSyn));
+        Readout(name, spiking ? Neurons.Lif.Standard : LeakyIntegrator.Instance, Filled(name, size, tauMem), Filled(name, size, tauSyn));
 
     /// <summary>Declares the readout with per-neuron τ's (ms).</summary>
     public NetworkBuilder Readout(string name, double[] tauMem, double[] tauSyn, bool spiking = false) =>
-        AddPopulation(name, tauMem.Length, PopulationKind.Readout, spiking, (double[])tauMem.Clone(), (double[])tauSyn.Clone());
+        Readout(name, spiking ? Neurons.Lif.Standard : LeakyIntegrator.Instance, tauMem, tauSyn);
+
+    /// <summary>Declares the readout with any <paramref name="model"/> (<see cref="LeakyIntegrator"/>, or a spiking model) and per-neuron τ's (ms).</summary>
+    public NetworkBuilder Readout(string name, NeuronModel model, double[] tauMem, double[] tauSyn)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tauMem);
+        ArgumentNullException.ThrowIfNull(tauSyn);
+        return AddPopulation(name, tauMem.Length, PopulationKind.Readout, model, (double[])tauMem.Clone(), (double[])tauSyn.Clone());
+    }
 
     /// <summary>Connects <paramref name="pre"/> to <paramref name="post"/> all-to-all; <c>Connect("h", "h", …)</c> makes h recurrent.</summary>
     public NetworkBuilder Connect(string pre, string post, IWeightInit init)
@@ -67,7 +95,8 @@ public sealed class NetworkBuilder
         // Input first so its index is 0, then the others in declaration order.
         foreach (var p in _pops.OrderBy(p => p.Kind == PopulationKind.Input ? 0 : 1))
         {
-            var pop = new Population(p.Name, p.Size, p.Kind, p.Spiking, pops.Count);
+            p.Model?.Validate(p.Name);
+            var pop = new Population(p.Name, p.Size, p.Kind, p.Model, pops.Count);
             pops.Add(pop);
         }
         var byName = pops.ToDictionary(p => p.Name, StringComparer.Ordinal);
@@ -103,8 +132,18 @@ public sealed class NetworkBuilder
         }
         foreach (var p in _pops.Where(p => p.Kind != PopulationKind.Input))
         {
-            parameters.Add(new Parameter(ParameterSet.TauMemName(p.Name), ParameterKind.TauMem, p.Name, null, 1, p.Size, p.TauMem!));
-            parameters.Add(new Parameter(ParameterSet.TauSynName(p.Name), ParameterKind.TauSyn, p.Name, null, 1, p.Size, p.TauSyn!));
+            foreach (var declared in p.Model!.Parameters)
+            {
+                double[] values;
+                if (declared.Kind == ParameterKind.TauMem) values = p.TauMem!;
+                else if (declared.Kind == ParameterKind.TauSyn) values = p.TauSyn!;
+                else
+                {
+                    values = new double[p.Size];
+                    Array.Fill(values, declared.Default);
+                }
+                parameters.Add(new Parameter(ParameterSet.NeuronParameterName(p.Name, declared.Kind), declared.Kind, p.Name, null, 1, p.Size, values, declared.Trainable));
+            }
         }
         var net = new Network(pops, connections, parameters);
         net.Validate();
@@ -127,7 +166,7 @@ public sealed class NetworkBuilder
         }
     }
 
-    private NetworkBuilder AddPopulation(string name, int size, PopulationKind kind, bool spiking, double[]? tauMem, double[]? tauSyn)
+    private NetworkBuilder AddPopulation(string name, int size, PopulationKind kind, NeuronModel? model, double[]? tauMem, double[]? tauSyn)
     {
         if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("Population names must be non-empty.");
         if (name.Contains("->") || name.Contains('.'))
@@ -136,7 +175,7 @@ public sealed class NetworkBuilder
         if (_pops.Any(p => p.Name == name)) throw new ArgumentException($"Population '{name}' is declared twice.");
         if (tauMem is not null && tauSyn is not null && tauMem.Length != tauSyn.Length)
             throw new ArgumentException($"Population '{name}': {tauMem.Length} τ_mem values but {tauSyn.Length} τ_syn values.");
-        _pops.Add((name, size, kind, spiking, tauMem, tauSyn));
+        _pops.Add((name, size, kind, model, tauMem, tauSyn));
         return this;
     }
 

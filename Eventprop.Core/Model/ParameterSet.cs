@@ -2,17 +2,6 @@ using System.Collections;
 
 namespace Eventprop.Core.Model;
 
-/// <summary>What a <see cref="Parameter"/> is: a connection's weight matrix or a population's time constants.</summary>
-public enum ParameterKind
-{
-    /// <summary>Dense weight matrix <c>W[pre, post]</c> of a connection.</summary>
-    Weight,
-    /// <summary>Membrane time constants τ_mem (ms), one per neuron of a population.</summary>
-    TauMem,
-    /// <summary>Synaptic time constants τ_syn (ms), one per neuron of a population.</summary>
-    TauSyn,
-}
-
 /// <summary>
 /// One named, dense array of trainable values: a weight matrix (<see cref="Rows"/> = presynaptic size,
 /// <see cref="Columns"/> = postsynaptic size, row-major, so <c>W[pre, post] = Values[pre * Columns + post]</c>)
@@ -20,7 +9,7 @@ public enum ParameterKind
 /// </summary>
 public sealed class Parameter
 {
-    internal Parameter(string name, ParameterKind kind, string population, string? postPopulation, int rows, int columns, double[] values)
+    internal Parameter(string name, ParameterKind kind, string population, string? postPopulation, int rows, int columns, double[] values, bool trainable = true)
     {
         if (values.Length != rows * columns)
             throw new ArgumentException($"Parameter '{name}' needs {rows}×{columns} = {rows * columns} values but got {values.Length}.");
@@ -31,6 +20,7 @@ public sealed class Parameter
         Rows = rows;
         Columns = columns;
         Values = values;
+        Trainable = trainable;
     }
 
     /// <summary>Name in the set: <c>"pre->post"</c> for weights, <c>"pop.tau_mem"</c> / <c>"pop.tau_syn"</c> for time constants.</summary>
@@ -54,6 +44,13 @@ public sealed class Parameter
     /// <summary>The values, row-major. Writable: optimisers update them in place.</summary>
     public double[] Values { get; }
 
+    /// <summary>
+    /// Whether optimisers update it. Set by the neuron model or connectivity that declares the parameter (for example
+    /// an integrate-and-fire population's τ_mem is a redundant scale and not trainable by default). Engines compute the
+    /// gradient of every parameter, trainable or not.
+    /// </summary>
+    public bool Trainable { get; }
+
     /// <summary>Number of values.</summary>
     public int Length => Values.Length;
 
@@ -71,7 +68,7 @@ public sealed class Parameter
         set => Values[i] = value;
     }
 
-    internal Parameter WithValues(double[] values) => new(Name, Kind, Population, PostPopulation, Rows, Columns, values);
+    internal Parameter WithValues(double[] values) => new(Name, Kind, Population, PostPopulation, Rows, Columns, values, Trainable);
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} [{Rows}×{Columns}]";
@@ -132,6 +129,9 @@ public sealed class ParameterSet : IReadOnlyList<Parameter>
 
     /// <summary>The name of a population's synaptic time constants: <c>"pop.tau_syn"</c>.</summary>
     public static string TauSynName(string population) => $"{population}.tau_syn";
+
+    /// <summary>The name of a per-neuron parameter of a population: <c>"pop.kind"</c> (e.g. <c>"hidden.tau_syn"</c>).</summary>
+    public static string NeuronParameterName(string population, ParameterKind kind) => $"{population}.{kind.Name}";
 
     /// <summary>A deep copy.</summary>
     public ParameterSet Clone()

@@ -1,3 +1,5 @@
+using Eventprop.Core.Model.Neurons;
+
 namespace Eventprop.Core.Model;
 
 /// <summary>The role of a population in a network.</summary>
@@ -5,27 +7,31 @@ public enum PopulationKind
 {
     /// <summary>Input channels: they emit the sample's spikes and have no dynamics.</summary>
     Input,
-    /// <summary>Hidden leaky integrate-and-fire neurons.</summary>
+    /// <summary>Hidden spiking neurons (LIF or IF).</summary>
     Hidden,
     /// <summary>The readout: a non-spiking leaky integrator or a spiking LIF population.</summary>
     Readout,
 }
 
 /// <summary>
-/// A named group of neurons. Hidden populations are LIF neurons with exponential current synapses
-/// (τ_mem dV/dt = −V + I, τ_syn dI/dt = −I, threshold 1, reset 0). The readout is either a leaky
-/// integrator (the same dynamics without threshold) or a spiking LIF population.
+/// A named group of neurons with one <see cref="NeuronModel"/>. Hidden populations are spiking (<see cref="Lif"/> or
+/// <see cref="IntegrateAndFire"/>, each with its own threshold, reset and reset mode); the readout is a
+/// <see cref="LeakyIntegrator"/> or a spiking LIF population; the input has no model.
 /// </summary>
 public sealed class Population
 {
-    internal Population(string name, int size, PopulationKind kind, bool spiking, int index)
+    internal Population(string name, int size, PopulationKind kind, NeuronModel? model, int index)
     {
         Name = name;
         Size = size;
         Kind = kind;
-        IsSpiking = spiking;
+        Model = model;
+        IsSpiking = model?.IsSpiking ?? kind == PopulationKind.Input;
         Index = index;
     }
+
+    /// <summary>The neuron model (null for the input population, which has no dynamics).</summary>
+    public NeuronModel? Model { get; }
 
     /// <summary>Name, unique in the network.</summary>
     public string Name { get; }
@@ -46,7 +52,10 @@ public sealed class Population
     public int Index { get; }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} ({Kind}{(Kind == PopulationKind.Readout ? IsSpiking ? ", LIF" : ", LI" : "")}, {Size})";
+    public override string ToString() =>
+        Model is null || Model.IsStandardLif && Kind == PopulationKind.Hidden
+            ? $"{Name} ({Kind}{(Kind == PopulationKind.Readout ? IsSpiking ? ", LIF" : ", LI" : "")}, {Size})"
+            : $"{Name} ({Kind}, {Model}, {Size})";
 }
 
 /// <summary>A dense all-to-all connection with weights <c>W[pre, post]</c>: a spike of pre neuron i adds W[i, j] to I_j.</summary>

@@ -13,6 +13,10 @@ internal enum AdjointFault
     DropRecurrentTransportTerm,
     /// <summary>Flip the sign of the ϑ·λV (reset) term in the jump at a spike.</summary>
     FlipResetTerm,
+    /// <summary>Use wave 1's reset term 1·λV (leaky, ϑ = 1, V_r = 0) whatever the population's model and constants.</summary>
+    WaveOneResetTerm,
+    /// <summary>Let integrate-and-fire adjoints decay as if the membrane leaked (λV ∝ e^{−Δ/τm}).</summary>
+    LeakyAdjoint,
 }
 
 /// <summary>
@@ -38,8 +42,6 @@ internal enum AdjointFault
 /// </remarks>
 public sealed class ExactEngine : IGradientEngine
 {
-    private const double Theta = Network.Threshold;
-
     /// <summary>Creates an engine for trials of <paramref name="duration"/> ms.</summary>
     /// <param name="duration">Trial length T in ms (finite, &gt; 0).</param>
     /// <param name="maxSpikesPerNeuron">Per-trial spike limit, per neuron on average over a population (default 1000).</param>
@@ -260,10 +262,10 @@ public sealed class ExactEngine : IGradientEngine
                 double horizon = Math.Min(tIn, T);
                 double s = horizon - t0;
                 double m = plan.RateMem[best];
-                cache.Set(s, m, plan.RateSyn[best]);
+                cache.Set(s, plan.RateLeak[best], plan.RateSyn[best]);
                 double vH = v0 * cache.DecayMem + i0 * m * cache.PsiMemSyn;
                 double iH = i0 * cache.DecaySyn;
-                if (vH < Theta && iH > vH)
+                if (vH < plan.Threshold[best] && iH > plan.Leak[best] * vH)
                 {
                     CrossingBound(plan, best, horizon, vH, iH, next, nextIsExact);
                     if (next[best] < horizon) next[best] = horizon; // rounding guard: a bound from the horizon state starts there
@@ -284,7 +286,7 @@ public sealed class ExactEngine : IGradientEngine
                 foreach (int q in plan.RowPopulations[p]) AppendEvolved(plan, logs[q], q, tSp, ref cache);
                 var own = logs[p].LastRow;
                 int li = plan.LocalIndex[g];
-                double slope = own[own.Length / 2 + li] - Theta;
+                double slope = own[own.Length / 2 + li] - plan.Leak[g] * plan.Threshold[g];
                 var st = trial.SpikeTime[g];
                 int ordinal = st.Count;
                 st.Add(tSp);
@@ -292,7 +294,7 @@ public sealed class ExactEngine : IGradientEngine
                 trial.Events.Add(new ExactTrial.Event(g, ordinal, tSp));
                 if (++popSpikes[p] > (long)MaxSpikesPerNeuron * pops[p].Size)
                     throw new SpikeLimitExceededException(pops[p].Name, MaxSpikesPerNeuron, tSp);
-                own[li] = Network.Reset;
+                own[li] = plan.ResetValue[g];
                 Touch(trial, g, 2UL);
                 foreach (var o in plan.Outgoings[p]) Deliver(plan, trial, o, plan.LocalIndex[g], tSp, g, next, nextIsExact);
                 if (plan.Spiking[g]) CrossingBound(plan, g, tSp, own[li], own[own.Length / 2 + li], next, nextIsExact);
@@ -314,7 +316,7 @@ public sealed class ExactEngine : IGradientEngine
     private static void AppendEvolved(ExactPlan plan, PopulationRecords log, int population, double t, ref PropagatorCache cache)
     {
         int off = plan.PopulationOffset[population];
-        log.AppendEvolved(t, plan.RateMem.AsSpan(off, log.Size), plan.RateSyn.AsSpan(off, log.Size), plan.UniformRates[population], ref cache);
+        log.AppendEvolved(t, plan.RateLeak.AsSpan(off, log.Size), plan.RateMem.AsSpan(off, log.Size), plan.RateSyn.AsSpan(off, log.Size), plan.UniformRates[population], ref cache);
     }
 
     /// <summary>
@@ -343,25 +345,27 @@ public sealed class ExactEngine : IGradientEngine
     private static ulong Mix(ulong hash, ulong kind) => (hash ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
 
     /// <summary>
-    /// A cheap lower bound on neuron g's next threshold crossing after t (exact when there is none). While V rises,
-    /// V̈ = (İ − V̇)/τm &lt; 0 (I &gt; 0 decays), so V(t + s) ≤ V₀ + s(I₀ − V₀)/τm and no crossing comes before
-    /// s = (ϑ − V₀)τm/(I₀ − V₀). The exact time is computed only if this bound becomes the earliest event.
+    /// A cheap lower bound on neuron g's next threshold crossing after t (exact when there is none). With τm V̇ = I − ℓV
+    /// and I decaying, V̈ = (İ − ℓV̇)/τm &lt; 0 while V rises (I &gt; 0), so V(t + s) ≤ V₀ + s(I₀ − ℓV₀)/τm and no crossing
+    /// comes before s = (ϑ − V₀)τm/(I₀ − ℓV₀). A crossing from below needs V̇ &gt; 0 at V = ϑ, i.e. I &gt; ℓϑ, and |I| only
+    /// decays, so I₀ ≤ ℓϑ means none. The exact time is computed only if this bound becomes the earliest event.
     /// </summary>
     private static void CrossingBound(ExactPlan plan, int g, double t, double v0, double i0, double[] next, bool[] exact)
     {
-        if (v0 >= Theta)
+        double theta = plan.Threshold[g], leak = plan.Leak[g];
+        if (v0 >= theta)
         {
             next[g] = t;
             exact[g] = true;
         }
-        else if (i0 <= Theta)
+        else if (i0 <= leak * theta)
         {
             next[g] = double.PositiveInfinity;
             exact[g] = true;
         }
         else
         {
-            next[g] = t + (Theta - v0) * plan.TauMem[g] / (i0 - v0);
+            next[g] = t + (theta - v0) * plan.TauMem[g] / (i0 - leak * v0);
             exact[g] = false;
         }
     }
@@ -369,8 +373,10 @@ public sealed class ExactEngine : IGradientEngine
     /// <summary>Time from now until V first reaches ϑ, or +∞, for a neuron with state (v0, i0).</summary>
     internal static double NextCrossing(ExactPlan plan, int g, double v0, double i0)
     {
-        if (v0 >= Theta) return 0; // can only happen through rounding right at a crossing
-        if (i0 <= Theta) return double.PositiveInfinity; // V̇ > 0 at threshold needs I > ϑ, and |I| only decays
+        double theta = plan.Threshold[g];
+        if (v0 >= theta) return 0; // can only happen through rounding right at a crossing
+        if (plan.Leak[g] == 0) return IntegrateAndFireCrossing(theta - v0, i0, plan.TauMem[g], plan.TauSyn[g]);
+        if (i0 <= theta) return double.PositiveInfinity; // V̇ > 0 at threshold needs I > ϑ, and |I| only decays
         double tm = plan.TauMem[g], m = plan.RateMem[g], r = plan.RateSyn[g];
         // Turning point of V: e^{−d s*} = (1 + x1)/(1 + x2), d = 1/τs − 1/τm, x2 = τm d, x1 = (v0/i0) x2.
         double x2 = tm * (r - m);
@@ -380,15 +386,15 @@ public sealed class ExactEngine : IGradientEngine
         double sStar = tm * (ExpKernels.Log1PRel(x2) - ratio * ExpKernels.Log1PRel(x1));
         if (!(sStar > 0)) return double.PositiveInfinity;
         double vMax = VoltageAfter(v0, i0, m, r, sStar, out _);
-        if (vMax < Theta) return double.PositiveInfinity;
+        if (vMax < theta) return double.PositiveInfinity;
 
         // V is increasing on [0, s*] with V(0) < ϑ ≤ V(s*): safeguarded Newton.
         double lo = 0, hi = sStar;
-        double s = sStar * (Theta - v0) / (vMax - v0);
+        double s = sStar * (theta - v0) / (vMax - v0);
         for (int iter = 0; iter < 100; iter++)
         {
             double vs = VoltageAfter(v0, i0, m, r, s, out double es);
-            double f = vs - Theta;
+            double f = vs - theta;
             if (f == 0) return s;
             if (f < 0) lo = s;
             else hi = s;
@@ -400,6 +406,18 @@ public sealed class ExactEngine : IGradientEngine
             s = sn;
         }
         return s;
+    }
+
+    /// <summary>
+    /// Integrate-and-fire: V(s) = V₀ + I₀ (τs/τm)(1 − e^{−s/τs}) rises monotonically towards V₀ + I₀τs/τm when I₀ &gt; 0,
+    /// so the crossing of ϑ = V₀ + <paramref name="gap"/> is s = −τs ln(1 − x), x = gap·τm/(I₀τs), when x &lt; 1.
+    /// </summary>
+    internal static double IntegrateAndFireCrossing(double gap, double i0, double tauMem, double tauSyn)
+    {
+        if (i0 <= 0) return double.PositiveInfinity;
+        double x = gap * tauMem / (i0 * tauSyn);
+        if (!(x < 1)) return double.PositiveInfinity;
+        return -tauSyn * ExpKernels.Log1P(-x);
     }
 
     private static double VoltageAfter(double v0, double i0, double m, double r, double s, out double es)
@@ -524,7 +542,8 @@ public sealed class ExactEngine : IGradientEngine
                     transport += TransportTerm(w, lv.AsSpan(o.PostOffset, o.Columns), li.AsSpan(o.PostOffset, o.Columns));
                 SubtractWeightGradient(weightGrads[o.ParameterIndex].AsSpan(row * o.Columns, o.Columns), o, plan, li);
             }
-            double reset = Theta * lv[src];
+            // Own-V term of the jump: ℓ(ϑ − V_reset)λV (the change of τm V̇ at the reset); zero for integrate-and-fire.
+            double reset = Fault == AdjointFault.WaveOneResetTerm ? lv[src] : plan.Leak[src] * (plan.Threshold[src] - plan.ResetValue[src]) * lv[src];
             if (Fault == AdjointFault.FlipResetTerm) reset = -reset;
             double dldt = spikeTimeTerms is null ? 0 : spikeTimeTerms.GetValueOrDefault((src, ev.Ordinal));
             lv[src] += (reset + transport + dldt) / trial.SpikeSlope[src][ev.Ordinal];
@@ -557,14 +576,15 @@ public sealed class ExactEngine : IGradientEngine
             int r = rowPtr[q];
             var vRow = log.Row(r)[..size];
             var iRow = log.Row(r).Slice(size, size);
-            double m = plan.RateMem[off], rs = plan.RateSyn[off];
+            double m = plan.RateMem[off], rs = plan.RateSyn[off], leakRate = plan.RateLeak[off], leak = plan.Leak[off];
+            double adjointLeak = Fault == AdjointFault.LeakyAdjoint ? m : leakRate;
             // State at t from the row (t can lie after it when the row is a neighbour's reset or the trial start).
             double sa = t - log.Time(r), ema = 1, esa = 1, kma = 0;
             if (sa > 0)
             {
-                ema = Math.Exp(-m * sa);
+                ema = Math.Exp(-leakRate * sa);
                 esa = Math.Exp(-rs * sa);
-                kma = m * ExpKernels.Psi2(sa, m, rs, ema, esa);
+                kma = m * ExpKernels.Psi2(sa, leakRate, rs, ema, esa);
             }
             for (int i = 0; i < size; i++)
             {
@@ -575,11 +595,11 @@ public sealed class ExactEngine : IGradientEngine
                 tb[g] = t;
                 if (lvb == 0 && lib == 0) continue; // a zero adjoint stays zero and adds nothing to the integrals
                 double delta = tEnd - t;
-                cache.SetWithDoubleNodes(delta, m, rs);
+                cache.SetWithDoubleNodes(delta, adjointLeak, rs);
                 double va = vRow[i] * ema + iRow[i] * kma, ia = iRow[i] * esa;
                 double a = 0, b = 0, c = 0, lvStart = 0, liStart = 0;
                 Undriven(lvb, lib, va, ia, delta, m, rs, cache, ref a, ref b, ref c, ref lvStart, ref liStart);
-                gTauMem[g] += (a - b) * m;
+                gTauMem[g] += (a - leak * b) * m;
                 gTauSyn[g] -= c * rs;
                 lv[g] = lvStart;
                 li[g] = liStart;
@@ -610,7 +630,8 @@ public sealed class ExactEngine : IGradientEngine
             var (va, ia) = trial.StateAt(g, rowPtr[plan.PopulationOf[g]], t);
             double delta = tEnd - t;
             double m = plan.RateMem[g], rs = plan.RateSyn[g], tm = plan.TauMem[g], ts = plan.TauSyn[g];
-            cache.SetWithDoubleNodes(delta, m, rs);
+            double leakRate = Fault == AdjointFault.LeakyAdjoint ? m : plan.RateLeak[g], leak = plan.Leak[g];
+            cache.SetWithDoubleNodes(delta, leakRate, rs);
             double lvb = lv[g], lib = li[g];
             double lvStart = 0, liStart = 0, a = 0, b = 0, c = 0;
             if (terms is not null)
@@ -648,7 +669,7 @@ public sealed class ExactEngine : IGradientEngine
                 b -= m * sB;
                 c -= m * rs * ia * sC;
             }
-            gTauMem[g] += (a - b) * m;
+            gTauMem[g] += (a - leak * b) * m;
             gTauSyn[g] -= c * rs;
             lv[g] = lvStart;
             li[g] = liStart;
@@ -660,7 +681,8 @@ public sealed class ExactEngine : IGradientEngine
     /// The undriven adjoint over a reverse interval of length Δ ending at (λV, λI) = (<paramref name="lvb"/>,
     /// <paramref name="lib"/>), with forward state (V, I) = (<paramref name="va"/>, <paramref name="ia"/>) at its start:
     /// adds the τ-gradient integrals to a, b, c and λ at the start to lvStart, liStart. <paramref name="cache"/> must hold
-    /// the double-node propagators for (Δ, m, rs).
+    /// the double-node propagators for (Δ, ℓm, rs), where ℓm is the membrane's decay rate and <paramref name="m"/> = 1/τm its
+    /// input gain (equal for a leaky membrane). <paramref name="b"/> (∫λV V) is needed only when the membrane leaks.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Undriven(double lvb, double lib, double va, double ia, double delta, double m, double rs, in PropagatorCache cache,

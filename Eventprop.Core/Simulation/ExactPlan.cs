@@ -1,4 +1,5 @@
 using Eventprop.Core.Model;
+using Neurons = Eventprop.Core.Model.Neurons;
 
 namespace Eventprop.Core.Simulation;
 
@@ -12,6 +13,8 @@ internal sealed class ExactPlan
     {
         network.Validate();
         Network = network;
+        foreach (var p in network.Populations.Where(p => p.HasDynamics))
+            RequireSupportedModel(p);
         var pops = network.Populations;
         PopulationOffset = new int[pops.Count];
         int n = 0;
@@ -25,6 +28,10 @@ internal sealed class ExactPlan
         TauSyn = new double[n];
         RateMem = new double[n];
         RateSyn = new double[n];
+        RateLeak = new double[n];
+        Leak = new double[n];
+        Threshold = new double[n];
+        ResetValue = new double[n];
         PopulationOf = new int[n];
         LocalIndex = new int[n];
         Spiking = new bool[n];
@@ -37,6 +44,7 @@ internal sealed class ExactPlan
             var ts = network.TauSyn(p.Name).Values;
             TauMemParameter[p.Index] = names[ParameterSet.TauMemName(p.Name)];
             TauSynParameter[p.Index] = names[ParameterSet.TauSynName(p.Name)];
+            var model = p.Model!;
             for (int i = 0; i < p.Size; i++)
             {
                 int g = PopulationOffset[p.Index] + i;
@@ -44,6 +52,10 @@ internal sealed class ExactPlan
                 TauSyn[g] = ts[i];
                 RateMem[g] = 1.0 / tm[i];
                 RateSyn[g] = 1.0 / ts[i];
+                Leak[g] = model.Leak;
+                RateLeak[g] = model.Leak == 0 ? 0 : RateMem[g];
+                Threshold[g] = model.IsSpiking ? model.Threshold : double.PositiveInfinity;
+                ResetValue[g] = model.IsSpiking ? model.Reset : 0;
                 PopulationOf[g] = p.Index;
                 LocalIndex[g] = i;
                 Spiking[g] = p.IsSpiking;
@@ -78,6 +90,19 @@ internal sealed class ExactPlan
         InputSize = network.Input.Size;
     }
 
+    /// <summary>
+    /// The exact engine has the closed-form face of the current-based family (LIF, IF, LI). Readouts must have a leaky
+    /// membrane: the loss kernels of the readout trace are those of the leaky integrator.
+    /// </summary>
+    private static void RequireSupportedModel(Population p)
+    {
+        var model = p.Model!;
+        if (model is not (Neurons.Lif or Neurons.IntegrateAndFire or Neurons.LeakyIntegrator))
+            throw new ArgumentException($"Population '{p.Name}' has neuron model '{model.Name}', which the exact engine does not simulate; use lif, if or li (docs/extending.md says how to add a model).");
+        if (p.Kind == PopulationKind.Readout && model.Leak != 1)
+            throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
+    }
+
     public Network Network { get; }
     public int NeuronCount { get; }
     public int[] PopulationOffset { get; }
@@ -85,6 +110,18 @@ internal sealed class ExactPlan
     public double[] TauSyn { get; }
     public double[] RateMem { get; }
     public double[] RateSyn { get; }
+
+    /// <summary>Per neuron: the membrane's decay rate ℓ/τm (1/τm for a leaky membrane, 0 for integrate-and-fire).</summary>
+    public double[] RateLeak { get; }
+
+    /// <summary>Per neuron: the model's leak coefficient ℓ (1 or 0).</summary>
+    public double[] Leak { get; }
+
+    /// <summary>Per neuron: the firing threshold ϑ (+∞ for a non-spiking neuron).</summary>
+    public double[] Threshold { get; }
+
+    /// <summary>Per neuron: V after a spike. A spike happens at V = ϑ exactly, so both reset modes give this value.</summary>
+    public double[] ResetValue { get; }
     public int[] PopulationOf { get; }
     public int[] LocalIndex { get; }
     public bool[] Spiking { get; }

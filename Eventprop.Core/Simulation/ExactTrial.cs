@@ -124,9 +124,9 @@ public sealed class ExactTrial
         double v = rec.Voltage(record), i = rec.Current(record);
         double s = t - ta;
         if (s <= 0) return (v, i);
-        double m = Plan.RateMem[g], r = Plan.RateSyn[g];
-        double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
-        return (v * em + i * m * ExpKernels.Psi2(s, m, r, em, es), i * es);
+        double m = Plan.RateMem[g], r = Plan.RateSyn[g], l = Plan.RateLeak[g];
+        double em = Math.Exp(-l * s), es = Math.Exp(-r * s);
+        return (v * em + i * m * ExpKernels.Psi2(s, l, r, em, es), i * es);
     }
 
     /// <summary>Index of the last record of neuron g at or before t.</summary>

@@ -49,8 +49,12 @@ internal sealed class PopulationRecords
     /// <summary>The (V, I) block of <paramref name="row"/>.</summary>
     public ReadOnlySpan<double> Row(int row) => _states.AsSpan(row * 2 * Size, 2 * Size);
 
-    /// <summary>Appends a row at <paramref name="t"/> whose state is the previous row evolved to t in closed form.</summary>
-    public void AppendEvolved(double t, ReadOnlySpan<double> rateMem, ReadOnlySpan<double> rateSyn, bool uniformRates, ref PropagatorCache cache)
+    /// <summary>
+    /// Appends a row at <paramref name="t"/> whose state is the previous row evolved to t in closed form:
+    /// V ← V e^{−ℓs/τm} + (I/τm) Ψ(s; ℓ/τm, 1/τs), I ← I e^{−s/τs}, with the decay rates ℓ/τm in <paramref name="rateLeak"/>
+    /// and the input gains 1/τm in <paramref name="rateMem"/>.
+    /// </summary>
+    public void AppendEvolved(double t, ReadOnlySpan<double> rateLeak, ReadOnlySpan<double> rateMem, ReadOnlySpan<double> rateSyn, bool uniformRates, ref PropagatorCache cache)
     {
         int n = Size;
         if (Count == _times.Length || (Count + 1) * 2 * n > _states.Length)
@@ -82,7 +86,7 @@ internal sealed class PopulationRecords
         else if (uniformRates)
         {
             double m = rateMem[0];
-            cache.Set(s, m, rateSyn[0]);
+            cache.Set(s, rateLeak[0], rateSyn[0]);
             double dm = cache.DecayMem, ds = cache.DecaySyn, k = m * cache.PsiMemSyn;
             for (int i = 0; i < n; i++)
             {
@@ -96,7 +100,7 @@ internal sealed class PopulationRecords
             for (int i = 0; i < n; i++)
             {
                 double m = rateMem[i];
-                cache.Set(s, m, rateSyn[i]);
+                cache.Set(s, rateLeak[i], rateSyn[i]);
                 double i0 = prevI[i];
                 v[i] = prevV[i] * cache.DecayMem + i0 * m * cache.PsiMemSyn;
                 cur[i] = i0 * cache.DecaySyn;

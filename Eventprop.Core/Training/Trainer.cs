@@ -232,24 +232,17 @@ public sealed class Trainer
 
     // ------------------------------------------------------------------ machinery
 
-    private bool IsTrainable(Parameter p) => p.Kind switch
-    {
-        ParameterKind.Weight => true,
-        ParameterKind.TauMem => Options.LearnTauMem,
-        ParameterKind.TauSyn => Options.LearnTauSyn,
-        _ => false,
-    };
+    private bool IsTrainable(Parameter p) =>
+        p.Trainable && (p.Kind == ParameterKind.TauMem ? Options.LearnTauMem : p.Kind != ParameterKind.TauSyn || Options.LearnTauSyn);
 
     private void ClipTimeConstants()
     {
         foreach (var p in Network.Parameters)
         {
-            double min = p.Kind switch
-            {
-                ParameterKind.TauMem when Options.LearnTauMem => Options.TauMemMinimum,
-                ParameterKind.TauSyn when Options.LearnTauSyn => Options.TauSynMinimum,
-                _ => double.NaN,
-            };
+            double min = !IsTrainable(p) ? double.NaN
+                : p.Kind == ParameterKind.TauMem ? Options.TauMemMinimum
+                : p.Kind == ParameterKind.TauSyn ? Options.TauSynMinimum
+                : double.NaN;
             if (double.IsNaN(min)) continue;
             var v = p.Values;
             for (int i = 0; i < v.Length; i++)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Eventprop.Core.Data;
 using Eventprop.Core.Model;
+using Eventprop.Core.Model.Neurons;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -20,6 +21,14 @@ public enum CaseKind
     /// <summary>1–2 hidden layers, each recurrent with probability 2/3, one (τ_mem, τ_syn) pair per population (as in the
     /// papers' networks; the engine's shared-time-constant path).</summary>
     SharedTau,
+    /// <summary>1–2 hidden layers, each integrate-and-fire (τm V̇ = I) with probability 2/3, else LIF; recurrent with probability 2/3.</summary>
+    IntegrateAndFire,
+    /// <summary>1–2 hidden layers of LIF or IF neurons with subtractive reset (V ← V − ϑ); recurrent with probability 2/3.</summary>
+    SubtractiveReset,
+    /// <summary>1–2 hidden layers, each with its own threshold ϑ ∈ [0.5, 2], reset V_r ∈ [−0.5ϑ, 0.4ϑ], reset mode and model (LIF or IF).</summary>
+    ThresholdsAndResets,
+    /// <summary>3–4 hidden layers of 1–6 neurons, models, thresholds and resets mixed as in <see cref="ThresholdsAndResets"/>; recurrent with probability 1/3.</summary>
+    Deep,
 }
 
 /// <summary>
@@ -35,18 +44,19 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         double D = Duration;
         var builder = Network.Create(Seed).Input("in", Inputs);
         var taus = new List<(double[] Tm, double[] Ts)>();
+        var models = LayerModels();
         for (int l = 0; l < Hidden.Length; l++)
         {
             var (tm, ts) = DrawTaus(rng, Hidden[l]);
             taus.Add((tm, ts));
-            builder.Lif($"h{l}", tm, ts);
+            builder.Hidden($"h{l}", models[l], tm, ts);
         }
         var (rtm, rts) = DrawTaus(rng, Readout);
         builder.Readout("out", rtm, rts, spiking: SpikingReadout);
 
         double inputRate = InputSpikes / (InputSpan * D); // spikes per ms over all channels
         // Input weights sized so that the mean drive is a few times threshold.
-        double target = 1.5 + 2.5 * rng.NextDouble();
+        double target = (1.5 + 2.5 * rng.NextDouble()) * Math.Max(1, models[0].Threshold - models[0].Reset);
         double meanTs = taus[0].Ts.Average();
         double wIn = target / (meanTs * inputRate);
         if (Kind == CaseKind.RecurrentDriven)
@@ -71,7 +81,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
             {
                 if (l > 0)
                 {
-                    double w = (2.0 + 2.0 * rng.NextDouble()) / Hidden[l - 1];
+                    double w = (2.0 + 2.0 * rng.NextDouble()) / Hidden[l - 1] * Math.Max(1, models[l].Threshold - models[l].Reset);
                     builder.Connect($"h{l - 1}", $"h{l}", Init.Values(Matrix(rng, Hidden[l - 1], Hidden[l], w, 0.8 * w)));
                 }
                 if (Recurrent[l])
@@ -120,6 +130,36 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         var w = network.Connections.Single(c => c.Post == network.Readout).Name;
         var values = network.Parameters[w].Values;
         for (int i = 0; i < values.Length; i++) values[i] *= zTarget / zMax;
+    }
+
+    /// <summary>
+    /// The neuron model of each hidden layer. Drawn from a stream of its own (derived from <see cref="Seed"/>), so the
+    /// wave-1 families keep exactly the networks they had; those are all standard LIF.
+    /// </summary>
+    private NeuronModel[] LayerModels()
+    {
+        var models = new NeuronModel[Hidden.Length];
+        var rng = new Random(unchecked(Seed * 31 + 17));
+        for (int l = 0; l < models.Length; l++)
+        {
+            bool integrate = rng.Next(3) > 0;
+            models[l] = Kind switch
+            {
+                CaseKind.IntegrateAndFire => integrate ? new IntegrateAndFire() : Lif.Standard,
+                CaseKind.SubtractiveReset => integrate ? new IntegrateAndFire(resetMode: ResetMode.Subtract) : new Lif(resetMode: ResetMode.Subtract),
+                CaseKind.ThresholdsAndResets or CaseKind.Deep => DrawConstants(rng, integrate),
+                _ => Lif.Standard,
+            };
+        }
+        return models;
+
+        static NeuronModel DrawConstants(Random rng, bool integrate)
+        {
+            double theta = 0.5 + 1.5 * rng.NextDouble();
+            double reset = theta * (-0.5 + 0.9 * rng.NextDouble());
+            var mode = rng.Next(2) == 0 ? ResetMode.ToValue : ResetMode.Subtract;
+            return integrate ? new IntegrateAndFire(theta, reset, mode) : new Lif(theta, reset, mode);
+        }
     }
 
     private (double[] Tm, double[] Ts) DrawTaus(Random rng, int n)
@@ -187,8 +227,20 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
                     _ => layers == 1 ? [r0 > 0] : [r0 > 0, r1 > 0],
                 },
                 readout, spikes, duration);
+        if (kind == CaseKind.Deep) gen = DeepGenerator();
         return Arb.From(gen, Shrink);
     }
+
+    private static Gen<GradientCase> DeepGenerator() =>
+        from seed in Gen.Choose(0, int.MaxValue - 1)
+        from inputs in Gen.Choose(2, 6)
+        from layers in Gen.Choose(3, 4)
+        from sizes in Gen.ArrayOf(Gen.Choose(1, 6), 4)
+        from recurrent in Gen.ArrayOf(Gen.Choose(0, 2), 4)
+        from readout in Gen.Choose(2, 4)
+        from spikes in Gen.Choose(5, 60)
+        from duration in Gen.Choose(20, 60)
+        select new GradientCase(CaseKind.Deep, seed, inputs, sizes[..layers], recurrent[..layers].Select(r => r == 0).ToArray(), readout, spikes, duration);
 
     /// <summary>Cases of every family, mixed; optionally with a spiking readout, and inputs spread over one of <paramref name="inputSpans"/>·T (default 0.8).</summary>
     public static Arbitrary<GradientCase> AnyKind(bool spikingReadout = false, params double[] inputSpans)

@@ -53,6 +53,14 @@ public class GradientCheckTeethTests(ITestOutputHelper output)
     public void FlippingTheResetTermFailsTheCheck() =>
         AssertFaultIsCaught(CaseKind.FeedForward, AdjointFault.FlipResetTerm, 40);
 
+    [Fact]
+    public void WaveOneResetTermOnOtherModelsFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.ThresholdsAndResets, AdjointFault.WaveOneResetTerm, 40);
+
+    [Fact]
+    public void LeakyAdjointOfIntegrateAndFireFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.IntegrateAndFire, AdjointFault.LeakyAdjoint, 40);
+
     /// <summary>One neuron, one input spike of weight w: the peak of V is a known function of w, so w can put it just above or below ϑ.</summary>
     private static (Network Network, SpikeSample Sample) SingleNeuron(double w)
     {

@@ -28,6 +28,10 @@ public class GradientProperties(ITestOutputHelper output)
     [InlineData(CaseKind.EqualTau, 80)]
     [InlineData(CaseKind.RecurrentDriven, 80)]
     [InlineData(CaseKind.SharedTau, 80)]
+    [InlineData(CaseKind.IntegrateAndFire, 80)]
+    [InlineData(CaseKind.SubtractiveReset, 60)]
+    [InlineData(CaseKind.ThresholdsAndResets, 80)]
+    [InlineData(CaseKind.Deep, 60)]
     public void EventpropGradientsMatchFiniteDifferences(CaseKind kind, int cases)
     {
         var stats = new PropertyStatistics();

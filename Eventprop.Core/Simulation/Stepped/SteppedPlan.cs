@@ -31,6 +31,7 @@ internal sealed class SteppedPlan
 
     public SteppedPlan(Network network, double dt, int steps)
     {
+        RequireStandardModels(network);
         Network = network;
         Dt = dt;
         Steps = steps;
@@ -122,6 +123,17 @@ internal sealed class SteppedPlan
     public double[] RateSyn { get; }
 
     /// <summary>Whether this plan was built for <paramref name="network"/>'s structure with these step settings.</summary>
+    /// <summary>
+    /// The time-stepped engines (CPU, GPU, surrogate) simulate the wave-1 model only until their step face of the neuron
+    /// models lands (docs/architecture.md): LIF with threshold 1, reset 0 to value, and leaky-integrator readouts.
+    /// </summary>
+    internal static void RequireStandardModels(Network network)
+    {
+        foreach (var p in network.Populations)
+            if (p.Model is { IsStandardLif: false } model)
+                throw new ArgumentException($"Population '{p.Name}' is {model}; the time-stepped engines simulate only LIF neurons with threshold 1 and reset 0 so far. Use the exact engine (engine.kind = exact) for other neuron models.");
+    }
+
     public bool Fits(Network network, double dt, int steps) =>
         ReferenceEquals(network.Populations, Network.Populations) && ReferenceEquals(network.Connections, Network.Connections)
         && dt == Dt && steps == Steps;

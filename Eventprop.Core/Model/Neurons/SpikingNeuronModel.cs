@@ -1,0 +1,36 @@
+namespace Eventprop.Core.Model.Neurons;
+
+/// <summary>A spiking model of the current-based family: threshold ϑ, reset value V_reset and a reset mode.</summary>
+public abstract class SpikingNeuronModel : NeuronModel
+{
+    private protected SpikingNeuronModel(double threshold, double reset, ResetMode resetMode)
+    {
+        Threshold = threshold;
+        Reset = reset;
+        ResetMode = resetMode;
+    }
+
+    /// <inheritdoc />
+    public override bool IsSpiking => true;
+
+    /// <inheritdoc />
+    public override double Threshold { get; }
+
+    /// <inheritdoc />
+    public override double Reset { get; }
+
+    /// <inheritdoc />
+    public override ResetMode ResetMode { get; }
+
+    internal override void Validate(string population)
+    {
+        if (!double.IsFinite(Threshold) || !double.IsFinite(Reset))
+            throw new ArgumentException($"Population '{population}': threshold {Threshold} and reset {Reset} must be finite numbers.");
+        if (Threshold <= Reset)
+            throw new ArgumentException($"Population '{population}': the threshold ({Threshold}) must be above the reset value ({Reset}); raise the threshold or lower the reset.");
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        FormattableString.Invariant($"{Name}(threshold {Threshold}, reset {Reset}{(ResetMode == ResetMode.Subtract ? ", subtractive" : "")})");
+}
