@@ -1,3 +1,4 @@
+using Eventprop.Core.Model.Connectivities;
 using Eventprop.Core.Model.Neurons;
 
 namespace Eventprop.Core.Model;
@@ -24,7 +25,7 @@ public sealed class NetworkBuilder
 {
     private readonly int _seed;
     private readonly List<(string Name, int Size, PopulationKind Kind, NeuronModel? Model, double[]? TauMem, double[]? TauSyn)> _pops = [];
-    private readonly List<(string Pre, string Post, IWeightInit Init)> _connections = [];
+    private readonly List<(string Pre, string Post, IWeightInit Init, Connectivity? Connectivity, double Probability)> _connections = [];
 
     internal NetworkBuilder(int seed) => _seed = seed;
 
@@ -74,10 +75,32 @@ public sealed class NetworkBuilder
     }
 
     /// <summary>Connects <paramref name="pre"/> to <paramref name="post"/> all-to-all; <c>Connect("h", "h", …)</c> makes h recurrent.</summary>
-    public NetworkBuilder Connect(string pre, string post, IWeightInit init)
+    public NetworkBuilder Connect(string pre, string post, IWeightInit init) => Connect(pre, post, init, Connectivity.Dense);
+
+    /// <summary>
+    /// Connects <paramref name="pre"/> to <paramref name="post"/> with the given <paramref name="connectivity"/> (dense, or a
+    /// fixed <see cref="SparseConnectivity"/> mask). The initial weights are <paramref name="init"/>'s dense draws at the
+    /// synapses that exist.
+    /// </summary>
+    public NetworkBuilder Connect(string pre, string post, IWeightInit init, Connectivity connectivity)
     {
         ArgumentNullException.ThrowIfNull(init);
-        _connections.Add((pre, post, init));
+        ArgumentNullException.ThrowIfNull(connectivity);
+        _connections.Add((pre, post, init, connectivity, double.NaN));
+        return this;
+    }
+
+    /// <summary>
+    /// Connects <paramref name="pre"/> to <paramref name="post"/> through a random fixed mask: each pair exists with
+    /// <paramref name="probability"/>, drawn from the builder's seed (a stream of its own, <c>"pre->post.mask"</c>). The
+    /// mask is then part of the network: model files and checkpoints store it.
+    /// </summary>
+    public NetworkBuilder ConnectSparse(string pre, string post, double probability, IWeightInit init)
+    {
+        ArgumentNullException.ThrowIfNull(init);
+        if (!(probability > 0 && probability <= 1))
+            throw new ArgumentException($"ConnectSparse(\"{pre}\", \"{post}\"): the connection probability must lie in (0, 1], not {probability}.");
+        _connections.Add((pre, post, init, null, probability));
         return this;
     }
 
@@ -104,7 +127,7 @@ public sealed class NetworkBuilder
         var connections = new List<Connection>();
         var inits = new List<IWeightInit>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (preName, postName, init) in _connections)
+        foreach (var (preName, postName, init, given, probability) in _connections)
         {
             if (!byName.TryGetValue(preName, out var pre))
                 throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\"): no population '{preName}'; declare it first.");
@@ -116,7 +139,10 @@ public sealed class NetworkBuilder
                 throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\"): the input population cannot receive connections.");
             if (!seen.Add(preName + "\0" + postName))
                 throw new ArgumentException($"Connect(\"{preName}\", \"{postName}\") is declared twice.");
-            connections.Add(new Connection(pre, post));
+            var connectivity = given ?? SparseConnectivity.Random(pre.Size, post.Size, probability,
+                new Random(StreamSeed(_seed, ParameterSet.WeightName(preName, postName) + ".mask")));
+            connectivity.RequireShape(ParameterSet.WeightName(preName, postName), pre.Size, post.Size);
+            connections.Add(new Connection(pre, post, connectivity));
             inits.Add(init);
         }
         foreach (var pop in pops.Where(p => p.HasDynamics))
@@ -126,9 +152,12 @@ public sealed class NetworkBuilder
         for (int k = 0; k < connections.Count; k++)
         {
             var c = connections[k];
-            var values = new double[c.Pre.Size * c.Post.Size];
-            inits[k].Fill(values, c.Pre.Size, c.Post.Size, new Random(StreamSeed(_seed, c.Name)));
-            parameters.Add(new Parameter(c.Name, ParameterKind.Weight, c.Pre.Name, c.Post.Name, c.Pre.Size, c.Post.Size, values));
+            var dense = new double[c.Pre.Size * c.Post.Size];
+            inits[k].Fill(dense, c.Pre.Size, c.Post.Size, new Random(StreamSeed(_seed, c.Name)));
+            var values = c.Connectivity.FromDense(dense, c.Pre.Size, c.Post.Size);
+            // Dense weights are a pre × post matrix; a mask's are its synapses in row order (1 × count).
+            var (rows, columns) = c.Connectivity is DenseConnectivity ? (c.Pre.Size, c.Post.Size) : (1, values.Length);
+            parameters.Add(new Parameter(c.Name, ParameterKind.Weight, c.Pre.Name, c.Post.Name, rows, columns, values));
         }
         foreach (var p in _pops.Where(p => p.Kind != PopulationKind.Input))
         {

@@ -1,3 +1,4 @@
+using Eventprop.Core.Model.Connectivities;
 using Eventprop.Core.Model.Neurons;
 
 namespace Eventprop.Core.Model;
@@ -58,14 +59,24 @@ public sealed class Population
             : $"{Name} ({Kind}, {Model}, {Size})";
 }
 
-/// <summary>A dense all-to-all connection with weights <c>W[pre, post]</c>: a spike of pre neuron i adds W[i, j] to I_j.</summary>
+/// <summary>
+/// A connection from a spiking population to another: a spike of pre neuron i adds W[i, j] to I_j for every synapse
+/// (i, j) its <see cref="Connectivity"/> has (all pairs when dense).
+/// </summary>
 public sealed class Connection
 {
-    internal Connection(Population pre, Population post)
+    internal Connection(Population pre, Population post, Connectivity connectivity)
     {
         Pre = pre;
         Post = post;
+        Connectivity = connectivity;
     }
+
+    /// <summary>Which synapses exist and how their weights are stored (dense or a fixed sparse mask).</summary>
+    public Connectivity Connectivity { get; }
+
+    /// <summary>The stored synapses as rows per presynaptic neuron.</summary>
+    public SynapseRows Synapses => Connectivity.Rows(Pre.Size, Post.Size);
 
     /// <summary>The presynaptic (spiking) population.</summary>
     public Population Pre { get; }
@@ -73,7 +84,7 @@ public sealed class Connection
     /// <summary>The postsynaptic population.</summary>
     public Population Post { get; }
 
-    /// <summary>Whether it connects a population to itself (all-to-all recurrence, self-connections included).</summary>
+    /// <summary>Whether it connects a population to itself (recurrence; dense recurrence includes self-connections).</summary>
     public bool IsRecurrent => ReferenceEquals(Pre, Post);
 
     /// <summary>Name of its weights in the <see cref="ParameterSet"/>: <c>"pre->post"</c>.</summary>

@@ -5,19 +5,6 @@ using Eventprop.Core.Model;
 
 namespace Eventprop.Core.Simulation;
 
-/// <summary>Deliberate errors in the adjoint, used only by tests that prove the gradient check can fail.</summary>
-internal enum AdjointFault
-{
-    None,
-    /// <summary>Drop the recurrent part of Σ_post W (λV,post − λI,post) from the jump at a spike.</summary>
-    DropRecurrentTransportTerm,
-    /// <summary>Flip the sign of the ϑ·λV (reset) term in the jump at a spike.</summary>
-    FlipResetTerm,
-    /// <summary>Use wave 1's reset term 1·λV (leaky, ϑ = 1, V_r = 0) whatever the population's model and constants.</summary>
-    WaveOneResetTerm,
-    /// <summary>Let integrate-and-fire adjoints decay as if the membrane leaked (λV ∝ e^{−Δ/τm}).</summary>
-    LeakyAdjoint,
-}
 
 /// <summary>
 /// The exact event-driven engine (CPU, double precision): the gold standard for gradients.
@@ -267,12 +254,12 @@ public sealed class ExactEngine : IGradientEngine
                 double iH = i0 * cache.DecaySyn;
                 if (vH < plan.Threshold[best] && iH > plan.Leak[best] * vH)
                 {
-                    CrossingBound(plan, best, horizon, vH, iH, next, nextIsExact);
+                    ExactCrossing.Bound(plan, best, horizon, vH, iH, next, nextIsExact);
                     if (next[best] < horizon) next[best] = horizon; // rounding guard: a bound from the horizon state starts there
                 }
                 else
                 {
-                    next[best] = t0 + NextCrossing(plan, best, v0, i0);
+                    next[best] = t0 + ExactCrossing.Next(plan, best, v0, i0);
                     nextIsExact[best] = true;
                 }
                 continue;
@@ -296,8 +283,8 @@ public sealed class ExactEngine : IGradientEngine
                     throw new SpikeLimitExceededException(pops[p].Name, MaxSpikesPerNeuron, tSp);
                 own[li] = plan.ResetValue[g];
                 Touch(trial, g, 2UL);
-                foreach (var o in plan.Outgoings[p]) Deliver(plan, trial, o, plan.LocalIndex[g], tSp, g, next, nextIsExact);
-                if (plan.Spiking[g]) CrossingBound(plan, g, tSp, own[li], own[own.Length / 2 + li], next, nextIsExact);
+                foreach (var o in plan.Outgoings[p]) ExactSynapses.Deliver(plan, trial, o, plan.LocalIndex[g], tSp, g, next, nextIsExact);
+                if (plan.Spiking[g]) ExactCrossing.Bound(plan, g, tSp, own[li], own[own.Length / 2 + li], next, nextIsExact);
             }
             else
             {
@@ -307,7 +294,7 @@ public sealed class ExactEngine : IGradientEngine
                 trial.Events.Add(new ExactTrial.Event(-1 - c, inIdx, tIn));
                 inIdx++;
                 foreach (int q in plan.RowPopulations[plan.InputIndex]) AppendEvolved(plan, logs[q], q, tIn, ref cache);
-                foreach (var o in plan.Outgoings[plan.InputIndex]) Deliver(plan, trial, o, c, tIn, -1, next, nextIsExact);
+                foreach (var o in plan.Outgoings[plan.InputIndex]) ExactSynapses.Deliver(plan, trial, o, c, tIn, -1, next, nextIsExact);
             }
         }
         return trial;
@@ -319,113 +306,9 @@ public sealed class ExactEngine : IGradientEngine
         log.AppendEvolved(t, plan.RateLeak.AsSpan(off, log.Size), plan.RateMem.AsSpan(off, log.Size), plan.RateSyn.AsSpan(off, log.Size), plan.UniformRates[population], ref cache);
     }
 
-    /// <summary>
-    /// Adds row <paramref name="row"/> of connection <paramref name="o"/>'s weights to the current of its targets (whose
-    /// last row is at <paramref name="t"/>), updates their event patterns and their next-crossing bounds. The spiking
-    /// source itself (<paramref name="source"/>, when it is among the targets) keeps its own-spike mark.
-    /// </summary>
-    private static void Deliver(ExactPlan plan, ExactTrial trial, ExactPlan.Outgoing o, int row, double t, int source, double[] next, bool[] nextIsExact)
-    {
-        var state = trial.Populations[o.PostPopulation].LastRow;
-        int cols = o.Columns;
-        var v = state[..cols];
-        var cur = state.Slice(cols, cols);
-        var w = o.Weights.AsSpan(row * cols, cols);
-        for (int jj = 0; jj < cols; jj++) cur[jj] += w[jj];
-        var pattern = trial.EventPattern.AsSpan(o.PostOffset, cols);
-        for (int jj = 0; jj < cols; jj++)
-            if (o.PostOffset + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
-        if (!plan.Spiking[o.PostOffset]) return;
-        for (int jj = 0; jj < cols; jj++) CrossingBound(plan, o.PostOffset + jj, t, v[jj], cur[jj], next, nextIsExact);
-    }
-
     // Only own spike vs. arrival enters the pattern: the order among arrivals does not affect smoothness (see HasSameEventOrder).
-    private static void Touch(ExactTrial trial, int g, ulong kind) => trial.EventPattern[g] = Mix(trial.EventPattern[g], kind);
+    private static void Touch(ExactTrial trial, int g, ulong kind) => trial.EventPattern[g] = ExactSynapses.Mix(trial.EventPattern[g], kind);
 
-    private static ulong Mix(ulong hash, ulong kind) => (hash ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
-
-    /// <summary>
-    /// A cheap lower bound on neuron g's next threshold crossing after t (exact when there is none). With τm V̇ = I − ℓV
-    /// and I decaying, V̈ = (İ − ℓV̇)/τm &lt; 0 while V rises (I &gt; 0), so V(t + s) ≤ V₀ + s(I₀ − ℓV₀)/τm and no crossing
-    /// comes before s = (ϑ − V₀)τm/(I₀ − ℓV₀). A crossing from below needs V̇ &gt; 0 at V = ϑ, i.e. I &gt; ℓϑ, and |I| only
-    /// decays, so I₀ ≤ ℓϑ means none. The exact time is computed only if this bound becomes the earliest event.
-    /// </summary>
-    private static void CrossingBound(ExactPlan plan, int g, double t, double v0, double i0, double[] next, bool[] exact)
-    {
-        double theta = plan.Threshold[g], leak = plan.Leak[g];
-        if (v0 >= theta)
-        {
-            next[g] = t;
-            exact[g] = true;
-        }
-        else if (i0 <= leak * theta)
-        {
-            next[g] = double.PositiveInfinity;
-            exact[g] = true;
-        }
-        else
-        {
-            next[g] = t + (theta - v0) * plan.TauMem[g] / (i0 - leak * v0);
-            exact[g] = false;
-        }
-    }
-
-    /// <summary>Time from now until V first reaches ϑ, or +∞, for a neuron with state (v0, i0).</summary>
-    internal static double NextCrossing(ExactPlan plan, int g, double v0, double i0)
-    {
-        double theta = plan.Threshold[g];
-        if (v0 >= theta) return 0; // can only happen through rounding right at a crossing
-        if (plan.Leak[g] == 0) return IntegrateAndFireCrossing(theta - v0, i0, plan.TauMem[g], plan.TauSyn[g]);
-        if (i0 <= theta) return double.PositiveInfinity; // V̇ > 0 at threshold needs I > ϑ, and |I| only decays
-        double tm = plan.TauMem[g], m = plan.RateMem[g], r = plan.RateSyn[g];
-        // Turning point of V: e^{−d s*} = (1 + x1)/(1 + x2), d = 1/τs − 1/τm, x2 = τm d, x1 = (v0/i0) x2.
-        double x2 = tm * (r - m);
-        double ratio = v0 / i0;
-        double x1 = ratio * x2;
-        if (1.0 + x1 <= 0) return double.PositiveInfinity; // V rises monotonically towards 0 from below
-        double sStar = tm * (ExpKernels.Log1PRel(x2) - ratio * ExpKernels.Log1PRel(x1));
-        if (!(sStar > 0)) return double.PositiveInfinity;
-        double vMax = VoltageAfter(v0, i0, m, r, sStar, out _);
-        if (vMax < theta) return double.PositiveInfinity;
-
-        // V is increasing on [0, s*] with V(0) < ϑ ≤ V(s*): safeguarded Newton.
-        double lo = 0, hi = sStar;
-        double s = sStar * (theta - v0) / (vMax - v0);
-        for (int iter = 0; iter < 100; iter++)
-        {
-            double vs = VoltageAfter(v0, i0, m, r, s, out double es);
-            double f = vs - theta;
-            if (f == 0) return s;
-            if (f < 0) lo = s;
-            else hi = s;
-            double slope = (i0 * es - vs) * m;
-            double sn = slope > 0 ? s - f / slope : double.NaN;
-            if (!(sn > lo && sn < hi)) sn = 0.5 * (lo + hi);
-            if (Math.Abs(sn - s) <= 2e-16 * s || hi - lo <= 4e-16 * hi)
-                return sn;
-            s = sn;
-        }
-        return s;
-    }
-
-    /// <summary>
-    /// Integrate-and-fire: V(s) = V₀ + I₀ (τs/τm)(1 − e^{−s/τs}) rises monotonically towards V₀ + I₀τs/τm when I₀ &gt; 0,
-    /// so the crossing of ϑ = V₀ + <paramref name="gap"/> is s = −τs ln(1 − x), x = gap·τm/(I₀τs), when x &lt; 1.
-    /// </summary>
-    internal static double IntegrateAndFireCrossing(double gap, double i0, double tauMem, double tauSyn)
-    {
-        if (i0 <= 0) return double.PositiveInfinity;
-        double x = gap * tauMem / (i0 * tauSyn);
-        if (!(x < 1)) return double.PositiveInfinity;
-        return -tauSyn * ExpKernels.Log1P(-x);
-    }
-
-    private static double VoltageAfter(double v0, double i0, double m, double r, double s, out double es)
-    {
-        double em = Math.Exp(-m * s);
-        es = Math.Exp(-r * s);
-        return v0 * em + i0 * m * ExpKernels.Psi2(s, m, r, em, es);
-    }
 
     // ---------------------------------------------------------------- backward
 
@@ -491,7 +374,9 @@ public sealed class ExactEngine : IGradientEngine
                         if (k < o.PostOffset || k >= o.PostOffset + o.Columns) continue;
                         var rec = trial.Records[k];
                         int r = trial.RecordAt(k, ev.Time);
-                        double iBefore = rec.Current(r) - o.Weights[plan.LocalIndex[ev.Neuron] * o.Columns + (k - o.PostOffset)];
+                        int synapse = o.Synapses.IndexOf(plan.LocalIndex[ev.Neuron], k - o.PostOffset);
+                        if (synapse < 0) continue; // no synapse to this readout neuron: its V has no corner here
+                        double iBefore = rec.Current(r) - o.Weights[synapse];
                         double vDot = (iBefore - rec.Voltage(r)) * plan.RateMem[k];
                         spikeTimeTerms ??= [];
                         var key = (ev.Neuron, ev.Ordinal);
@@ -523,7 +408,7 @@ public sealed class ExactEngine : IGradientEngine
                 foreach (var o in plan.Outgoings[plan.InputIndex])
                 {
                     PropagatePopulation(o.PostPopulation, t);
-                    SubtractWeightGradient(weightGrads[o.ParameterIndex].AsSpan(c * o.Columns, o.Columns), o, plan, li);
+                    ExactSynapses.SubtractWeightGradient(weightGrads[o.ParameterIndex], o, c, plan, li);
                 }
                 foreach (int q in plan.RowPopulations[plan.InputIndex]) rowPtr[q]--;
                 continue;
@@ -537,10 +422,9 @@ public sealed class ExactEngine : IGradientEngine
             foreach (var o in plan.Outgoings[p])
             {
                 PropagatePopulation(o.PostPopulation, t); // nothing to do for the source, already at t
-                var w = o.Weights.AsSpan(row * o.Columns, o.Columns);
                 if (Fault != AdjointFault.DropRecurrentTransportTerm || o.PostPopulation != p)
-                    transport += TransportTerm(w, lv.AsSpan(o.PostOffset, o.Columns), li.AsSpan(o.PostOffset, o.Columns));
-                SubtractWeightGradient(weightGrads[o.ParameterIndex].AsSpan(row * o.Columns, o.Columns), o, plan, li);
+                    transport += ExactSynapses.TransportTerm(o, row, lv.AsSpan(o.PostOffset, o.Columns), li.AsSpan(o.PostOffset, o.Columns), Fault);
+                ExactSynapses.SubtractWeightGradient(weightGrads[o.ParameterIndex], o, row, plan, li);
             }
             // Own-V term of the jump: ℓ(ϑ − V_reset)λV (the change of τm V̇ at the reset); zero for integrate-and-fire.
             double reset = Fault == AdjointFault.WaveOneResetTerm ? lv[src] : plan.Leak[src] * (plan.Threshold[src] - plan.ResetValue[src]) * lv[src];
@@ -696,74 +580,9 @@ public sealed class ExactEngine : IGradientEngine
         liStart += lib * es + lvb * rs * psiMS;
     }
 
-    /// <summary>∂L/∂W[pre, post] −= τs,post·λI,post for one presynaptic row of connection o.</summary>
-    private static void SubtractWeightGradient(Span<double> gradientRow, ExactPlan.Outgoing o, ExactPlan plan, double[] li)
-    {
-        var lambdaI = li.AsSpan(o.PostOffset, o.Columns);
-        var tauSyn = plan.TauSyn.AsSpan(o.PostOffset, o.Columns);
-        for (int jj = 0; jj < gradientRow.Length; jj++) gradientRow[jj] -= tauSyn[jj] * lambdaI[jj];
-    }
-
-    /// <summary>Σ_post W[pre, post](λV,post − λI,post) over one presynaptic row.</summary>
-    private static double TransportTerm(ReadOnlySpan<double> w, ReadOnlySpan<double> lambdaV, ReadOnlySpan<double> lambdaI)
-    {
-        double sum = 0;
-        for (int jj = 0; jj < w.Length; jj++) sum += w[jj] * (lambdaV[jj] - lambdaI[jj]);
-        return sum;
-    }
-
     private static void CheckReadoutNeuron(ExactPlan plan, int neuron)
     {
         if ((uint)neuron >= (uint)plan.ReadoutSize)
             throw new ArgumentOutOfRangeException(nameof(neuron), neuron, $"The loss drives readout neuron {neuron} but the readout has {plan.ReadoutSize} neurons.");
-    }
-}
-
-/// <summary>A population fired more spikes in one trial than the engine's limit allows (runaway activity).</summary>
-public sealed class SpikeLimitExceededException(string population, int maxSpikesPerNeuron, double time)
-    : InvalidOperationException($"Population '{population}' exceeded {maxSpikesPerNeuron} spikes per neuron in one trial (at t = {time:0.###} ms): runaway activity, e.g. strong positive recurrence. Lower the weights or raise the engine's MaxSpikesPerNeuron.")
-{
-    /// <summary>The population that exceeded the limit.</summary>
-    public string Population { get; } = population;
-}
-
-/// <summary>
-/// The integrand of the voltage-dependent drive over one reverse interval of a readout neuron (ρ = tEnd − u, L = Δ − ρ):
-/// f(u)·[e^{−mL}, ψ_L[m, rs], V_a L e^{−mL} + I_a m ψ_L[m, m, rs], ψ_L[m, rs, rs]]. A separate object so that the
-/// backward pass's own state is not captured by a delegate (which would move it to the heap).
-/// </summary>
-internal sealed class VoltageDriveIntegrand(ExactReadoutTrace trace, IReadOnlyList<VoltageDependentDrive> drives, int readoutSize)
-{
-    private readonly double[] _voltages = new double[readoutSize];
-    private readonly double[] _values = new double[readoutSize];
-    private int _neuron;
-    private double _tEnd, _delta, _m, _rs, _va, _ia;
-
-    public void Set(int neuron, double tEnd, double delta, double m, double rs, double va, double ia)
-    {
-        _neuron = neuron;
-        _tEnd = tEnd;
-        _delta = delta;
-        _m = m;
-        _rs = rs;
-        _va = va;
-        _ia = ia;
-    }
-
-    public void Evaluate(double rho, double[] values)
-    {
-        double u = _tEnd - rho, len = _delta - rho;
-        trace.Voltages(u, _voltages);
-        double f = 0;
-        foreach (var vd in drives)
-        {
-            vd.Function(u, _voltages, _values);
-            f += vd.Coefficient * _values[_neuron];
-        }
-        double eML = Math.Exp(-_m * len), eSL = Math.Exp(-_rs * len);
-        values[0] = f * eML;
-        values[1] = f * ExpKernels.Psi2(len, _m, _rs, eML, eSL);
-        values[2] = f * (_va * len * eML + _ia * _m * ExpKernels.PsiDoubleNode(len, _m, _rs, eML, eSL));
-        values[3] = f * ExpKernels.PsiDoubleNode(len, _rs, _m, eSL, eML);
     }
 }

@@ -7,7 +7,17 @@ namespace Eventprop.Core.Simulation;
 internal sealed class ExactPlan
 {
     /// <summary>An outgoing connection of a population: its dense weights and where its targets start.</summary>
-    internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex, int PostPopulation);
+    internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex, int PostPopulation, Model.Connectivities.SynapseRows Synapses)
+    {
+        /// <summary>Offset of row <paramref name="row"/>'s weights in <see cref="Weights"/>.</summary>
+        public int Start(int row) => Synapses.Start(row);
+
+        /// <summary>Number of stored weights in row <paramref name="row"/>.</summary>
+        public int Length(int row) => Synapses.Length(row);
+
+        /// <summary>Targets (local postsynaptic indices) of the stored weights, or null when dense (0 … Columns − 1 per row).</summary>
+        public int[]? Targets => Synapses.Targets;
+    }
 
     public ExactPlan(Network network)
     {
@@ -65,7 +75,7 @@ internal sealed class ExactPlan
         foreach (var p in pops)
             Outgoings[p.Index] = network.Connections
                 .Where(c => c.Pre == p)
-                .Select(c => new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name], c.Post.Index))
+                .Select(c => new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name], c.Post.Index, c.Synapses))
                 .ToArray();
         RowPopulations = new int[pops.Count][];
         UniformRates = new bool[pops.Count];

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Eventprop.Core.Data;
 using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
 using PureHDF;
 using PureHDF.VOL.Native;
 
@@ -14,7 +15,14 @@ namespace Eventprop.Core.Training;
 internal static class Checkpoint
 {
     public const string Format = "eventprop-checkpoint";
-    public const int Version = 1;
+    /// <summary>
+    /// The version written. 2 adds each sparse connection's mask (<c>network/masks/&lt;connection&gt;/row_starts, targets</c>)
+    /// and names non-standard neuron models in <c>network/populations</c>; version 1 (wave 1: LIF, dense) still reads.
+    /// </summary>
+    public const int Version = 2;
+
+    /// <summary>The versions read.</summary>
+    public static readonly int[] ReadableVersions = [1, 2];
 
     public sealed record Data(ParameterSet Parameters, long AdamStep, ParameterSet? FirstMoment, ParameterSet? SecondMoment, TrainingState State, ParameterSet? BestParameters);
 
@@ -56,6 +64,11 @@ internal static class Checkpoint
             },
         };
         if (trainer.BestParameters is not null) file["best_parameters"] = Group(trainer.BestParameters);
+        var masks = new H5Group();
+        foreach (var c in net.Connections)
+            if (c.Connectivity is SparseConnectivity sparse)
+                masks[c.Name] = new H5Group { ["row_starts"] = sparse.RowStarts.ToArray(), ["targets"] = sparse.Targets.ToArray() };
+        if (masks.Count > 0) ((H5Group)file["network"])["masks"] = masks;
 
         string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         try
@@ -107,8 +120,8 @@ internal static class Checkpoint
         if (!file.LinkExists("format") || file.Dataset("format").Read<string[]>() is not [Format])
             throw new InvalidDataException($"{name}: not an Eventprop checkpoint (no 'format' = '{Format}').");
         int version = file.Dataset("version").Read<int[]>()[0];
-        if (version != Version)
-            throw new InvalidDataException($"{name}: checkpoint version {version} is not supported (this library reads version {Version}).");
+        if (!ReadableVersions.Contains(version))
+            throw new InvalidDataException($"{name}: checkpoint version {version} is not supported (this library reads versions {string.Join(" and ", ReadableVersions)}).");
         var pops = file.Dataset("network/populations").Read<string[]>();
         var expected = network.Populations.Select(Describe).ToArray();
         if (!pops.SequenceEqual(expected))
@@ -117,6 +130,21 @@ internal static class Checkpoint
         var expectedConns = network.Connections.Select(c => c.Name).ToArray();
         if (!conns.SequenceEqual(expectedConns))
             throw new InvalidDataException($"{name}: the checkpoint is of another network (connections {string.Join(", ", conns)}; this network has {string.Join(", ", expectedConns)}).");
+        foreach (var c in network.Connections)
+        {
+            string key = "network/masks/" + c.Name;
+            bool stored = file.LinkExists("network/masks") && file.Group("network/masks").LinkExists(c.Name);
+            if (c.Connectivity is not SparseConnectivity sparse)
+            {
+                if (stored) throw new InvalidDataException($"{name}: connection {c.Name} is sparse in the checkpoint but dense in this network.");
+                continue;
+            }
+            if (!stored) throw new InvalidDataException($"{name}: connection {c.Name} is sparse but the checkpoint has no mask for it (it was made for a dense connection).");
+            var rowStarts = file.Dataset(key + "/row_starts").Read<int[]>();
+            var targets = file.Dataset(key + "/targets").Read<int[]>();
+            if (!rowStarts.AsSpan().SequenceEqual(sparse.RowStarts) || !targets.AsSpan().SequenceEqual(sparse.Targets))
+                throw new InvalidDataException($"{name}: the sparse mask of connection {c.Name} differs from this network's; the checkpoint belongs to another mask (masks are stored, never regenerated).");
+        }
 
         var parameters = ReadGroup(file, name, "parameters", network.Parameters);
         long adamStep = file.Dataset("adam/step").Read<long[]>()[0];
@@ -152,8 +180,11 @@ internal static class Checkpoint
         double Double(string key) => file.Dataset("training/" + key).Read<double[]>()[0];
     }
 
+    // Wave-1 populations (standard LIF, LI) are described as version 1 did, so its checkpoints still match; other models add
+    // their name and constants.
     private static string Describe(Population p) =>
-        string.Create(CultureInfo.InvariantCulture, $"{p.Name}|{p.Kind}|{p.Size}|{(p.IsSpiking ? "spiking" : "non-spiking")}");
+        string.Create(CultureInfo.InvariantCulture, $"{p.Name}|{p.Kind}|{p.Size}|{(p.IsSpiking ? "spiking" : "non-spiking")}")
+        + (p.Model is { IsStandardLif: false } model ? "|" + model : "");
 
     private static H5Group Group(ParameterSet set)
     {

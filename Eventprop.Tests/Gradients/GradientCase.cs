@@ -1,6 +1,7 @@
 using System.Globalization;
 using Eventprop.Core.Data;
 using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
 using Eventprop.Core.Model.Neurons;
 using FsCheck;
 using FsCheck.Fluent;
@@ -29,6 +30,9 @@ public enum CaseKind
     ThresholdsAndResets,
     /// <summary>3–4 hidden layers of 1–6 neurons, models, thresholds and resets mixed as in <see cref="ThresholdsAndResets"/>; recurrent with probability 1/3.</summary>
     Deep,
+    /// <summary>1–2 hidden layers (recurrent with probability 2/3) where every connection has a fixed random sparse mask
+    /// (connection probability 0.4–0.9, drawn per connection; weights scaled by 1/p).</summary>
+    Sparse,
 }
 
 /// <summary>
@@ -43,6 +47,21 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         var rng = new Random(Seed);
         double D = Duration;
         var builder = Network.Create(Seed).Input("in", Inputs);
+        var maskRng = new Random(unchecked(Seed * 37 + 5));
+        void Connect(string pre, string post, double[,] w)
+        {
+            if (Kind != CaseKind.Sparse)
+            {
+                builder.Connect(pre, post, Init.Values(w));
+                return;
+            }
+            double p = 0.4 + 0.5 * maskRng.NextDouble();
+            var mask = SparseConnectivity.Random(w.GetLength(0), w.GetLength(1), p, maskRng);
+            var scaled = new double[w.GetLength(0), w.GetLength(1)];
+            for (int i = 0; i < w.GetLength(0); i++)
+                for (int j = 0; j < w.GetLength(1); j++) scaled[i, j] = w[i, j] / p;
+            builder.Connect(pre, post, Init.Values(scaled), mask);
+        }
         var taus = new List<(double[] Tm, double[] Ts)>();
         var models = LayerModels();
         for (int l = 0; l < Hidden.Length; l++)
@@ -76,27 +95,27 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         }
         else
         {
-            builder.Connect("in", "h0", Init.Values(Matrix(rng, Inputs, Hidden[0], wIn, 0.6 * wIn)));
+            Connect("in", "h0", Matrix(rng, Inputs, Hidden[0], wIn, 0.6 * wIn));
             for (int l = 0; l < Hidden.Length; l++)
             {
                 if (l > 0)
                 {
                     double w = (2.0 + 2.0 * rng.NextDouble()) / Hidden[l - 1] * Math.Max(1, models[l].Threshold - models[l].Reset);
-                    builder.Connect($"h{l - 1}", $"h{l}", Init.Values(Matrix(rng, Hidden[l - 1], Hidden[l], w, 0.8 * w)));
+                    Connect($"h{l - 1}", $"h{l}", Matrix(rng, Hidden[l - 1], Hidden[l], w, 0.8 * w));
                 }
                 if (Recurrent[l])
                 {
                     // Spread 0.8/√n, with self-connections kept small so that no neuron re-excites itself without end.
                     var rec = Matrix(rng, Hidden[l], Hidden[l], 0.0, 0.8 / Math.Sqrt(Hidden[l]));
                     for (int j = 0; j < Hidden[l]; j++) rec[j, j] *= 0.25;
-                    builder.Connect($"h{l}", $"h{l}", Init.Values(rec));
+                    Connect($"h{l}", $"h{l}", rec);
                 }
             }
         }
         // A spiking readout needs net excitation to fire; a leaky integrator is rescaled below.
-        builder.Connect($"h{Hidden.Length - 1}", "out", Init.Values(SpikingReadout
+        Connect($"h{Hidden.Length - 1}", "out", SpikingReadout
             ? Matrix(rng, Hidden[^1], Readout, 3.0 / Hidden[^1], 1.5 / Hidden[^1])
-            : Matrix(rng, Hidden[^1], Readout, 0.0, 1.0)));
+            : Matrix(rng, Hidden[^1], Readout, 0.0, 1.0));
         var network = builder.Build();
         double zTarget = 0.5 + 2.5 * rng.NextDouble();
 

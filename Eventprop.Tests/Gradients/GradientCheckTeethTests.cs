@@ -61,6 +61,10 @@ public class GradientCheckTeethTests(ITestOutputHelper output)
     public void LeakyAdjointOfIntegrateAndFireFailsTheCheck() =>
         AssertFaultIsCaught(CaseKind.IntegrateAndFire, AdjointFault.LeakyAdjoint, 40);
 
+    [Fact]
+    public void MisindexedSparseTransportFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.Sparse, AdjointFault.SparseTransportMisindexed, 40);
+
     /// <summary>One neuron, one input spike of weight w: the peak of V is a known function of w, so w can put it just above or below ϑ.</summary>
     private static (Network Network, SpikeSample Sample) SingleNeuron(double w)
     {

@@ -32,6 +32,7 @@ public class GradientProperties(ITestOutputHelper output)
     [InlineData(CaseKind.SubtractiveReset, 60)]
     [InlineData(CaseKind.ThresholdsAndResets, 80)]
     [InlineData(CaseKind.Deep, 60)]
+    [InlineData(CaseKind.Sparse, 80)]
     public void EventpropGradientsMatchFiniteDifferences(CaseKind kind, int cases)
     {
         var stats = new PropertyStatistics();

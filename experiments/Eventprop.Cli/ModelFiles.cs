@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Eventprop.Core.Data;
 using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
+using Eventprop.Core.Model.Neurons;
 
 namespace Eventprop.Cli;
 
@@ -11,11 +13,21 @@ public static class ModelFiles
     /// <summary>A model file: the network and its trial duration.</summary>
     public sealed record Model(Network Network, double DurationMs);
 
+    /// <summary>The model-file format written: 2 adds neuron models (threshold, reset, reset mode, IF) and sparse masks.
+    /// Files without a <c>format</c> key are version 1 (LIF, threshold 1, reset 0, dense) and still read.</summary>
+    public const int Format = 2;
+
     /// <summary>Reads a model file; one-line <see cref="UserError"/> on any problem.</summary>
     public static Model ReadModel(string path)
     {
         var root = ReadObject(path, "model");
-        Allow(root, path, "duration_ms", "populations", "connections");
+        Allow(root, path, "format", "duration_ms", "populations", "connections");
+        if (root["format"] is not null)
+        {
+            double format = Number(root, "format", path);
+            if (format is not (1 or 2))
+                throw new UserError($"{path}: model format {format} is not one this eventprop reads (1 or 2); upgrade eventprop or re-export the model.");
+        }
         double duration = Number(root, "duration_ms", path);
         if (duration <= 0) throw new UserError($"{path}: duration_ms must be > 0.");
         var builder = Network.Create(0);
@@ -25,7 +37,7 @@ public static class ModelFiles
         foreach (var node in pops)
         {
             if (node is not JsonObject p) throw new UserError($"{path}: every population must be an object.");
-            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking");
+            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking", "threshold", "reset", "reset_mode", "train_tau_mem");
             string name = Text(p, "name", path), kind = Text(p, "kind", path);
             int size = (int)Number(p, "size", path);
             if (size < 1) throw new UserError($"{path}: population '{name}' needs size ≥ 1.");
@@ -33,21 +45,36 @@ public static class ModelFiles
             if (kind == "input") { builder = builder.Input(name, size); continue; }
             double[] tm = Taus(p, "tau_mem", size, name, path), ts = Taus(p, "tau_syn", size, name, path);
             bool spiking = p["spiking"] is JsonNode s && s.GetValueKind() == JsonValueKind.True;
-            builder = kind switch
+            try
             {
-                "lif" => builder.Lif(name, tm, ts),
-                "readout" => builder.Readout(name, tm, ts, spiking),
-                _ => throw new UserError($"{path}: population '{name}' has kind '{kind}'; use input, lif or readout."),
-            };
+                builder = kind switch
+                {
+                    "lif" => builder.Hidden(name, new Lif(Optional(p, "threshold", 1, path), Optional(p, "reset", 0, path), Mode(p, name, path)), tm, ts),
+                    "if" => builder.Hidden(name, new IntegrateAndFire(Optional(p, "threshold", 1, path), Optional(p, "reset", 0, path), Mode(p, name, path),
+                        p["train_tau_mem"] is JsonNode t && t.GetValueKind() == JsonValueKind.True), tm, ts),
+                    "readout" when spiking => builder.Readout(name, new Lif(Optional(p, "threshold", 1, path), Optional(p, "reset", 0, path), Mode(p, name, path)), tm, ts),
+                    "readout" => builder.Readout(name, LeakyIntegrator.Instance, tm, ts),
+                    _ => throw new UserError($"{path}: population '{name}' has kind '{kind}'; use input, lif, if or readout."),
+                };
+            }
+            catch (ArgumentException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
         }
         if (root["connections"] is not JsonArray conns) throw new UserError($"{path}: 'connections' must be an array.");
         foreach (var node in conns)
         {
             if (node is not JsonObject c) throw new UserError($"{path}: every connection must be an object.");
-            Allow(c, path, "pre", "post", "weights");
+            Allow(c, path, "pre", "post", "weights", "connectivity");
             string pre = Text(c, "pre", path), post = Text(c, "post", path);
             if (!sizes.TryGetValue(pre, out int rows) || !sizes.TryGetValue(post, out int cols))
                 throw new UserError($"{path}: connection {pre}->{post} names an unknown population; known: {string.Join(", ", sizes.Keys)}.");
+            if (c["connectivity"] is JsonObject sparseNode)
+            {
+                var (mask, dense) = SparseWeights(c, sparseNode, $"{pre}->{post}", rows, cols, path);
+                builder = builder.Connect(pre, post, Init.Values(dense), mask);
+                continue;
+            }
+            if (c["connectivity"] is JsonNode other && !(other is JsonValue v0 && v0.GetValueKind() == JsonValueKind.String && v0.GetValue<string>() == "dense"))
+                throw new UserError($"{path}: connection {pre}->{post} has connectivity {other.ToJsonString()}; use \"dense\" or {{\"kind\": \"sparse\", \"row_starts\": [...], \"targets\": [...]}}.");
             if (c["weights"] is not JsonArray w || w.Count != rows)
                 throw new UserError($"{path}: connection {pre}->{post} needs 'weights' as {rows} rows (one per '{pre}' neuron) of {cols} numbers.");
             var m = new double[rows, cols];
@@ -73,24 +100,47 @@ public static class ModelFiles
         var pops = new JsonArray();
         foreach (var p in network.Populations)
         {
-            var o = new JsonObject { ["name"] = p.Name, ["kind"] = p.Kind switch { PopulationKind.Input => "input", PopulationKind.Readout => "readout", _ => "lif" }, ["size"] = p.Size };
+            var o = new JsonObject { ["name"] = p.Name, ["kind"] = p.Kind switch { PopulationKind.Input => "input", PopulationKind.Readout => "readout", _ => p.Model!.Name }, ["size"] = p.Size };
             if (p.HasDynamics)
             {
                 o["tau_mem"] = Numbers(network.Parameters.TauMem(p.Name).Values);
                 o["tau_syn"] = Numbers(network.Parameters.TauSyn(p.Name).Values);
             }
             if (p.Kind == PopulationKind.Readout && p.IsSpiking) o["spiking"] = true;
+            if (p.Model is { IsSpiking: true } model && !model.IsStandardLif)
+            {
+                o["threshold"] = model.Threshold;
+                o["reset"] = model.Reset;
+                o["reset_mode"] = model.ResetMode == ResetMode.Subtract ? "subtract" : "value";
+            }
+            if (p.Model is IntegrateAndFire { TrainTauMem: true }) o["train_tau_mem"] = true;
             pops.Add(o);
         }
         var conns = new JsonArray();
         foreach (var c in network.Connections)
         {
             var w = network.Parameters.Weights(c.Pre.Name, c.Post.Name);
+            if (c.Connectivity is SparseConnectivity sparse)
+            {
+                conns.Add(new JsonObject
+                {
+                    ["pre"] = c.Pre.Name,
+                    ["post"] = c.Post.Name,
+                    ["connectivity"] = new JsonObject
+                    {
+                        ["kind"] = "sparse",
+                        ["row_starts"] = new JsonArray(sparse.RowStarts.ToArray().Select(x => (JsonNode?)JsonValue.Create(x)).ToArray()),
+                        ["targets"] = new JsonArray(sparse.Targets.ToArray().Select(x => (JsonNode?)JsonValue.Create(x)).ToArray()),
+                    },
+                    ["weights"] = Numbers(w.Values),
+                });
+                continue;
+            }
             var rows = new JsonArray();
             for (int r = 0; r < w.Rows; r++) rows.Add(Numbers(w.Values.AsSpan(r * w.Columns, w.Columns).ToArray()));
             conns.Add(new JsonObject { ["pre"] = c.Pre.Name, ["post"] = c.Post.Name, ["weights"] = rows });
         }
-        var root = new JsonObject { ["duration_ms"] = durationMs, ["populations"] = pops, ["connections"] = conns };
+        var root = new JsonObject { ["format"] = Format, ["duration_ms"] = durationMs, ["populations"] = pops, ["connections"] = conns };
         TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
     }
 
@@ -146,6 +196,40 @@ public static class ModelFiles
     private static double Element(JsonNode? n, string what, string path) =>
         n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && double.IsFinite(v.GetValue<double>())
             ? v.GetValue<double>() : throw new UserError($"{path}: '{what}' must be a finite number.");
+
+    private static double Optional(JsonObject o, string key, double fallback, string path) => o[key] is null ? fallback : Number(o, key, path);
+
+    private static ResetMode Mode(JsonObject p, string name, string path) => p["reset_mode"] switch
+    {
+        null => ResetMode.ToValue,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "value" => ResetMode.ToValue,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "subtract" => ResetMode.Subtract,
+        var other => throw new UserError($"{path}: population '{name}' has reset_mode {other.ToJsonString()}; use \"value\" or \"subtract\"."),
+    };
+
+    // A sparse connection: its mask (row_starts, targets) and its weights as one flat list in mask order, returned as a
+    // dense matrix with the weights at the mask's positions (the builder keeps exactly those).
+    private static (SparseConnectivity Mask, double[,] Dense) SparseWeights(JsonObject c, JsonObject node, string name, int rows, int cols, string path)
+    {
+        Allow(node, path, "kind", "row_starts", "targets");
+        if (Text(node, "kind", path) != "sparse")
+            throw new UserError($"{path}: connection {name}: connectivity kind must be \"sparse\" (or write \"connectivity\": \"dense\").");
+        int[] Ints(string key) => node[key] is JsonArray a
+            ? a.Select((x, i) => Element(x, $"{name}.connectivity.{key}[{i}]", path)).Select(x => x == Math.Floor(x) && x >= 0 && x <= int.MaxValue
+                ? (int)x : throw new UserError($"{path}: {name}.connectivity.{key} must hold whole numbers ≥ 0.")).ToArray()
+            : throw new UserError($"{path}: connection {name}: connectivity needs '{key}' as an array of whole numbers.");
+        SparseConnectivity mask;
+        try { mask = SparseConnectivity.FromRows(rows, cols, Ints("row_starts"), Ints("targets")); }
+        catch (ArgumentException e) { throw new UserError($"{path}: connection {name}: {RunConfig.OneLine(e.Message)}"); }
+        if (c["weights"] is not JsonArray w || w.Count != mask.Count)
+            throw new UserError($"{path}: connection {name} is sparse with {mask.Count} synapses; 'weights' must list {mask.Count} numbers in mask order.");
+        var dense = new double[rows, cols];
+        var starts = mask.RowStarts;
+        var targets = mask.Targets;
+        for (int r = 0; r < rows; r++)
+            for (int k = starts[r]; k < starts[r + 1]; k++) dense[r, targets[k]] = Element(w[k], $"{name}.weights[{k}]", path);
+        return (mask, dense);
+    }
 
     private static double[] Taus(JsonObject p, string key, int size, string name, string path)
     {

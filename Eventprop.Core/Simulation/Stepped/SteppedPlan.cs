@@ -132,6 +132,9 @@ internal sealed class SteppedPlan
         foreach (var p in network.Populations)
             if (p.Model is { IsStandardLif: false } model)
                 throw new ArgumentException($"Population '{p.Name}' is {model}; the time-stepped engines simulate only LIF neurons with threshold 1 and reset 0 so far. Use the exact engine (engine.kind = exact) for other neuron models.");
+        foreach (var c in network.Connections)
+            if (c.Connectivity is not Model.Connectivities.DenseConnectivity)
+                throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) for sparse connectivity.");
     }
 
     public bool Fits(Network network, double dt, int steps) =>

@@ -1,0 +1,62 @@
+namespace Eventprop.Core.Model.Connectivities;
+
+/// <summary>
+/// How a connection's synapses are laid out: which presynaptic neuron reaches which postsynaptic neuron, and how its
+/// weights are stored. Every engine needs three operations of it — deliver a presynaptic spike, accumulate the weight
+/// gradient at a presynaptic spike, transport the adjoint back — and reads the layout through
+/// <see cref="SynapseRows"/> (docs/architecture.md §2). <see cref="Dense"/> is all-to-all; <see cref="SparseConnectivity"/>
+/// a fixed mask.
+/// </summary>
+public abstract class Connectivity
+{
+    private protected Connectivity() { }
+
+    /// <summary>All-to-all: W[pre, post] stored row-major.</summary>
+    public static DenseConnectivity Dense => DenseConnectivity.Instance;
+
+    /// <summary>The name configs and model files use: <c>dense</c> or <c>sparse</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Number of stored weights for a connection of <paramref name="preSize"/> → <paramref name="postSize"/> neurons.</summary>
+    public abstract int WeightCount(int preSize, int postSize);
+
+    /// <summary>
+    /// The stored synapses as rows per presynaptic neuron: row i's weights are <c>Values[RowStarts[i] .. RowStarts[i + 1]]</c>
+    /// with postsynaptic targets <c>Targets[...]</c> at the same positions (null for dense, where the targets of every row
+    /// are 0 … post − 1 and row i starts at i·post).
+    /// </summary>
+    public abstract SynapseRows Rows(int preSize, int postSize);
+
+    /// <summary>Throws a one-line <see cref="ArgumentException"/> if the layout does not fit <paramref name="preSize"/> → <paramref name="postSize"/>.</summary>
+    internal abstract void RequireShape(string connection, int preSize, int postSize);
+
+    /// <summary>
+    /// Stored weights from a dense initial matrix W[pre, post] (row-major): dense keeps it, a mask keeps its nonzeros'
+    /// entries. So a sparse connection's initial weights are the dense draws at the mask's positions.
+    /// </summary>
+    internal abstract double[] FromDense(double[] dense, int preSize, int postSize);
+}
+
+/// <summary>The row layout of a connectivity (see <see cref="Connectivity.Rows"/>).</summary>
+/// <param name="RowStarts">pre + 1 offsets into the stored weights; null for dense (row i starts at i·post).</param>
+/// <param name="Targets">Postsynaptic index of every stored weight; null for dense.</param>
+/// <param name="Columns">The postsynaptic population's size.</param>
+public readonly record struct SynapseRows(int[]? RowStarts, int[]? Targets, int Columns)
+{
+    /// <summary>Whether the layout is all-to-all.</summary>
+    public bool IsDense => Targets is null;
+
+    /// <summary>Offset of row <paramref name="row"/>'s first stored weight.</summary>
+    public int Start(int row) => RowStarts is null ? row * Columns : RowStarts[row];
+
+    /// <summary>Number of stored weights of row <paramref name="row"/>.</summary>
+    public int Length(int row) => RowStarts is null ? Columns : RowStarts[row + 1] - RowStarts[row];
+
+    /// <summary>Position of synapse (row → column) in the stored weights, or −1 if there is none.</summary>
+    public int IndexOf(int row, int column)
+    {
+        if (Targets is null) return row * Columns + column;
+        int i = Array.BinarySearch(Targets, RowStarts![row], RowStarts[row + 1] - RowStarts[row], column);
+        return i >= 0 ? i : -1;
+    }
+}

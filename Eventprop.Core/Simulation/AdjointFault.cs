@@ -1,0 +1,17 @@
+namespace Eventprop.Core.Simulation;
+
+/// <summary>Deliberate errors in the adjoint, used only by tests that prove the gradient check can fail.</summary>
+internal enum AdjointFault
+{
+    None,
+    /// <summary>Drop the recurrent part of Σ_post W (λV,post − λI,post) from the jump at a spike.</summary>
+    DropRecurrentTransportTerm,
+    /// <summary>Flip the sign of the ϑ·λV (reset) term in the jump at a spike.</summary>
+    FlipResetTerm,
+    /// <summary>Use wave 1's reset term 1·λV (leaky, ϑ = 1, V_r = 0) whatever the population's model and constants.</summary>
+    WaveOneResetTerm,
+    /// <summary>Let integrate-and-fire adjoints decay as if the membrane leaked (λV ∝ e^{−Δ/τm}).</summary>
+    LeakyAdjoint,
+    /// <summary>Read a sparse row's postsynaptic adjoints by storage position instead of by target in the transport term.</summary>
+    SparseTransportMisindexed,
+}

@@ -1,0 +1,83 @@
+namespace Eventprop.Core.Simulation;
+
+/// <summary>
+/// The exact engine's three connectivity operations over a compiled connection (<see cref="ExactPlan.Outgoing"/>): deliver
+/// a presynaptic spike, accumulate the weight gradient, transport the adjoint. Dense rows take a contiguous loop; a sparse
+/// mask's rows loop over their stored synapses.
+/// </summary>
+internal static class ExactSynapses
+{
+    /// <summary>
+    /// Adds row <paramref name="row"/> of connection <paramref name="o"/>'s weights to the current of its targets (whose
+    /// last row is at <paramref name="t"/>), updates their event patterns and their next-crossing bounds. The spiking
+    /// source itself (<paramref name="source"/>, when it is among the targets) keeps its own-spike mark.
+    /// </summary>
+    public static void Deliver(ExactPlan plan, ExactTrial trial, ExactPlan.Outgoing o, int row, double t, int source, double[] next, bool[] nextIsExact)
+    {
+        var state = trial.Populations[o.PostPopulation].LastRow;
+        int cols = o.Columns;
+        var v = state[..cols];
+        var cur = state.Slice(cols, cols);
+        var pattern = trial.EventPattern.AsSpan(o.PostOffset, cols);
+        bool spiking = plan.Spiking[o.PostOffset];
+        int start = o.Start(row), length = o.Length(row);
+        var w = o.Weights.AsSpan(start, length);
+        if (o.Targets is not { } targets)
+        {
+            for (int jj = 0; jj < cols; jj++) cur[jj] += w[jj];
+            for (int jj = 0; jj < cols; jj++)
+                if (o.PostOffset + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+            if (!spiking) return;
+            for (int jj = 0; jj < cols; jj++) ExactCrossing.Bound(plan, o.PostOffset + jj, t, v[jj], cur[jj], next, nextIsExact);
+            return;
+        }
+        var to = targets.AsSpan(start, length);
+        for (int k = 0; k < to.Length; k++)
+        {
+            int jj = to[k];
+            cur[jj] += w[k];
+            if (o.PostOffset + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+            if (spiking) ExactCrossing.Bound(plan, o.PostOffset + jj, t, v[jj], cur[jj], next, nextIsExact);
+        }
+    }
+
+    /// <summary>Mixes an event kind into a neuron's event-pattern hash (own spike vs. arrival; see HasSameEventOrder).</summary>
+    public static ulong Mix(ulong hash, ulong kind) => (hash ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
+
+    /// <summary>∂L/∂W[pre, post] −= τs,post·λI,post for every stored synapse of presynaptic row <paramref name="row"/> of connection o.</summary>
+    public static void SubtractWeightGradient(double[] gradient, ExactPlan.Outgoing o, int row, ExactPlan plan, double[] li)
+    {
+        var lambdaI = li.AsSpan(o.PostOffset, o.Columns);
+        var tauSyn = plan.TauSyn.AsSpan(o.PostOffset, o.Columns);
+        int start = o.Start(row), length = o.Length(row);
+        var gradientRow = gradient.AsSpan(start, length);
+        if (o.Targets is not { } targets)
+        {
+            for (int jj = 0; jj < gradientRow.Length; jj++) gradientRow[jj] -= tauSyn[jj] * lambdaI[jj];
+            return;
+        }
+        var to = targets.AsSpan(start, length);
+        for (int k = 0; k < to.Length; k++) gradientRow[k] -= tauSyn[to[k]] * lambdaI[to[k]];
+    }
+
+    /// <summary>Σ_post W[pre, post](λV,post − λI,post) over the stored synapses of presynaptic row <paramref name="row"/>.</summary>
+    public static double TransportTerm(ExactPlan.Outgoing o, int row, ReadOnlySpan<double> lambdaV, ReadOnlySpan<double> lambdaI, AdjointFault fault = AdjointFault.None)
+    {
+        int start = o.Start(row), length = o.Length(row);
+        var w = o.Weights.AsSpan(start, length);
+        double sum = 0;
+        if (o.Targets is not { } targets)
+        {
+            for (int jj = 0; jj < w.Length; jj++) sum += w[jj] * (lambdaV[jj] - lambdaI[jj]);
+            return sum;
+        }
+        var to = targets.AsSpan(start, length);
+        if (fault == AdjointFault.SparseTransportMisindexed)
+        {
+            for (int k = 0; k < to.Length; k++) sum += w[k] * (lambdaV[k] - lambdaI[k]);
+            return sum;
+        }
+        for (int k = 0; k < to.Length; k++) sum += w[k] * (lambdaV[to[k]] - lambdaI[to[k]]);
+        return sum;
+    }
+}
