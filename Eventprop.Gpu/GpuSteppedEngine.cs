@@ -4,6 +4,7 @@ using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Simulation.Stepped;
+using Eventprop.Core.Simulation.Stepped.Backend;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -47,8 +48,6 @@ public enum GpuDevice
 /// </remarks>
 public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
 {
-    private const float Theta = (float)Network.Threshold;
-
     private readonly Lock _sync = new();
     private readonly Context _context;
     private readonly Accelerator _accelerator;
@@ -403,6 +402,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 CurrentToVoltageExact = Upload("CurrentToVoltageExact", plan.CurrentToVoltageExact),
                 SpikingPopulation = Upload("SpikingPopulation", spikingPopulation),
                 PopulationCap = Upload("PopulationCap", caps.Length == 0 ? [int.MaxValue] : caps),
+                Models = Upload("Models", plan.Spiking.Length == 0 ? [default(NeuronStep)] : plan.Spiking.Select(p => p.Step).ToArray()),
                 RegularizationJump = Buffer<float>("RegularizationJump", n),
                 Weights = Upload("Weights", weights),
                 InputChannel = Upload("InputChannel", channels.Count == 0 ? [0] : channels.ToArray()),
@@ -556,7 +556,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             for (int p = spikeEnd[b * (N + 1) + k - 1]; p < spikeEnd[b * (N + 1) + k]; p++)
             {
                 int j = spikeNeuron[b * _capacity + p] - ro;
-                if (j >= 0 && j < R) result[j][fill[j]++] = k * Dt;
+                if (j >= 0 && j < R) result[j][fill[j]++] = NeuronStepFunctions.SpikeTime(k, Dt);
             }
         return result;
     }
@@ -593,7 +593,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             {
                 if (!run.HiddenCounts.TryGetValue(pop.Population.Name, out var c)) continue;
                 for (int i = 0; i < pop.Size; i++)
-                    regJump[pop.Offset + i] = (float)(tauReadout * regularization.Strength * (c[i] / (double)B - regularization.TargetSpikes) / B);
+                    regJump[pop.Offset + i] = NeuronStepFunctions.RegularizationJump(tauReadout, regularization.Strength, regularization.TargetSpikes, c[i], B);
             }
         }
 
@@ -666,12 +666,10 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 if (corner is not null && imp.Grid != lastGrid) AssignCorner(b, lastGrid, corner);
                 lastGrid = imp.Grid;
                 int g = ro + imp.Neuron;
-                double m = plan.RateMem[g], r = plan.RateSyn[g], s = imp.Offset;
-                double jump = -imp.DLossdV * m;
-                double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
+                NeuronStepFunctions.Impulse(imp.DLossdV, plan.RateMem[g], plan.RateSyn[g], imp.Offset, out float dv, out float di);
                 long idx = ((long)b * (N + 1) + imp.Grid) * R + imp.Neuron;
-                impulseV[idx] += (float)(jump * em);
-                impulseI[idx] += (float)(jump * r * Psi2(s, m, r, em, es));
+                impulseV[idx] += dv;
+                impulseI[idx] += di;
                 if (imp.CornerSlope != 0)
                 {
                     corner ??= new double[R];
@@ -918,7 +916,4 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         if (any) target.CopyFromCPU(data);
         else target.MemSetToZero(_accelerator.DefaultStream);
     }
-
-    /// <summary>Ψ(δ; a, b) = (e^{−bδ} − e^{−aδ})/(a − b), with its limit at a = b (as the CPU engine's kernels).</summary>
-    private static double Psi2(double delta, double a, double b, double ea, double eb) => ExpKernels.Psi2(delta, a, b, ea, eb);
 }

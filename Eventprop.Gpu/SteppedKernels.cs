@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Algorithms.ScanReduceOperations;
+using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Gpu;
 
@@ -33,6 +34,7 @@ internal struct KernelViews
     public ArrayView<double> RateMem, RateSyn, DecayMemExact, DecaySynExact, CurrentToVoltageExact;
     public ArrayView<int> SpikingPopulation;   // index of the neuron's spiking population, or −1
     public ArrayView<int> PopulationCap;       // per spiking population: spike cap per trial (int.MaxValue: none)
+    public ArrayView<NeuronStep> Models;       // per spiking population: threshold, reset, reset mode, leak
     public ArrayView<float> RegularizationJump; // per neuron
     public ArrayView<float> Weights;           // [Rows × n]: input channels first, then dynamic neurons; 0 where unconnected
 
@@ -68,12 +70,11 @@ internal struct KernelViews
 /// <summary>
 /// The kernels of <see cref="GpuSteppedEngine"/>. Threads run over trial × neuron (Index2D: X = neuron or slot, Y = trial);
 /// every kernel is one phase of one grid point, launched in order on one stream, so a whole minibatch runs without
-/// returning to the host between steps. Each thread's arithmetic follows the CPU <c>SteppedEngine</c> operation by operation.
+/// returning to the host between steps. The per-neuron arithmetic (step, crossing slope, reset, adjoint step, jump, τ terms)
+/// is <see cref="NeuronStepFunctions"/>, the very functions the CPU <c>SteppedEngine</c> calls.
 /// </summary>
 internal static class SteppedKernels
 {
-    private const float Theta = 1.0f;
-
     /// <summary>
     /// Delivers step <paramref name="step"/>'s hidden then input spikes into I of neuron X, then records the state: in the
     /// forward pass (<paramref name="segmentStart"/> &lt; 0) the readout trace and, every K grid points, a snapshot; in a
@@ -144,52 +145,23 @@ internal static class SteppedKernels
         if (g >= n) return;
         int cell = b * n + g;
         float v = w.V[cell], cur = w.I[cell];
-        v = v * w.DecayMem[g] + cur * w.CurrentToVoltage[g];
-        cur = cur * w.DecaySyn[g];
+        NeuronStepFunctions.StepState<float, FloatLane>(ref v, ref cur, w.DecayMem[g], w.CurrentToVoltage[g], w.DecaySyn[g]);
         int crossed = 0;
-        if (segmentStart < 0 && step < d.Steps && w.SpikingPopulation[g] >= 0 && v >= Theta)
+        int population = w.SpikingPopulation[g];
+        if (segmentStart < 0 && step < d.Steps && population >= 0)
         {
-            float slope = d.SlopeAtGridPoint != 0 ? cur - v : (float)SlopeAtCrossing(w, d, g, v, cur);
-            if (!(slope >= d.MinSlope)) slope = d.MinSlope;
-            w.CrossSlope[cell] = slope;
-            v = 0f;
-            crossed = 1;
+            var model = w.Models[population];
+            if (NeuronStepFunctions.Crossed(model, v))
+            {
+                w.CrossSlope[cell] = NeuronStepFunctions.ThresholdSlope(model, d.SlopeAtGridPoint != 0, d.MinSlope, d.Dt, w.RateMem[g], w.RateSyn[g],
+                    w.DecayMemExact[g], w.DecaySynExact[g], w.CurrentToVoltageExact[g], v, cur);
+                v = NeuronStepFunctions.ResetVoltage(model, v);
+                crossed = 1;
+            }
         }
         if (segmentStart < 0) w.Crossed[cell] = crossed;
         w.V[cell] = v;
         w.I[cell] = cur;
-    }
-
-    /// <summary>
-    /// τm·V̇ = I − ϑ at the crossing inside the step (cubic Hermite interpolant of V, safeguarded Newton), as
-    /// <c>SteppedEngine.SlopeAtCrossing</c>.
-    /// </summary>
-    private static double SlopeAtCrossing(KernelViews w, KernelDims d, int g, double vEnd, double iEnd)
-    {
-        double dt = d.Dt, m = w.RateMem[g], r = w.RateSyn[g];
-        double i0 = iEnd / w.DecaySynExact[g];
-        double v0 = (vEnd - w.CurrentToVoltageExact[g] * i0) / w.DecayMemExact[g];
-        const double theta = 1.0;
-        double d0 = dt * m * (i0 - v0), d1 = dt * m * (iEnd - vEnd);
-        double u = 1;
-        if (vEnd > v0)
-        {
-            u = (theta - v0) / (vEnd - v0);
-            if (u < 0) u = 0;
-            if (u > 1) u = 1;
-        }
-        double lo = 0, hi = 1;
-        for (int it = 0; it < 4; it++)
-        {
-            double u2 = u * u, u3 = u2 * u;
-            double p = (2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * d0 + (3 * u2 - 2 * u3) * vEnd + (u3 - u2) * d1 - theta;
-            if (p < 0) lo = u;
-            else hi = u;
-            double dp = (6 * u2 - 6 * u) * (v0 - vEnd) + (3 * u2 - 4 * u + 1) * d0 + (3 * u2 - 2 * u) * d1;
-            double next = dp > 0 ? u - p / dp : 0.5 * (lo + hi);
-            u = next > lo && next < hi ? next : 0.5 * (lo + hi);
-        }
-        return i0 * XMath.Exp(-r * u * dt) - theta;
     }
 
     /// <summary>Replay: resets the neurons that spiked on <paramref name="step"/> (spike X of the trial's list for that step).</summary>
@@ -202,7 +174,9 @@ internal static class SteppedKernels
         int stride = d.Steps + 1;
         int p = w.SpikeEnd[b * stride + step - 1] + x;
         if (p >= w.SpikeEnd[b * stride + step]) return;
-        w.V[b * d.Neurons + w.SpikeNeuron[b * d.Capacity + p]] = 0f;
+        int g = w.SpikeNeuron[b * d.Capacity + p];
+        int cell = b * d.Neurons + g;
+        w.V[cell] = NeuronStepFunctions.ResetVoltage(w.Models[w.SpikingPopulation[g]], w.V[cell]);
     }
 
     /// <summary>Replay: loads the snapshot of grid point <paramref name="segmentStart"/> into the state and the segment's first row.</summary>
@@ -326,11 +300,10 @@ internal static class SteppedKernels
         float transport = 0;
         for (int post = 0; post < n; post++)
             transport += w.Weights[row + post] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
-        float a = Theta * w.LambdaV[b * n + pre] + transport;
-        float delta = (float)((a + w.SpikeTimeTerm[slot]) / w.SpikeSlope[slot]);
         int j = pre - d.ReadoutOffset;
-        if (j < 0 || j >= d.Readout) delta -= w.RegularizationJump[pre];
-        w.Jump[b * n + pre] = delta;
+        float regularization = j < 0 || j >= d.Readout ? w.RegularizationJump[pre] : 0f;
+        w.Jump[b * n + pre] = NeuronStepFunctions.Jump(w.Models[w.SpikingPopulation[pre]], w.LambdaV[b * n + pre], transport,
+            w.SpikeTimeTerm[slot], w.SpikeSlope[slot], regularization);
     }
 
     /// <summary>
@@ -356,14 +329,12 @@ internal static class SteppedKernels
             if (d.Tau != 0)
             {
                 long s = ((long)b * (d.Interval + 1) + step - 1 - segmentStart) * n + g;
-                float vs = w.SegmentV[s], c = w.SegmentI[s];
-                float a = c * (w.GradPsi[g] - w.GradMemPsi3[g]) - vs * w.GradDtDecayMem[g];
-                w.TauMemSum[cell] += l * a;
-                w.TauSynSum[cell] += c * (lI * w.GradDtDecaySyn[g] + l * w.GradSynPsi3[g]);
+                NeuronStepFunctions.TauGradientTerms<float, FloatLane>(l, lI, w.SegmentV[s], w.SegmentI[s], w.GradPsi[g], w.GradMemPsi3[g],
+                    w.GradDtDecayMem[g], w.GradDtDecaySyn[g], w.GradSynPsi3[g], out float mem, out float syn);
+                w.TauMemSum[cell] += mem;
+                w.TauSynSum[cell] += syn;
             }
-            float nextI = lI * w.DecaySyn[g] + l * w.AdjointVoltageToCurrent[g];
-            l = l * w.DecayMem[g];
-            lI = nextI;
+            NeuronStepFunctions.StepAdjoint<float, FloatLane>(ref l, ref lI, w.DecayMem[g], w.DecaySyn[g], w.AdjointVoltageToCurrent[g]);
             int j = g - d.ReadoutOffset;
             if (j >= 0 && j < d.Readout)
             {
