@@ -11,7 +11,8 @@ internal struct KernelDims
     public int Trials;
     public int Neurons;        // dynamic neurons of all non-input populations (n)
     public int Inputs;         // input channels
-    public int Rows;           // Inputs + Neurons: rows of the dense weight matrix
+    public int Connections;    // compiled connections
+    public long WeightCount;   // Σ pre × post over the connections: length of the weight and gradient arrays
     public int Readout;        // readout size R
     public int ReadoutOffset;  // first readout neuron
     public int Steps;          // N
@@ -25,6 +26,26 @@ internal struct KernelDims
     public double Dt;
 }
 
+/// <summary>
+/// A connection on the device: presynaptic slice (input channels when <see cref="FromInput"/>, else dynamic neurons),
+/// postsynaptic slice, and the offset of its W[pre, post] (row-major) in the flat weight and gradient arrays.
+/// </summary>
+internal struct ConnectionRecord
+{
+    public int FromInput;
+    public int PreOffset, PreSize;
+    public int PostOffset, PostSize;
+    public long WeightOffset;
+
+    /// <summary>Index of W[pre, post] in the flat arrays, or −1 when this connection does not join them.</summary>
+    public readonly long IndexOf(int pre, int post)
+    {
+        int i = pre - PreOffset, j = post - PostOffset;
+        if (i < 0 || i >= PreSize || j < 0 || j >= PostSize) return -1;
+        return WeightOffset + (long)i * PostSize + j;
+    }
+}
+
 /// <summary>Every device array the kernels touch (kernel argument; a struct of views).</summary>
 internal struct KernelViews
 {
@@ -36,7 +57,8 @@ internal struct KernelViews
     public ArrayView<int> PopulationCap;       // per spiking population: spike cap per trial (int.MaxValue: none)
     public ArrayView<NeuronStep> Models;       // per spiking population: threshold, reset, reset mode, leak
     public ArrayView<float> RegularizationJump; // per neuron
-    public ArrayView<float> Weights;           // [Rows × n]: input channels first, then dynamic neurons; 0 where unconnected
+    public ArrayView<ConnectionRecord> Connection; // per connection: its slices and where its weights start
+    public ArrayView<float> Weights;           // [WeightCount]: each connection's W[pre, post] row-major, one after the other
 
     // Inputs: channels of the binned input spikes, and per trial and step the first index ([B × (N+1)]).
     public ArrayView<int> InputChannel, InputStart;
@@ -63,8 +85,8 @@ internal struct KernelViews
     public ArrayView<double> SpikeTimeTerm;    // [B × C]: ∂L/∂t of each spike (readout spike-time terms, corner terms)
     public ArrayView<float> DriveV, DriveI;    // [B × N × R]: loss drive added after stepping back over step k
     public ArrayView<float> ImpulseV, ImpulseI; // [B × (N+1) × R]: loss impulses on grid point k
-    public ArrayView<float> TrialGradient;     // [B × Rows × n]
-    public ArrayView<float> Gradient;          // [Rows × n]
+    public ArrayView<float> TrialGradient;     // [B × WeightCount]: per trial, laid out as Weights
+    public ArrayView<float> Gradient;          // [WeightCount]
 }
 
 /// <summary>
@@ -100,12 +122,27 @@ internal static class SteppedKernels
                 for (int p = from; p < to; p++)
                 {
                     int pre = w.SpikeNeuron[b * d.Capacity + p];
-                    cur += w.Weights[(d.Inputs + pre) * n + post];
+                    for (int c = 0; c < d.Connections; c++)
+                    {
+                        var con = w.Connection[c];
+                        if (con.FromInput != 0) continue;
+                        long e = con.IndexOf(pre, post);
+                        if (e >= 0) cur += w.Weights[e];
+                    }
                 }
             }
             int inFrom = w.InputStart[b * (d.Steps + 1) + step], inTo = w.InputStart[b * (d.Steps + 1) + step + 1];
             for (int q = inFrom; q < inTo; q++)
-                cur += w.Weights[w.InputChannel[q] * n + post];
+            {
+                int channel = w.InputChannel[q];
+                for (int c = 0; c < d.Connections; c++)
+                {
+                    var con = w.Connection[c];
+                    if (con.FromInput == 0) continue;
+                    long e = con.IndexOf(channel, post);
+                    if (e >= 0) cur += w.Weights[e];
+                }
+            }
             w.I[cell] = cur;
         }
         float v = w.V[cell];
@@ -257,14 +294,20 @@ internal static class SteppedKernels
             w.LambdaI[cell] = li;
         }
         float weighted = w.TauSyn[g] * li;
-        long trialBase = (long)b * d.Rows * n;
+        long trialBase = b * d.WeightCount;
         if (step < d.Steps)
         {
             int inFrom = w.InputStart[b * (d.Steps + 1) + step], inTo = w.InputStart[b * (d.Steps + 1) + step + 1];
             for (int q = inFrom; q < inTo; q++)
             {
-                long e = trialBase + (long)w.InputChannel[q] * n + g;
-                w.TrialGradient[e] -= weighted;
+                int channel = w.InputChannel[q];
+                for (int c = 0; c < d.Connections; c++)
+                {
+                    var con = w.Connection[c];
+                    if (con.FromInput == 0) continue;
+                    long e = con.IndexOf(channel, g);
+                    if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
+                }
             }
         }
         if (step > 0)
@@ -274,8 +317,13 @@ internal static class SteppedKernels
             for (int p = from; p < to; p++)
             {
                 int pre = w.SpikeNeuron[b * d.Capacity + p];
-                long e = trialBase + (long)(d.Inputs + pre) * n + g;
-                w.TrialGradient[e] -= weighted;
+                for (int c = 0; c < d.Connections; c++)
+                {
+                    var con = w.Connection[c];
+                    if (con.FromInput != 0) continue;
+                    long e = con.IndexOf(pre, g);
+                    if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
+                }
             }
         }
     }
@@ -296,10 +344,19 @@ internal static class SteppedKernels
         if (p >= w.SpikeEnd[b * stride + step]) return;
         int slot = b * d.Capacity + p;
         int pre = w.SpikeNeuron[slot];
-        int row = (d.Inputs + pre) * n;
         float transport = 0;
-        for (int post = 0; post < n; post++)
-            transport += w.Weights[row + post] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
+        for (int c = 0; c < d.Connections; c++)
+        {
+            var con = w.Connection[c];
+            int i = pre - con.PreOffset;
+            if (con.FromInput != 0 || i < 0 || i >= con.PreSize) continue;
+            long row = con.WeightOffset + (long)i * con.PostSize;
+            for (int k = 0; k < con.PostSize; k++)
+            {
+                int post = con.PostOffset + k;
+                transport += w.Weights[row + k] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
+            }
+        }
         int j = pre - d.ReadoutOffset;
         float regularization = j < 0 || j >= d.Readout ? w.RegularizationJump[pre] : 0f;
         w.Jump[b * n + pre] = NeuronStepFunctions.Jump(w.Models[w.SpikingPopulation[pre]], w.LambdaV[b * n + pre], transport,
@@ -461,7 +518,7 @@ internal static class SteppedKernels
     /// <summary>Sums the trials' gradients in trial order (fixed, so the result is reproducible): element X.</summary>
     public static void Reduce(Index1D index, KernelViews w, KernelDims d)
     {
-        long e = index.X, size = (long)d.Rows * d.Neurons;
+        long e = index.X, size = d.WeightCount;
         if (e >= size) return;
         float sum = 0;
         for (int b = 0; b < d.Trials; b++) sum += w.TrialGradient[b * size + e];
