@@ -4,6 +4,7 @@ using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Simulation.Stepped;
+using Eventprop.Core.Simulation.Stepped.Backend;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -47,8 +48,6 @@ public enum GpuDevice
 /// </remarks>
 public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
 {
-    private const float Theta = (float)Network.Threshold;
-
     private readonly Lock _sync = new();
     private readonly Context _context;
     private readonly Accelerator _accelerator;
@@ -357,22 +356,12 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         for (int s = 0; s < plan.Spiking.Length; s++)
             for (int i = 0; i < plan.Spiking[s].Size; i++) spikingPopulation[plan.Spiking[s].Offset + i] = s;
         var caps = plan.Spiking.Select(p => MaxSpikesPerNeuron is int m ? (int)Math.Min(int.MaxValue, (long)m * p.Size) : int.MaxValue).ToArray();
-        int rows = inputs + n;
-        var weights = new float[(long)rows * n];
-        foreach (var pop in network.Populations)
-        {
-            int rowBase = pop == network.Input ? 0 : inputs + plan.PopulationOffset[pop.Index];
-            if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
-            foreach (var o in plan.Outgoings[pop.Index])
-                for (int i = 0; i < o.Rows; i++)
-                    for (int j = 0; j < o.PostSize; j++)
-                        weights[(long)(rowBase + i) * n + o.PostOffset + j] = o.Weights[i * o.PostSize + j];
-        }
+        var (records, weights) = CompileConnections(network, plan);
 
         if (_capacity == 0) _capacity = Math.Max(64, 4 * n);
         var dims = new KernelDims
         {
-            Trials = B, Neurons = n, Inputs = inputs, Rows = rows, Readout = R, ReadoutOffset = plan.ReadoutOffset, Steps = N,
+            Trials = B, Neurons = n, Inputs = inputs, Connections = records.Length, WeightCount = weights.Length, Readout = R, ReadoutOffset = plan.ReadoutOffset, Steps = N,
             Populations = Math.Max(1, plan.Spiking.Length), MinSlope = (float)MinimumThresholdSlope,
             SlopeAtGridPoint = SlopeAtGridPoint ? 1 : 0, Tau = TimeConstantGradients ? 1 : 0, Dt = Dt,
         };
@@ -403,7 +392,9 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 CurrentToVoltageExact = Upload("CurrentToVoltageExact", plan.CurrentToVoltageExact),
                 SpikingPopulation = Upload("SpikingPopulation", spikingPopulation),
                 PopulationCap = Upload("PopulationCap", caps.Length == 0 ? [int.MaxValue] : caps),
+                Models = Upload("Models", plan.Spiking.Length == 0 ? [default(NeuronStep)] : plan.Spiking.Select(p => p.Step).ToArray()),
                 RegularizationJump = Buffer<float>("RegularizationJump", n),
+                Connection = Upload("Connection", records.Length == 0 ? [default(ConnectionRecord)] : records),
                 Weights = Upload("Weights", weights),
                 InputChannel = Upload("InputChannel", channels.Count == 0 ? [0] : channels.ToArray()),
                 InputStart = Upload("InputStart", inputStart),
@@ -434,8 +425,8 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 DriveI = Buffer<float>("DriveI", (long)B * N * R),
                 ImpulseV = Buffer<float>("ImpulseV", (long)B * (N + 1) * R),
                 ImpulseI = Buffer<float>("ImpulseI", (long)B * (N + 1) * R),
-                TrialGradient = Buffer<float>("TrialGradient", (long)B * rows * n),
-                Gradient = Buffer<float>("Gradient", (long)rows * n),
+                TrialGradient = Buffer<float>("TrialGradient", B * dims.WeightCount),
+                Gradient = Buffer<float>("Gradient", dims.WeightCount),
             };
             w.V.MemSetToZero(stream);
             w.I.MemSetToZero(stream);
@@ -556,7 +547,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             for (int p = spikeEnd[b * (N + 1) + k - 1]; p < spikeEnd[b * (N + 1) + k]; p++)
             {
                 int j = spikeNeuron[b * _capacity + p] - ro;
-                if (j >= 0 && j < R) result[j][fill[j]++] = k * Dt;
+                if (j >= 0 && j < R) result[j][fill[j]++] = NeuronStepFunctions.SpikeTime(k, Dt);
             }
         return result;
     }
@@ -593,7 +584,7 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
             {
                 if (!run.HiddenCounts.TryGetValue(pop.Population.Name, out var c)) continue;
                 for (int i = 0; i < pop.Size; i++)
-                    regJump[pop.Offset + i] = (float)(tauReadout * regularization.Strength * (c[i] / (double)B - regularization.TargetSpikes) / B);
+                    regJump[pop.Offset + i] = NeuronStepFunctions.RegularizationJump(tauReadout, regularization.Strength, regularization.TargetSpikes, c[i], B);
             }
         }
 
@@ -666,12 +657,10 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
                 if (corner is not null && imp.Grid != lastGrid) AssignCorner(b, lastGrid, corner);
                 lastGrid = imp.Grid;
                 int g = ro + imp.Neuron;
-                double m = plan.RateMem[g], r = plan.RateSyn[g], s = imp.Offset;
-                double jump = -imp.DLossdV * m;
-                double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
+                NeuronStepFunctions.Impulse(imp.DLossdV, plan.RateMem[g], plan.RateSyn[g], imp.Offset, out float dv, out float di);
                 long idx = ((long)b * (N + 1) + imp.Grid) * R + imp.Neuron;
-                impulseV[idx] += (float)(jump * em);
-                impulseI[idx] += (float)(jump * r * Psi2(s, m, r, em, es));
+                impulseV[idx] += dv;
+                impulseI[idx] += di;
                 if (imp.CornerSlope != 0)
                 {
                     corner ??= new double[R];
@@ -759,10 +748,9 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         int K = dims.Interval;
         if (PersistentKernels) _backwardTrials(new KernelConfig(B, GroupSize(n)), w, dims);
         else BackwardPerStep();
-        int rows = dims.Rows;
-        _reduce(rows * n, w, dims);
+        _reduce(checked((int)dims.WeightCount), w, dims);
         stream.Synchronize();
-        var dense = Download(w.Gradient, (long)rows * n);
+        var dense = Download(w.Gradient, dims.WeightCount);
         var tauMem = tau ? Download(w.TauMemSum, (long)B * n) : [];
         var tauSyn = tau ? Download(w.TauSynSum, (long)B * n) : [];
         if (run.DeviceLoss is { } l && tau)
@@ -808,24 +796,60 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         return Math.Max(1, Math.Min(Math.Min(wanted, SteppedKernels.MaxGroupSize), _accelerator.MaxNumThreadsPerGroup));
     }
 
-    /// <summary>The gradient in the network's parameter layout: weights from the dense device matrix, τ's reduced in trial order.</summary>
+    /// <summary>The connections in the order of the device's flat weight array: the input's outgoing ones, then each dynamic population's.</summary>
+    private static IEnumerable<SteppedPlan.Outgoing> ConnectionOrder(Network network, SteppedPlan plan)
+    {
+        foreach (var pop in network.Populations)
+        {
+            if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
+            foreach (var o in plan.Outgoings[pop.Index]) yield return o;
+        }
+    }
+
+    /// <summary>
+    /// The device records of the connections and their weights, each connection's W[pre, post] row-major one after the
+    /// other: device memory for weights and per-trial gradients follows the stored weights, not (inputs + n) × n.
+    /// </summary>
+    private static (ConnectionRecord[] Records, float[] Weights) CompileConnections(Network network, SteppedPlan plan)
+    {
+        var records = new List<ConnectionRecord>();
+        long total = 0;
+        foreach (var pop in network.Populations)
+        {
+            if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
+            foreach (var o in plan.Outgoings[pop.Index])
+            {
+                records.Add(new ConnectionRecord
+                {
+                    FromInput = pop == network.Input ? 1 : 0,
+                    PreOffset = pop == network.Input ? 0 : plan.PopulationOffset[pop.Index],
+                    PreSize = o.Rows, PostOffset = o.PostOffset, PostSize = o.PostSize, WeightOffset = total,
+                });
+                total += o.Weights.Length;
+            }
+        }
+        var weights = new float[total];
+        long at = 0;
+        foreach (var o in ConnectionOrder(network, plan))
+        {
+            o.Weights.CopyTo(weights, at);
+            at += o.Weights.Length;
+        }
+        return (records.ToArray(), weights);
+    }
+
+    /// <summary>The gradient in the network's parameter layout: weights from the device's flat array, τ's reduced in trial order.</summary>
     private ParameterSet Collect(Network network, SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,
         double[] driveTauMem, double[] driveTauSyn)
     {
         int B = dims.Trials, n = dims.Neurons, R = dims.Readout;
         bool tau = TimeConstantGradients;
         var gradient = network.Parameters.ZerosLike();
-        foreach (var pop in network.Populations)
+        long offset = 0;
+        foreach (var o in ConnectionOrder(network, plan))
         {
-            if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
-            int rowBase = pop == network.Input ? 0 : dims.Inputs + plan.PopulationOffset[pop.Index];
-            foreach (var o in plan.Outgoings[pop.Index])
-            {
-                var dst = gradient[o.ParameterIndex].Values;
-                for (int i = 0; i < o.Rows; i++)
-                    for (int j = 0; j < o.PostSize; j++)
-                        dst[i * o.PostSize + j] = dense[(long)(rowBase + i) * n + o.PostOffset + j];
-            }
+            Array.Copy(dense, offset, gradient[o.ParameterIndex].Values, 0, o.Weights.Length);
+            offset += o.Weights.Length;
         }
         if (tau)
         {
@@ -918,7 +942,4 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
         if (any) target.CopyFromCPU(data);
         else target.MemSetToZero(_accelerator.DefaultStream);
     }
-
-    /// <summary>Ψ(δ; a, b) = (e^{−bδ} − e^{−aδ})/(a − b), with its limit at a = b (as the CPU engine's kernels).</summary>
-    private static double Psi2(double delta, double a, double b, double ea, double eb) => ExpKernels.Psi2(delta, a, b, ea, eb);
 }

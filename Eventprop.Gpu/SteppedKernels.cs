@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Algorithms.ScanReduceOperations;
+using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Gpu;
 
@@ -10,7 +11,8 @@ internal struct KernelDims
     public int Trials;
     public int Neurons;        // dynamic neurons of all non-input populations (n)
     public int Inputs;         // input channels
-    public int Rows;           // Inputs + Neurons: rows of the dense weight matrix
+    public int Connections;    // compiled connections
+    public long WeightCount;   // Σ pre × post over the connections: length of the weight and gradient arrays
     public int Readout;        // readout size R
     public int ReadoutOffset;  // first readout neuron
     public int Steps;          // N
@@ -24,6 +26,26 @@ internal struct KernelDims
     public double Dt;
 }
 
+/// <summary>
+/// A connection on the device: presynaptic slice (input channels when <see cref="FromInput"/>, else dynamic neurons),
+/// postsynaptic slice, and the offset of its W[pre, post] (row-major) in the flat weight and gradient arrays.
+/// </summary>
+internal struct ConnectionRecord
+{
+    public int FromInput;
+    public int PreOffset, PreSize;
+    public int PostOffset, PostSize;
+    public long WeightOffset;
+
+    /// <summary>Index of W[pre, post] in the flat arrays, or −1 when this connection does not join them.</summary>
+    public readonly long IndexOf(int pre, int post)
+    {
+        int i = pre - PreOffset, j = post - PostOffset;
+        if (i < 0 || i >= PreSize || j < 0 || j >= PostSize) return -1;
+        return WeightOffset + (long)i * PostSize + j;
+    }
+}
+
 /// <summary>Every device array the kernels touch (kernel argument; a struct of views).</summary>
 internal struct KernelViews
 {
@@ -33,8 +55,10 @@ internal struct KernelViews
     public ArrayView<double> RateMem, RateSyn, DecayMemExact, DecaySynExact, CurrentToVoltageExact;
     public ArrayView<int> SpikingPopulation;   // index of the neuron's spiking population, or −1
     public ArrayView<int> PopulationCap;       // per spiking population: spike cap per trial (int.MaxValue: none)
+    public ArrayView<NeuronStep> Models;       // per spiking population: threshold, reset, reset mode, leak
     public ArrayView<float> RegularizationJump; // per neuron
-    public ArrayView<float> Weights;           // [Rows × n]: input channels first, then dynamic neurons; 0 where unconnected
+    public ArrayView<ConnectionRecord> Connection; // per connection: its slices and where its weights start
+    public ArrayView<float> Weights;           // [WeightCount]: each connection's W[pre, post] row-major, one after the other
 
     // Inputs: channels of the binned input spikes, and per trial and step the first index ([B × (N+1)]).
     public ArrayView<int> InputChannel, InputStart;
@@ -61,19 +85,18 @@ internal struct KernelViews
     public ArrayView<double> SpikeTimeTerm;    // [B × C]: ∂L/∂t of each spike (readout spike-time terms, corner terms)
     public ArrayView<float> DriveV, DriveI;    // [B × N × R]: loss drive added after stepping back over step k
     public ArrayView<float> ImpulseV, ImpulseI; // [B × (N+1) × R]: loss impulses on grid point k
-    public ArrayView<float> TrialGradient;     // [B × Rows × n]
-    public ArrayView<float> Gradient;          // [Rows × n]
+    public ArrayView<float> TrialGradient;     // [B × WeightCount]: per trial, laid out as Weights
+    public ArrayView<float> Gradient;          // [WeightCount]
 }
 
 /// <summary>
 /// The kernels of <see cref="GpuSteppedEngine"/>. Threads run over trial × neuron (Index2D: X = neuron or slot, Y = trial);
 /// every kernel is one phase of one grid point, launched in order on one stream, so a whole minibatch runs without
-/// returning to the host between steps. Each thread's arithmetic follows the CPU <c>SteppedEngine</c> operation by operation.
+/// returning to the host between steps. The per-neuron arithmetic (step, crossing slope, reset, adjoint step, jump, τ terms)
+/// is <see cref="NeuronStepFunctions"/>, the very functions the CPU <c>SteppedEngine</c> calls.
 /// </summary>
 internal static class SteppedKernels
 {
-    private const float Theta = 1.0f;
-
     /// <summary>
     /// Delivers step <paramref name="step"/>'s hidden then input spikes into I of neuron X, then records the state: in the
     /// forward pass (<paramref name="segmentStart"/> &lt; 0) the readout trace and, every K grid points, a snapshot; in a
@@ -99,12 +122,27 @@ internal static class SteppedKernels
                 for (int p = from; p < to; p++)
                 {
                     int pre = w.SpikeNeuron[b * d.Capacity + p];
-                    cur += w.Weights[(d.Inputs + pre) * n + post];
+                    for (int c = 0; c < d.Connections; c++)
+                    {
+                        var con = w.Connection[c];
+                        if (con.FromInput != 0) continue;
+                        long e = con.IndexOf(pre, post);
+                        if (e >= 0) cur += w.Weights[e];
+                    }
                 }
             }
             int inFrom = w.InputStart[b * (d.Steps + 1) + step], inTo = w.InputStart[b * (d.Steps + 1) + step + 1];
             for (int q = inFrom; q < inTo; q++)
-                cur += w.Weights[w.InputChannel[q] * n + post];
+            {
+                int channel = w.InputChannel[q];
+                for (int c = 0; c < d.Connections; c++)
+                {
+                    var con = w.Connection[c];
+                    if (con.FromInput == 0) continue;
+                    long e = con.IndexOf(channel, post);
+                    if (e >= 0) cur += w.Weights[e];
+                }
+            }
             w.I[cell] = cur;
         }
         float v = w.V[cell];
@@ -144,52 +182,23 @@ internal static class SteppedKernels
         if (g >= n) return;
         int cell = b * n + g;
         float v = w.V[cell], cur = w.I[cell];
-        v = v * w.DecayMem[g] + cur * w.CurrentToVoltage[g];
-        cur = cur * w.DecaySyn[g];
+        NeuronStepFunctions.StepState<float, FloatLane>(ref v, ref cur, w.DecayMem[g], w.CurrentToVoltage[g], w.DecaySyn[g]);
         int crossed = 0;
-        if (segmentStart < 0 && step < d.Steps && w.SpikingPopulation[g] >= 0 && v >= Theta)
+        int population = w.SpikingPopulation[g];
+        if (segmentStart < 0 && step < d.Steps && population >= 0)
         {
-            float slope = d.SlopeAtGridPoint != 0 ? cur - v : (float)SlopeAtCrossing(w, d, g, v, cur);
-            if (!(slope >= d.MinSlope)) slope = d.MinSlope;
-            w.CrossSlope[cell] = slope;
-            v = 0f;
-            crossed = 1;
+            var model = w.Models[population];
+            if (NeuronStepFunctions.Crossed(model, v))
+            {
+                w.CrossSlope[cell] = NeuronStepFunctions.ThresholdSlope(model, d.SlopeAtGridPoint != 0, d.MinSlope, d.Dt, w.RateMem[g], w.RateSyn[g],
+                    w.DecayMemExact[g], w.DecaySynExact[g], w.CurrentToVoltageExact[g], v, cur);
+                v = NeuronStepFunctions.ResetVoltage(model, v);
+                crossed = 1;
+            }
         }
         if (segmentStart < 0) w.Crossed[cell] = crossed;
         w.V[cell] = v;
         w.I[cell] = cur;
-    }
-
-    /// <summary>
-    /// τm·V̇ = I − ϑ at the crossing inside the step (cubic Hermite interpolant of V, safeguarded Newton), as
-    /// <c>SteppedEngine.SlopeAtCrossing</c>.
-    /// </summary>
-    private static double SlopeAtCrossing(KernelViews w, KernelDims d, int g, double vEnd, double iEnd)
-    {
-        double dt = d.Dt, m = w.RateMem[g], r = w.RateSyn[g];
-        double i0 = iEnd / w.DecaySynExact[g];
-        double v0 = (vEnd - w.CurrentToVoltageExact[g] * i0) / w.DecayMemExact[g];
-        const double theta = 1.0;
-        double d0 = dt * m * (i0 - v0), d1 = dt * m * (iEnd - vEnd);
-        double u = 1;
-        if (vEnd > v0)
-        {
-            u = (theta - v0) / (vEnd - v0);
-            if (u < 0) u = 0;
-            if (u > 1) u = 1;
-        }
-        double lo = 0, hi = 1;
-        for (int it = 0; it < 4; it++)
-        {
-            double u2 = u * u, u3 = u2 * u;
-            double p = (2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * d0 + (3 * u2 - 2 * u3) * vEnd + (u3 - u2) * d1 - theta;
-            if (p < 0) lo = u;
-            else hi = u;
-            double dp = (6 * u2 - 6 * u) * (v0 - vEnd) + (3 * u2 - 4 * u + 1) * d0 + (3 * u2 - 2 * u) * d1;
-            double next = dp > 0 ? u - p / dp : 0.5 * (lo + hi);
-            u = next > lo && next < hi ? next : 0.5 * (lo + hi);
-        }
-        return i0 * XMath.Exp(-r * u * dt) - theta;
     }
 
     /// <summary>Replay: resets the neurons that spiked on <paramref name="step"/> (spike X of the trial's list for that step).</summary>
@@ -202,7 +211,9 @@ internal static class SteppedKernels
         int stride = d.Steps + 1;
         int p = w.SpikeEnd[b * stride + step - 1] + x;
         if (p >= w.SpikeEnd[b * stride + step]) return;
-        w.V[b * d.Neurons + w.SpikeNeuron[b * d.Capacity + p]] = 0f;
+        int g = w.SpikeNeuron[b * d.Capacity + p];
+        int cell = b * d.Neurons + g;
+        w.V[cell] = NeuronStepFunctions.ResetVoltage(w.Models[w.SpikingPopulation[g]], w.V[cell]);
     }
 
     /// <summary>Replay: loads the snapshot of grid point <paramref name="segmentStart"/> into the state and the segment's first row.</summary>
@@ -283,14 +294,20 @@ internal static class SteppedKernels
             w.LambdaI[cell] = li;
         }
         float weighted = w.TauSyn[g] * li;
-        long trialBase = (long)b * d.Rows * n;
+        long trialBase = b * d.WeightCount;
         if (step < d.Steps)
         {
             int inFrom = w.InputStart[b * (d.Steps + 1) + step], inTo = w.InputStart[b * (d.Steps + 1) + step + 1];
             for (int q = inFrom; q < inTo; q++)
             {
-                long e = trialBase + (long)w.InputChannel[q] * n + g;
-                w.TrialGradient[e] -= weighted;
+                int channel = w.InputChannel[q];
+                for (int c = 0; c < d.Connections; c++)
+                {
+                    var con = w.Connection[c];
+                    if (con.FromInput == 0) continue;
+                    long e = con.IndexOf(channel, g);
+                    if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
+                }
             }
         }
         if (step > 0)
@@ -300,8 +317,13 @@ internal static class SteppedKernels
             for (int p = from; p < to; p++)
             {
                 int pre = w.SpikeNeuron[b * d.Capacity + p];
-                long e = trialBase + (long)(d.Inputs + pre) * n + g;
-                w.TrialGradient[e] -= weighted;
+                for (int c = 0; c < d.Connections; c++)
+                {
+                    var con = w.Connection[c];
+                    if (con.FromInput != 0) continue;
+                    long e = con.IndexOf(pre, g);
+                    if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
+                }
             }
         }
     }
@@ -322,15 +344,23 @@ internal static class SteppedKernels
         if (p >= w.SpikeEnd[b * stride + step]) return;
         int slot = b * d.Capacity + p;
         int pre = w.SpikeNeuron[slot];
-        int row = (d.Inputs + pre) * n;
         float transport = 0;
-        for (int post = 0; post < n; post++)
-            transport += w.Weights[row + post] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
-        float a = Theta * w.LambdaV[b * n + pre] + transport;
-        float delta = (float)((a + w.SpikeTimeTerm[slot]) / w.SpikeSlope[slot]);
+        for (int c = 0; c < d.Connections; c++)
+        {
+            var con = w.Connection[c];
+            int i = pre - con.PreOffset;
+            if (con.FromInput != 0 || i < 0 || i >= con.PreSize) continue;
+            long row = con.WeightOffset + (long)i * con.PostSize;
+            for (int k = 0; k < con.PostSize; k++)
+            {
+                int post = con.PostOffset + k;
+                transport += w.Weights[row + k] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
+            }
+        }
         int j = pre - d.ReadoutOffset;
-        if (j < 0 || j >= d.Readout) delta -= w.RegularizationJump[pre];
-        w.Jump[b * n + pre] = delta;
+        float regularization = j < 0 || j >= d.Readout ? w.RegularizationJump[pre] : 0f;
+        w.Jump[b * n + pre] = NeuronStepFunctions.Jump(w.Models[w.SpikingPopulation[pre]], w.LambdaV[b * n + pre], transport,
+            w.SpikeTimeTerm[slot], w.SpikeSlope[slot], regularization);
     }
 
     /// <summary>
@@ -356,14 +386,12 @@ internal static class SteppedKernels
             if (d.Tau != 0)
             {
                 long s = ((long)b * (d.Interval + 1) + step - 1 - segmentStart) * n + g;
-                float vs = w.SegmentV[s], c = w.SegmentI[s];
-                float a = c * (w.GradPsi[g] - w.GradMemPsi3[g]) - vs * w.GradDtDecayMem[g];
-                w.TauMemSum[cell] += l * a;
-                w.TauSynSum[cell] += c * (lI * w.GradDtDecaySyn[g] + l * w.GradSynPsi3[g]);
+                NeuronStepFunctions.TauGradientTerms<float, FloatLane>(l, lI, w.SegmentV[s], w.SegmentI[s], w.GradPsi[g], w.GradMemPsi3[g],
+                    w.GradDtDecayMem[g], w.GradDtDecaySyn[g], w.GradSynPsi3[g], out float mem, out float syn);
+                w.TauMemSum[cell] += mem;
+                w.TauSynSum[cell] += syn;
             }
-            float nextI = lI * w.DecaySyn[g] + l * w.AdjointVoltageToCurrent[g];
-            l = l * w.DecayMem[g];
-            lI = nextI;
+            NeuronStepFunctions.StepAdjoint<float, FloatLane>(ref l, ref lI, w.DecayMem[g], w.DecaySyn[g], w.AdjointVoltageToCurrent[g]);
             int j = g - d.ReadoutOffset;
             if (j >= 0 && j < d.Readout)
             {
@@ -490,7 +518,7 @@ internal static class SteppedKernels
     /// <summary>Sums the trials' gradients in trial order (fixed, so the result is reproducible): element X.</summary>
     public static void Reduce(Index1D index, KernelViews w, KernelDims d)
     {
-        long e = index.X, size = (long)d.Rows * d.Neurons;
+        long e = index.X, size = d.WeightCount;
         if (e >= size) return;
         float sum = 0;
         for (int b = 0; b < d.Trials; b++) sum += w.TrialGradient[b * size + e];

@@ -99,6 +99,35 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
         Compare(net, Batch(net, 3, 32, 7), Loss.FromName(lossName), 0.5, 40, new ActivityRegularization(0.01, 2));
     }
 
+    public static TheoryData<CaseKind> ModelFamilies => [CaseKind.IntegrateAndFire, CaseKind.SubtractiveReset, CaseKind.ThresholdsAndResets];
+
+    /// <summary>Integrate-and-fire, subtractive reset, and per-population thresholds and reset values (the step face of the models).</summary>
+    [Theory]
+    [MemberData(nameof(ModelFamilies))]
+    public void Neuron_models_thresholds_and_resets_match_the_cpu_engine(CaseKind kind)
+    {
+        var net = SteppedTestCases.ModelCases(kind, 1)[0].Network;
+        Compare(net, Batch(net, 2, 32, 5), Loss.SumExp(), 0.5, 40, new ActivityRegularization(0.01, 2));
+    }
+
+    /// <summary>Three hidden layers with mixed models and constants, and the grid-point slope option on an IF network.</summary>
+    [Fact]
+    public void Deep_mixed_models_and_the_grid_point_slope_match_the_cpu_engine()
+    {
+        var c = new GradientCase(CaseKind.Deep, 3, Inputs: 4, Hidden: [5, 5, 4], Recurrent: [false, true, false], Readout: 3, InputSpikes: 30, Duration: 40);
+        var (net, _) = c.Build();
+        Compare(net, Batch(net, 2, 32, 9), Loss.Sum(), 0.5, 40);
+        var ifNet = SteppedTestCases.ModelCases(CaseKind.IntegrateAndFire, 1)[0].Network;
+        var batch = Batch(ifNet, 2, 32, 3);
+        var cpu = new SteppedEngine(0.5, 40, threads: 1, slopeAtGridPoint: true).Gradient(ifNet, batch, Loss.Sum());
+        using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, slopeAtGridPoint: true);
+        var gpu = engine.Gradient(ifNet, batch, Loss.Sum());
+        Assert.Equal(cpu.HiddenSpikeCounts["h0"], gpu.HiddenSpikeCounts["h0"]);
+        double e = SteppedTestCases.RelativeError(gpu.Gradient, cpu.Gradient);
+        output.WriteLine($"IF, slope at grid point: relative error {e:E2}");
+        Assert.True(e <= Tolerance, $"relative error {e:E2}");
+    }
+
     [Fact]
     public void Equal_time_constants_and_the_grid_point_slope_option_match_the_cpu_engine()
     {

@@ -129,15 +129,25 @@ public class NeuronModelTests
     }
 
     [Fact]
-    public void TheTimeSteppedEnginesRefuseOtherModelsWithOneLine()
+    public void TheSurrogateEngineRefusesOtherModelsWithOneLine()
     {
         var net = Net(new IntegrateAndFire());
-        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Stepped.SteppedEngine(1.0, 20).Evaluate(net, [Sample()], Loss.Sum()));
+        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Surrogate.SurrogateEngine(1.0, 20).Evaluate(net, [Sample()], Loss.Sum()));
         Assert.Contains("Population 'h' is if(threshold 1, reset 0)", e.Message);
         Assert.Contains("engine.kind = exact", e.Message);
         Assert.DoesNotContain('\n', e.Message);
         var lif = Net(new Lif(1.5));
-        Assert.Throws<ArgumentException>(() => new Core.Simulation.Stepped.SteppedEngine(1.0, 20).Evaluate(lif, [Sample()], Loss.Sum()));
+        Assert.Throws<ArgumentException>(() => new Core.Simulation.Surrogate.SurrogateEngine(1.0, 20).Evaluate(lif, [Sample()], Loss.Sum()));
+    }
+
+    [Fact]
+    public void TheTimeSteppedEnginesRefuseANonLeakyReadoutWithOneLine()
+    {
+        var net = Network.Create().Input("in", 1).Lif("h", 1).Readout("out", new IntegrateAndFire(), [10.0], [5.0])
+            .Connect("in", "h", Init.Constant(1)).Connect("h", "out", Init.Constant(1)).Build();
+        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Stepped.SteppedEngine(1.0, 20).Evaluate(net, [Sample()], Loss.Sum()));
+        Assert.Contains("readouts must be leaky", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

@@ -43,6 +43,14 @@ internal static class SteppedTestCases
         return true;
     }
 
+    /// <summary>
+    /// The first <paramref name="count"/> well-conditioned cases of a model family (<see cref="CaseKind.IntegrateAndFire"/>,
+    /// <see cref="CaseKind.SubtractiveReset"/>, <see cref="CaseKind.ThresholdsAndResets"/>) whose hidden layer is not the
+    /// standard LIF (the generator draws LIF for some layers).
+    /// </summary>
+    public static List<(GradientCase Case, Network Network, SpikeSample Sample)> ModelCases(CaseKind kind, int count) =>
+        Cases(kind, 4 * count).Where(c => c.Network.Hidden.Any(p => !p.Model!.IsStandardLif)).Take(count).ToList();
+
     /// <summary>The first <paramref name="count"/> well-conditioned cases of a family, from consecutive seeds.</summary>
     public static List<(GradientCase Case, Network Network, SpikeSample Sample)> Cases(CaseKind kind, int count, int firstSeed = 1)
     {

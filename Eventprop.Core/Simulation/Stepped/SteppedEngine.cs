@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
@@ -14,13 +15,15 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// </summary>
 /// <remarks>
 /// <para><b>Forward.</b> Time runs on the grid t_k = k·dt, k = 0…N (T = N·dt). Each step advances every neuron with the
-/// exact propagator of τm V̇ = −V + I, τs İ = −I (limit form when τm = τs), checks the threshold (V ≥ 1) at t_{k+1},
-/// records each spike with its step and τm·V̇ = I − ϑ at the crossing inside the step (from the step's exact trajectory; see the constructor's slopeAtGridPoint), resets V to 0 and then delivers the step's spikes
+/// exact propagator of τm V̇ = −ℓV + I, τs İ = −I (ℓ = 1 for LIF, 0 for integrate-and-fire; limit form when τm = τs),
+/// checks its population's threshold (V ≥ ϑ) at t_{k+1}, records each spike with its step and τm·V̇ = I − ℓϑ at the
+/// crossing inside the step (from the step's exact trajectory; see the constructor's slopeAtGridPoint), resets V (to V_r,
+/// or subtracting ϑ − V_r, which keeps the overshoot) and then delivers the step's spikes
 /// (hidden spikes, then input spikes) into I. Input spikes are binned to the nearest grid point (round(t/dt)); those
 /// that land on T or later have no effect. Spikes at t = T are not recorded (the trial covers [0, T)). Spike
 /// propagation is sparse: each spike adds one weight row, so the cost follows the spikes, not neurons² × steps.</para>
 /// <para><b>Backward.</b> λV, λI step backwards from λ = 0 at T with the free adjoint propagators of each step; at every
-/// recorded spike the Eventprop jump λV,n += [ϑλV,n + Σ_post W(λV − λI)_post + ∂L/∂t]/(I − V) (all spikes of a step use
+/// recorded spike the Eventprop jump λV,n += [ℓ(ϑ − V_r)λV,n + Σ_post W(λV − λI)_post + ∂L/∂t]/(I − ℓϑ) (all spikes of a step use
 /// the adjoints from after the step), then the <see cref="ActivityRegularization"/> jump; at every presynaptic spike
 /// dL/dW[pre, post] −= τs,post·λI,post. Loss drives are applied exactly per step (see <c>ReadoutDrive</c>);
 /// impulses and adjoint jumps (a jump Δ is the impulse −τm·Δ) at their times, and spike-time terms at the readout's spikes.
@@ -29,6 +32,8 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// gradients ∫λV V̇ dt and ∫λI İ dt are integrated in closed form over each step, given the step's start state; that
 /// state is recomputed segment by segment from snapshots taken during the forward pass, so memory grows with the number
 /// of spikes (and √steps), never with steps × neurons.</para>
+/// <para>The per-neuron arithmetic (step, crossing slope, reset, adjoint step, jump, τ terms) is
+/// <see cref="Backend.NeuronStepFunctions"/>, shared with the ILGPU kernels of <c>Eventprop.Gpu</c>.</para>
 /// <para><b>Threads and determinism.</b> Trials run in parallel. The batch is split into <see cref="Threads"/> (at most
 /// the batch size) contiguous partitions; each partition accumulates its trials in order into its own gradient buffer,
 /// and the buffers are summed in partition order. The result is bit-identical from run to run for a given thread
@@ -37,10 +42,8 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// are stateless). The <see cref="ReadoutTrace"/> a loss sees is valid only during its <c>Evaluate</c> call.
 /// One engine instance runs one batch at a time (concurrent calls wait for each other).</para>
 /// </remarks>
-public sealed class SteppedEngine : IGradientEngine
+public sealed partial class SteppedEngine : IGradientEngine
 {
-    private const float Theta = (float)Network.Threshold;
-
     private readonly Lock _sync = new();
     private SteppedPlan? _plan;
     private readonly Stack<SteppedWorkspace> _workspaces = new();
@@ -159,7 +162,7 @@ public sealed class SteppedEngine : IGradientEngine
                 {
                     var c = counts[pop.Population.Name];
                     for (int i = 0; i < pop.Size; i++)
-                        regJump[pop.Offset + i] = (float)(tauReadout * regularization.Strength * (c[i] / (double)count - regularization.TargetSpikes) / count);
+                        regJump[pop.Offset + i] = NeuronStepFunctions.RegularizationJump(tauReadout, regularization.Strength, regularization.TargetSpikes, c[i], count);
                 }
             }
 
@@ -358,7 +361,7 @@ public sealed class SteppedEngine : IGradientEngine
         for (int i = 0; i < list.Count; i++)
         {
             int j = list.Neurons[i];
-            result[j][fill[j]++] = list.Steps[i] * plan.Dt;
+            result[j][fill[j]++] = NeuronStepFunctions.SpikeTime(list.Steps[i], plan.Dt);
         }
         return result;
     }
@@ -425,512 +428,4 @@ public sealed class SteppedEngine : IGradientEngine
             }
         }
     }
-
-    // ------------------------------------------------------------------ forward
-
-    private int StepOf(double time)
-    {
-        double x = Math.Floor(time / Dt + 0.5);
-        return x >= Steps ? Steps : (int)x;
-    }
-
-    /// <summary>Number of leading input spikes that land on a grid point before T (the others have no effect).</summary>
-    private int EffectiveInputCount(ReadOnlySpan<double> times)
-    {
-        int lo = 0, hi = times.Length;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (StepOf(times[mid]) < Steps) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
-    }
-
-    private int DeliverInputs(SteppedPlan plan, float[] cur, ReadOnlySpan<double> times, ReadOnlySpan<int> channels, int ptr, int count, int step)
-    {
-        var outs = plan.InputOutgoings;
-        while (ptr < count && StepOf(times[ptr]) == step)
-        {
-            int ch = channels[ptr];
-            foreach (var o in outs)
-                VectorMath.Add(cur.AsSpan(o.PostOffset, o.PostSize), o.Weights.AsSpan(ch * o.PostSize, o.PostSize));
-            ptr++;
-        }
-        return ptr;
-    }
-
-    private static void DeliverSpikes(SteppedPlan plan, float[] cur, SpikeList list, int from, int to, SteppedPlan.Outgoing[] outs)
-    {
-        for (int i = from; i < to; i++)
-        {
-            int n = list.Neurons[i];
-            foreach (var o in outs)
-                VectorMath.Add(cur.AsSpan(o.PostOffset, o.PostSize), o.Weights.AsSpan(n * o.PostSize, o.PostSize));
-        }
-    }
-
-    private static void RecordTrace(SteppedPlan plan, SteppedWorkspace ws, int step)
-    {
-        int off = plan.ReadoutOffset, stride = plan.Steps + 1;
-        for (int j = 0; j < plan.ReadoutSize; j++)
-        {
-            ws.TraceV[j * stride + step] = ws.V[off + j];
-            ws.TraceI[j * stride + step] = ws.I[off + j];
-        }
-    }
-
-    private void Forward(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int trialIndex)
-    {
-        int N = Steps;
-        var v = ws.V;
-        var cur = ws.I;
-        Array.Clear(v);
-        Array.Clear(cur);
-        var times = trial.Sample.Times;
-        var channels = trial.Sample.Channels;
-        int inCount = EffectiveInputCount(times);
-        trial.InputCount = inCount;
-        int interval = trial.SnapshotInterval;
-        var spiking = plan.Spiking;
-        Span<int> stepStart = spiking.Length <= 64 ? stackalloc int[spiking.Length] : new int[spiking.Length];
-        float minSlope = (float)MinimumThresholdSlope;
-        long[] caps = spiking.Select(p => MaxSpikesPerNeuron is int m ? (long)m * p.Size : long.MaxValue).ToArray();
-
-        int inPtr = DeliverInputs(plan, cur, times, channels, 0, inCount, 0);
-        RecordTrace(plan, ws, 0);
-        if (interval > 0) trial.AddSnapshot(plan, v, cur, inPtr);
-        for (int k = 0; k < N; k++)
-        {
-            VectorMath.StepState(v, cur, plan.DecayMem, plan.CurrentToVoltage, plan.DecaySyn);
-            int kk = k + 1;
-            if (kk < N)
-            {
-                for (int s = 0; s < spiking.Length; s++)
-                {
-                    var pop = spiking[s];
-                    var list = trial.Spikes[s];
-                    stepStart[s] = list.Count;
-                    int c = VectorMath.FindCrossings(v.AsSpan(pop.Offset, pop.Size), Theta, ws.Crossings);
-                    if (c == 0) continue;
-                    var counts = trial.SpikeCounts[s];
-                    for (int j = 0; j < c; j++)
-                    {
-                        int i = ws.Crossings[j], g = pop.Offset + i;
-                        float slope = SlopeAtGridPoint ? cur[g] - v[g] : (float)SlopeAtCrossing(plan, g, v[g], cur[g]);
-                        if (!(slope >= minSlope)) slope = minSlope;
-                        list.Add(kk, i, slope);
-                        v[g] = (float)Network.Reset;
-                        counts[i]++;
-                    }
-                    if (list.Count > caps[s])
-                        throw new SpikeBufferLimitException(pop.Population.Name, trialIndex, MaxSpikesPerNeuron!.Value, kk * Dt);
-                }
-                for (int s = 0; s < spiking.Length; s++)
-                {
-                    var list = trial.Spikes[s];
-                    if (list.Count > stepStart[s])
-                        DeliverSpikes(plan, cur, list, stepStart[s], list.Count, plan.Outgoings[spiking[s].Population.Index]);
-                }
-                inPtr = DeliverInputs(plan, cur, times, channels, inPtr, inCount, kk);
-            }
-            RecordTrace(plan, ws, kk);
-            if (interval > 0 && kk < N && kk % interval == 0) trial.AddSnapshot(plan, v, cur, inPtr);
-        }
-    }
-
-    /// <summary>Recomputes the states (after each grid point's deliveries) at grid points a…b into the workspace's segment buffers.</summary>
-    private void Replay(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int segment, int a, int b)
-    {
-        int n = plan.NeuronCount, N = Steps;
-        var v = ws.V;
-        var cur = ws.I;
-        trial.SnapshotV.AsSpan(segment * n, n).CopyTo(v);
-        trial.SnapshotI.AsSpan(segment * n, n).CopyTo(cur);
-        ws.EnsureSegment(b - a);
-        v.AsSpan().CopyTo(ws.SegmentV.AsSpan(0, n));
-        cur.AsSpan().CopyTo(ws.SegmentI.AsSpan(0, n));
-        var spiking = plan.Spiking;
-        Span<int> ptr = spiking.Length <= 64 ? stackalloc int[spiking.Length] : new int[spiking.Length];
-        Span<int> start = spiking.Length <= 64 ? stackalloc int[spiking.Length] : new int[spiking.Length];
-        for (int s = 0; s < spiking.Length; s++) ptr[s] = trial.SnapshotSpikes[segment * spiking.Length + s];
-        int inPtr = trial.SnapshotInput[segment];
-        var times = trial.Sample.Times;
-        var channels = trial.Sample.Channels;
-        for (int k = a; k < b; k++)
-        {
-            VectorMath.StepState(v, cur, plan.DecayMem, plan.CurrentToVoltage, plan.DecaySyn);
-            int kk = k + 1;
-            if (kk < N)
-            {
-                for (int s = 0; s < spiking.Length; s++)
-                {
-                    var list = trial.Spikes[s];
-                    int off = spiking[s].Offset;
-                    start[s] = ptr[s];
-                    while (ptr[s] < list.Count && list.Steps[ptr[s]] == kk)
-                    {
-                        v[off + list.Neurons[ptr[s]]] = (float)Network.Reset;
-                        ptr[s]++;
-                    }
-                }
-                for (int s = 0; s < spiking.Length; s++)
-                    if (ptr[s] > start[s])
-                        DeliverSpikes(plan, cur, trial.Spikes[s], start[s], ptr[s], plan.Outgoings[spiking[s].Population.Index]);
-                inPtr = DeliverInputs(plan, cur, times, channels, inPtr, trial.InputCount, kk);
-            }
-            v.AsSpan().CopyTo(ws.SegmentV.AsSpan((kk - a) * n, n));
-            cur.AsSpan().CopyTo(ws.SegmentI.AsSpan((kk - a) * n, n));
-        }
-    }
-
-    /// <summary>
-    /// τm·V̇ = I − ϑ at the threshold crossing inside the step that just ended. The step's start state is recovered from
-    /// its end state (V_k, I_k) by inverting the one-step propagator; the crossing time is found on the cubic Hermite
-    /// interpolant of V (values and exact slopes at both ends; error O(dt⁴)) by safeguarded Newton steps, and I there is exact.
-    /// </summary>
-    private double SlopeAtCrossing(SteppedPlan plan, int g, double vEnd, double iEnd)
-    {
-        double dt = Dt, m = plan.RateMem[g], r = plan.RateSyn[g];
-        double i0 = iEnd / plan.DecaySynExact[g];
-        double v0 = (vEnd - plan.CurrentToVoltageExact[g] * i0) / plan.DecayMemExact[g];
-        const double theta = Network.Threshold;
-        double d0 = dt * m * (i0 - v0), d1 = dt * m * (iEnd - vEnd); // dV/du at u = 0 and 1 (u = s/dt)
-        double u = vEnd > v0 ? Math.Clamp((theta - v0) / (vEnd - v0), 0, 1) : 1;
-        double lo = 0, hi = 1;
-        for (int it = 0; it < 4; it++)
-        {
-            double u2 = u * u, u3 = u2 * u;
-            double p = (2 * u3 - 3 * u2 + 1) * v0 + (u3 - 2 * u2 + u) * d0 + (3 * u2 - 2 * u3) * vEnd + (u3 - u2) * d1 - theta;
-            if (p < 0) lo = u;
-            else hi = u;
-            double dp = (6 * u2 - 6 * u) * (v0 - vEnd) + (3 * u2 - 4 * u + 1) * d0 + (3 * u2 - 2 * u) * d1;
-            double next = dp > 0 ? u - p / dp : 0.5 * (lo + hi);
-            u = next > lo && next < hi ? next : 0.5 * (lo + hi);
-        }
-        return i0 * Math.Exp(-r * u * dt) - theta;
-    }
-
-    // ------------------------------------------------------------------ backward
-
-    private void Backward(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, ReadoutDrive drive, GradientBuffer buffer, float[] regJump)
-    {
-        int N = Steps, n = plan.NeuronCount, K = trial.SnapshotInterval;
-        double dt = Dt;
-        var lv = ws.LambdaV;
-        var li = ws.LambdaI;
-        Array.Clear(lv);
-        Array.Clear(li);
-        Array.Clear(ws.TauMemPartial);
-        Array.Clear(ws.TauSynPartial);
-        Array.Clear(ws.TauMemSum);
-        Array.Clear(ws.TauSynSum);
-        bool tau = TimeConstantGradients;
-        bool needState = tau || drive.NeedsVoltages;
-        bool stepDrive = drive.HasStepDrive;
-        int ro = plan.ReadoutOffset, rs = plan.ReadoutSize;
-
-        var spiking = plan.Spiking;
-        var spikePtr = new int[spiking.Length];
-        for (int s = 0; s < spiking.Length; s++) spikePtr[s] = trial.Spikes[s].Count - 1;
-        int readoutSpiking = plan.Network.Readout.IsSpiking ? plan.SpikingIndex[plan.Network.Readout.Index] : -1;
-        int[]? remaining = readoutSpiking >= 0 ? (int[])trial.SpikeCounts[readoutSpiking].Clone() : null;
-        int inPtr = trial.InputCount - 1;
-        int impPtr = 0;
-        var sample = trial.Sample;
-        var impulses = drive.Impulses;
-        double[]? corner = null;   // per readout neuron: ∂L/∂V·V̇⁺ of the loss impulses on the current grid point
-        long[]? cornerSpike = null; // per readout neuron: the spike the impulse moves with (population·2³² + list index), or −1
-        float[]? cornerWeight = null;
-
-        int segments = K > 0 ? (N - 1) / K + 1 : 1;
-        if (K <= 0) K = N;
-        for (int seg = segments - 1; seg >= 0; seg--)
-        {
-            int a = seg * K, b = Math.Min(a + K, N);
-            if (needState) Replay(plan, trial, ws, seg, a, b);
-            for (int k = b; k > a; k--)
-            {
-                EventsAt(k);
-                // Step back over [t_{k−1}, t_k].
-                ReadOnlySpan<float> v = needState ? ws.SegmentV.AsSpan((k - 1 - a) * n, n) : default;
-                ReadOnlySpan<float> cur = needState ? ws.SegmentI.AsSpan((k - 1 - a) * n, n) : default;
-                StepAdjoint(plan, lv, li, v, cur, ws.TauMemPartial, ws.TauSynPartial, tau);
-                if (stepDrive)
-                {
-                    ReadOnlySpan<double> dStart = default, dEnd = default;
-                    if (drive.NeedsVoltages)
-                    {
-                        EvaluateDrive(drive, ws, ws.SegmentV.AsSpan((k - 1 - a) * n + ro, rs), (k - 1) * dt, ws.DriveStart);
-                        EvaluateDrive(drive, ws, ws.SegmentV.AsSpan((k - a) * n + ro, rs), k * dt, ws.DriveEnd);
-                        dStart = ws.DriveStart;
-                        dEnd = ws.DriveEnd;
-                    }
-                    drive.ApplyStep((k - 1) * dt, lv.AsSpan(ro, rs), li.AsSpan(ro, rs),
-                        tau ? v.Slice(ro, rs) : default, tau ? cur.Slice(ro, rs) : default,
-                        dStart, dEnd, ws.TauMemSum.AsSpan(ro, rs), ws.TauSynSum.AsSpan(ro, rs), tau);
-                }
-            }
-            if (tau) FlushTau(ws);
-        }
-        EventsAt(0);
-
-        if (tau)
-        {
-            for (int g = 0; g < n; g++)
-            {
-                buffer.TauMem[g] += ws.TauMemSum[g] * plan.RateMem[g];
-                buffer.TauSyn[g] -= ws.TauSynSum[g] * plan.RateSyn[g];
-            }
-        }
-        return;
-
-        void EventsAt(int k)
-        {
-            int stamp = ++ws.Stamp;
-            bool corners = false;
-            while (impPtr < impulses.Count && impulses[impPtr].Grid == k)
-            {
-                var imp = impulses[impPtr++];
-                int g = ro + imp.Neuron;
-                double m = plan.RateMem[g], r = plan.RateSyn[g], s = imp.Offset;
-                double jump = -imp.DLossdV * m;
-                double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
-                lv[g] += (float)(jump * em);
-                li[g] += (float)(jump * r * ExpKernels.Psi2(s, m, r, em, es));
-                if (imp.CornerSlope != 0)
-                {
-                    corner ??= new double[rs];
-                    corner[imp.Neuron] += imp.DLossdV * imp.CornerSlope;
-                    corners = true;
-                }
-            }
-            if (corners) FindCornerSpikes(k);
-            while (inPtr >= 0 && StepOf(sample.Times[inPtr]) == k)
-            {
-                int ch = sample.Channels[inPtr--];
-                foreach (var o in plan.InputOutgoings)
-                    VectorMath.Subtract(buffer.Weights[o.ParameterIndex]!.AsSpan(ch * o.PostSize, o.PostSize), Weighted(o, stamp));
-            }
-            var jumps = ws.Jumps;
-            jumps.Clear();
-            for (int s = 0; s < spiking.Length; s++)
-            {
-                var list = trial.Spikes[s];
-                ref int p = ref spikePtr[s];
-                if (p < 0 || list.Steps[p] != k) continue;
-                var pop = spiking[s];
-                var outs = plan.Outgoings[pop.Population.Index];
-                for (; p >= 0 && list.Steps[p] == k; p--)
-                {
-                    int i = list.Neurons[p], g = pop.Offset + i;
-                    float transport = 0;
-                    foreach (var o in outs)
-                    {
-                        VectorMath.Subtract(buffer.Weights[o.ParameterIndex]!.AsSpan(i * o.PostSize, o.PostSize), Weighted(o, stamp));
-                        transport += VectorMath.Dot(o.Weights.AsSpan(i * o.PostSize, o.PostSize), Difference(o, stamp));
-                    }
-                    double dldt = 0;
-                    if (s == readoutSpiking)
-                    {
-                        int ordinal = --remaining![i];
-                        if (drive.HasSpikeTimeTerms) dldt = drive.SpikeTimeTerm(i, ordinal);
-                    }
-                    if (corners)
-                        for (int j = 0; j < rs; j++)
-                            if (cornerSpike![j] == ((long)s << 32 | (uint)p)) dldt += corner![j];
-                    float delta = (float)((Theta * lv[g] + transport + dldt) / list.Slopes[p]);
-                    if (!pop.IsReadout) delta -= regJump[g];
-                    jumps.Add((g, delta));
-                }
-            }
-            foreach (var (g, delta) in jumps) lv[g] += delta;
-            if (corners) Array.Clear(corner!);
-        }
-
-        // A loss impulse on grid point k (e.g. the max loss's maximum over the grid) where hidden spikes reach readout
-        // neuron j is a maximum at a corner of V_j: in continuous time it sits at the arrival of one spike and moves with
-        // it, which adds ∂L/∂t_s = g·V̇_j(t_s⁻) to that spike (as the exact engine does). The impulse was applied before the
-        // spikes' jumps, so their transport terms already carry g·(V̇⁻ − V̇⁺) for the kick; the missing part is g·V̇⁺, with
-        // V̇⁺ after all of the grid point's spikes. On the grid the spikes of one step arrive together, so the term goes to
-        // the one with the most negative weight onto j (the kick that makes the corner).
-        void FindCornerSpikes(int k)
-        {
-            cornerSpike ??= new long[rs];
-            cornerWeight ??= new float[rs];
-            Array.Fill(cornerSpike, -1);
-            Array.Fill(cornerWeight, float.PositiveInfinity);
-            for (int s = 0; s < spiking.Length; s++)
-            {
-                var list = trial.Spikes[s];
-                int p0 = spikePtr[s];
-                if (p0 < 0 || list.Steps[p0] != k) continue;
-                foreach (var o in plan.Outgoings[spiking[s].Population.Index])
-                {
-                    if (o.PostOffset != ro) continue;
-                    for (int p = p0; p >= 0 && list.Steps[p] == k; p--)
-                    {
-                        int i = list.Neurons[p];
-                        for (int j = 0; j < rs; j++)
-                        {
-                            if (corner![j] == 0) continue;
-                            float w = o.Weights[i * o.PostSize + j];
-                            if (w < cornerWeight[j])
-                            {
-                                cornerWeight[j] = w;
-                                cornerSpike[j] = (long)s << 32 | (uint)p;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-
-        ReadOnlySpan<float> Weighted(SteppedPlan.Outgoing o, int stamp)
-        {
-            var slice = ws.WeightedAdjoint.AsSpan(o.PostOffset, o.PostSize);
-            if (ws.WeightedStamp[o.PostPopulation] != stamp)
-            {
-                VectorMath.Multiply(plan.TauSynF.AsSpan(o.PostOffset, o.PostSize), li.AsSpan(o.PostOffset, o.PostSize), slice);
-                ws.WeightedStamp[o.PostPopulation] = stamp;
-            }
-            return slice;
-        }
-
-        ReadOnlySpan<float> Difference(SteppedPlan.Outgoing o, int stamp)
-        {
-            var slice = ws.AdjointDifference.AsSpan(o.PostOffset, o.PostSize);
-            if (ws.DifferenceStamp[o.PostPopulation] != stamp)
-            {
-                VectorMath.Difference(lv.AsSpan(o.PostOffset, o.PostSize), li.AsSpan(o.PostOffset, o.PostSize), slice);
-                ws.DifferenceStamp[o.PostPopulation] = stamp;
-            }
-            return slice;
-        }
-    }
-
-    private static void EvaluateDrive(ReadoutDrive drive, SteppedWorkspace ws, ReadOnlySpan<float> voltages, double time, double[] result)
-    {
-        for (int j = 0; j < voltages.Length; j++) ws.ReadoutVoltages[j] = voltages[j];
-        drive.EvaluateVoltageDrive(time, ws.ReadoutVoltages, result, ws.DriveScratch);
-    }
-
-    private static void FlushTau(SteppedWorkspace ws)
-    {
-        var pm = ws.TauMemPartial;
-        var ps = ws.TauSynPartial;
-        var sm = ws.TauMemSum;
-        var ss = ws.TauSynSum;
-        for (int g = 0; g < pm.Length; g++)
-        {
-            sm[g] += pm[g];
-            ss[g] += ps[g];
-        }
-        Array.Clear(pm);
-        Array.Clear(ps);
-    }
-
-    /// <summary>
-    /// One free adjoint step backwards for every neuron: λV ← λV e_m, λI ← λI e_s + λV·(1/τs)Ψ; with <paramref name="tau"/>
-    /// also the step's closed-form ∫λV(I − V) and ∫λI·I given the step's start state (v, cur).
-    /// </summary>
-    private static void StepAdjoint(SteppedPlan plan, float[] lambdaV, float[] lambdaI, ReadOnlySpan<float> v, ReadOnlySpan<float> cur,
-        float[] tauMem, float[] tauSyn, bool tau)
-    {
-        int n = lambdaV.Length, i = 0;
-        ref float lv = ref MemoryMarshal.GetArrayDataReference(lambdaV);
-        ref float li = ref MemoryMarshal.GetArrayDataReference(lambdaI);
-        ref float em = ref MemoryMarshal.GetArrayDataReference(plan.DecayMem);
-        ref float es = ref MemoryMarshal.GetArrayDataReference(plan.DecaySyn);
-        ref float vi = ref MemoryMarshal.GetArrayDataReference(plan.AdjointVoltageToCurrent);
-        if (!tau)
-        {
-            if (Vector256.IsHardwareAccelerated)
-                for (; i <= n - 8; i += 8)
-                {
-                    var l = Vector256.LoadUnsafe(ref lv, (nuint)i);
-                    (Vector256.LoadUnsafe(ref li, (nuint)i) * Vector256.LoadUnsafe(ref es, (nuint)i) + l * Vector256.LoadUnsafe(ref vi, (nuint)i)).StoreUnsafe(ref li, (nuint)i);
-                    (l * Vector256.LoadUnsafe(ref em, (nuint)i)).StoreUnsafe(ref lv, (nuint)i);
-                }
-            for (; i < n; i++)
-            {
-                float l = Unsafe.Add(ref lv, i);
-                Unsafe.Add(ref li, i) = Unsafe.Add(ref li, i) * Unsafe.Add(ref es, i) + l * Unsafe.Add(ref vi, i);
-                Unsafe.Add(ref lv, i) = l * Unsafe.Add(ref em, i);
-            }
-            return;
-        }
-        ref float pv = ref MemoryMarshal.GetReference(v);
-        ref float pi = ref MemoryMarshal.GetReference(cur);
-        ref float psi = ref MemoryMarshal.GetArrayDataReference(plan.GradPsi);
-        ref float dtEm = ref MemoryMarshal.GetArrayDataReference(plan.GradDtDecayMem);
-        ref float mP3 = ref MemoryMarshal.GetArrayDataReference(plan.GradMemPsi3);
-        ref float dtEs = ref MemoryMarshal.GetArrayDataReference(plan.GradDtDecaySyn);
-        ref float sP3 = ref MemoryMarshal.GetArrayDataReference(plan.GradSynPsi3);
-        ref float gm = ref MemoryMarshal.GetArrayDataReference(tauMem);
-        ref float gs = ref MemoryMarshal.GetArrayDataReference(tauSyn);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i <= n - 8; i += 8)
-            {
-                var l = Vector256.LoadUnsafe(ref lv, (nuint)i);
-                var lI = Vector256.LoadUnsafe(ref li, (nuint)i);
-                var x = Vector256.LoadUnsafe(ref pv, (nuint)i);
-                var c = Vector256.LoadUnsafe(ref pi, (nuint)i);
-                var a = c * (Vector256.LoadUnsafe(ref psi, (nuint)i) - Vector256.LoadUnsafe(ref mP3, (nuint)i)) - x * Vector256.LoadUnsafe(ref dtEm, (nuint)i);
-                (Vector256.LoadUnsafe(ref gm, (nuint)i) + l * a).StoreUnsafe(ref gm, (nuint)i);
-                (Vector256.LoadUnsafe(ref gs, (nuint)i) + c * (lI * Vector256.LoadUnsafe(ref dtEs, (nuint)i) + l * Vector256.LoadUnsafe(ref sP3, (nuint)i))).StoreUnsafe(ref gs, (nuint)i);
-                (lI * Vector256.LoadUnsafe(ref es, (nuint)i) + l * Vector256.LoadUnsafe(ref vi, (nuint)i)).StoreUnsafe(ref li, (nuint)i);
-                (l * Vector256.LoadUnsafe(ref em, (nuint)i)).StoreUnsafe(ref lv, (nuint)i);
-            }
-        for (; i < n; i++)
-        {
-            float l = Unsafe.Add(ref lv, i), lI = Unsafe.Add(ref li, i), x = Unsafe.Add(ref pv, i), c = Unsafe.Add(ref pi, i);
-            float a = c * (Unsafe.Add(ref psi, i) - Unsafe.Add(ref mP3, i)) - x * Unsafe.Add(ref dtEm, i);
-            Unsafe.Add(ref gm, i) += l * a;
-            Unsafe.Add(ref gs, i) += c * (lI * Unsafe.Add(ref dtEs, i) + l * Unsafe.Add(ref sP3, i));
-            Unsafe.Add(ref li, i) = lI * Unsafe.Add(ref es, i) + l * Unsafe.Add(ref vi, i);
-            Unsafe.Add(ref lv, i) = l * Unsafe.Add(ref em, i);
-        }
-    }
-
-    /// <summary>One partition's gradient accumulators: float per weight parameter, double per neuron for the τ's.</summary>
-    private sealed class GradientBuffer
-    {
-        public float[]?[] Weights { get; private set; } = [];
-        public double[] TauMem { get; private set; } = [];
-        public double[] TauSyn { get; private set; } = [];
-
-        public void Reset(SteppedPlan plan)
-        {
-            var parameters = plan.Network.Parameters;
-            if (Weights.Length != parameters.Count) Weights = new float[parameters.Count][];
-            foreach (int p in plan.WeightParameters)
-            {
-                int len = parameters[p].Length;
-                if (Weights[p] is { } w && w.Length == len) Array.Clear(w);
-                else Weights[p] = new float[len];
-            }
-            if (TauMem.Length != plan.NeuronCount)
-            {
-                TauMem = new double[plan.NeuronCount];
-                TauSyn = new double[plan.NeuronCount];
-            }
-            else
-            {
-                Array.Clear(TauMem);
-                Array.Clear(TauSyn);
-            }
-        }
-    }
-}
-
-/// <summary>A population fired more spikes in one trial than the time-stepped engine's optional cap allows.</summary>
-public sealed class SpikeBufferLimitException(string population, int trial, int maxSpikesPerNeuron, double time)
-    : InvalidOperationException($"Population '{population}' exceeded the cap of {maxSpikesPerNeuron} spikes per neuron in trial {trial} of the batch (at t = {time:0.###} ms): runaway activity, e.g. strong positive recurrence. Lower the weights or raise maxSpikesPerNeuron (or pass null for no cap).")
-{
-    /// <summary>The population that exceeded the cap.</summary>
-    public string Population { get; } = population;
-
-    /// <summary>Index of the trial in its batch.</summary>
-    public int Trial { get; } = trial;
 }

@@ -1,4 +1,6 @@
 using Eventprop.Core.Model;
+using Eventprop.Core.Model.Neurons;
+using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
@@ -25,13 +27,15 @@ internal sealed class SteppedPlan
     /// <summary>A population with dynamics.</summary>
     internal sealed record DynamicPopulation(Population Population, int Offset, int Size, int TauMemParameter, int TauSynParameter)
     {
+        /// <summary>The step face of the population's neuron model (threshold, reset, reset mode, leak).</summary>
+        public NeuronStep Step { get; } = NeuronStep.Of(Population.Model!);
         public bool IsSpiking => Population.IsSpiking;
         public bool IsReadout => Population.Kind == PopulationKind.Readout;
     }
 
     public SteppedPlan(Network network, double dt, int steps)
     {
-        RequireStandardModels(network);
+        RequireSteppedModels(network);
         Network = network;
         Dt = dt;
         Steps = steps;
@@ -82,6 +86,7 @@ internal sealed class SteppedPlan
         CurrentToVoltageExact = new double[n];
         RateMem = new double[n];
         RateSyn = new double[n];
+        RateLeak = new double[n];
     }
 
     public Network Network { get; }
@@ -103,17 +108,18 @@ internal sealed class SteppedPlan
     public int[] WeightParameters { get; }
 
     // Per-neuron propagators over one step (float, for the per-step kernels).
-    public float[] DecayMem { get; }                // e^{−dt/τm}
-    public float[] DecaySyn { get; }                // e^{−dt/τs}
-    public float[] CurrentToVoltage { get; }        // (1/τm)·Ψ(dt; 1/τm, 1/τs) = τs/(τm−τs)(e^{−dt/τm} − e^{−dt/τs})
-    public float[] AdjointVoltageToCurrent { get; } // (1/τs)·Ψ(dt; 1/τm, 1/τs)
+    // With m = 1/τm, s = 1/τs and the leak ℓ of the neuron's model (1 leaky, 0 integrate-and-fire):
+    public float[] DecayMem { get; }                // e^{−ℓm dt}
+    public float[] DecaySyn { get; }                // e^{−s dt}
+    public float[] CurrentToVoltage { get; }        // m·Ψ(dt; ℓm, s); LIF: τs/(τm−τs)(e^{−dt/τm} − e^{−dt/τs}), IF: (τs/τm)(1 − e^{−dt/τs})
+    public float[] AdjointVoltageToCurrent { get; } // s·Ψ(dt; ℓm, s)
     public float[] TauSynF { get; }
-    // τ-gradient quadrature weights over one step (closed forms of ∫λV·I, ∫λV·V, ∫λI·I given the step's start state).
-    public float[] GradPsi { get; }                 // Ψ(dt; m, s)
-    public float[] GradDtDecayMem { get; }          // dt·e^{−dt/τm}
-    public float[] GradMemPsi3 { get; }             // m·Ψ(dt; m, m, s)
-    public float[] GradDtDecaySyn { get; }          // dt·e^{−dt/τs}
-    public float[] GradSynPsi3 { get; }             // s·Ψ(dt; m, s, s)
+    // τ-gradient quadrature weights over one step (closed forms of ∫λV·I, ℓ∫λV·V, ∫λI·I given the step's start state).
+    public float[] GradPsi { get; }                 // Ψ(dt; ℓm, s)
+    public float[] GradDtDecayMem { get; }          // ℓ·dt·e^{−ℓm dt}
+    public float[] GradMemPsi3 { get; }             // ℓ·m·Ψ(dt; ℓm, ℓm, s)
+    public float[] GradDtDecaySyn { get; }          // dt·e^{−s dt}
+    public float[] GradSynPsi3 { get; }             // s·Ψ(dt; ℓm, s, s)
     public double[] TauMem { get; }
     public double[] TauSyn { get; }
     public double[] DecayMemExact { get; }
@@ -121,21 +127,40 @@ internal sealed class SteppedPlan
     public double[] CurrentToVoltageExact { get; }
     public double[] RateMem { get; }
     public double[] RateSyn { get; }
+    /// <summary>Per neuron: ℓ/τm, the membrane's decay rate (0 for integrate-and-fire).</summary>
+    public double[] RateLeak { get; }
 
-    /// <summary>Whether this plan was built for <paramref name="network"/>'s structure with these step settings.</summary>
     /// <summary>
-    /// The time-stepped engines (CPU, GPU, surrogate) simulate the wave-1 model only until their step face of the neuron
-    /// models lands (docs/architecture.md): LIF with threshold 1, reset 0 to value, and leaky-integrator readouts.
+    /// The time-stepped CPU and GPU engines have the step face of the current-based family (LIF, IF, LI; any threshold,
+    /// reset and reset mode). Readouts must have a leaky membrane: the loss drives are those of the leaky integrator.
+    /// </summary>
+    internal static void RequireSteppedModels(Network network)
+    {
+        foreach (var p in network.Populations)
+        {
+            if (p.Model is not { } model) continue;
+            if (model is not (Lif or IntegrateAndFire or LeakyIntegrator))
+                throw new ArgumentException($"Population '{p.Name}' has neuron model '{model.Name}', which the time-stepped engines do not simulate; use lif, if or li, or the exact engine (engine.kind = exact).");
+            if (p.Kind == PopulationKind.Readout && model.Leak != 1)
+                throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
+        }
+        foreach (var c in network.Connections)
+            if (c.Connectivity is not Model.Connectivities.DenseConnectivity)
+                throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) for sparse connectivity.");
+    }
+
+    /// <summary>
+    /// The surrogate engine simulates the wave-1 model only until its step face of the neuron models lands
+    /// (docs/architecture.md): LIF with threshold 1, reset 0 to value, and leaky-integrator readouts.
     /// </summary>
     internal static void RequireStandardModels(Network network)
     {
         foreach (var p in network.Populations)
             if (p.Model is { IsStandardLif: false } model)
-                throw new ArgumentException($"Population '{p.Name}' is {model}; the time-stepped engines simulate only LIF neurons with threshold 1 and reset 0 so far. Use the exact engine (engine.kind = exact) for other neuron models.");
-        foreach (var c in network.Connections)
-            if (c.Connectivity is not Model.Connectivities.DenseConnectivity)
-                throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) for sparse connectivity.");
+                throw new ArgumentException($"Population '{p.Name}' is {model}; the surrogate engine simulates only LIF neurons with threshold 1 and reset 0 so far. Use the exact or stepped engine (engine.kind = exact or stepped) for other neuron models.");
     }
+
+    /// <summary>Whether this plan was built for <paramref name="network"/>'s structure with these step settings.</summary>
 
     public bool Fits(Network network, double dt, int steps) =>
         ReferenceEquals(network.Populations, Network.Populations) && ReferenceEquals(network.Connections, Network.Connections)
@@ -157,16 +182,18 @@ internal sealed class SteppedPlan
         {
             var tm = parameters[p.TauMemParameter].Values;
             var ts = parameters[p.TauSynParameter].Values;
+            double leak = p.Population.Model!.Leak;
             for (int i = 0; i < p.Size; i++)
             {
                 int g = p.Offset + i;
-                double m = 1.0 / tm[i], s = 1.0 / ts[i];
-                double em = Math.Exp(-m * dt), es = Math.Exp(-s * dt);
-                double psi = ExpKernels.Psi2(dt, m, s, em, es);
+                double m = 1.0 / tm[i], s = 1.0 / ts[i], lm = leak == 0 ? 0 : leak * m;
+                double em = Math.Exp(-lm * dt), es = Math.Exp(-s * dt);
+                double psi = ExpKernels.Psi2(dt, lm, s, em, es);
                 TauMem[g] = tm[i];
                 TauSyn[g] = ts[i];
                 RateMem[g] = m;
                 RateSyn[g] = s;
+                RateLeak[g] = lm;
                 DecayMemExact[g] = em;
                 DecaySynExact[g] = es;
                 CurrentToVoltageExact[g] = m * psi;
@@ -176,10 +203,10 @@ internal sealed class SteppedPlan
                 AdjointVoltageToCurrent[g] = (float)(s * psi);
                 TauSynF[g] = (float)ts[i];
                 GradPsi[g] = (float)psi;
-                GradDtDecayMem[g] = (float)(dt * em);
-                GradMemPsi3[g] = (float)(m * ExpKernels.Psi3(dt, m, m, s));
+                GradDtDecayMem[g] = (float)(leak * dt * em);
+                GradMemPsi3[g] = (float)(leak * m * ExpKernels.Psi3(dt, lm, lm, s));
                 GradDtDecaySyn[g] = (float)(dt * es);
-                GradSynPsi3[g] = (float)(s * ExpKernels.Psi3(dt, m, s, s));
+                GradSynPsi3[g] = (float)(s * ExpKernels.Psi3(dt, lm, s, s));
             }
         }
     }

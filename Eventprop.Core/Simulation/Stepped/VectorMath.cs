@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
@@ -91,7 +92,7 @@ internal static class VectorMath
         for (; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref x, i) - Unsafe.Add(ref y, i);
     }
 
-    /// <summary>One free step of every neuron: V ← V·e_m + I·c, I ← I·e_s.</summary>
+    /// <summary>One free step of every neuron (<see cref="NeuronStepFunctions.StepState{T,TOps}"/>): V ← V·e_m + I·c, I ← I·e_s.</summary>
     public static void StepState(Span<float> v, Span<float> cur, ReadOnlySpan<float> decayMem, ReadOnlySpan<float> currentToVoltage, ReadOnlySpan<float> decaySyn)
     {
         int n = v.Length, i = 0;
@@ -105,14 +106,82 @@ internal static class VectorMath
             {
                 var vi = Vector256.LoadUnsafe(ref pv, (nuint)i);
                 var ii = Vector256.LoadUnsafe(ref pi, (nuint)i);
-                (vi * Vector256.LoadUnsafe(ref em, (nuint)i) + ii * Vector256.LoadUnsafe(ref cm, (nuint)i)).StoreUnsafe(ref pv, (nuint)i);
-                (ii * Vector256.LoadUnsafe(ref es, (nuint)i)).StoreUnsafe(ref pi, (nuint)i);
+                NeuronStepFunctions.StepState<Vector256<float>, Vector256Lane>(ref vi, ref ii,
+                    Vector256.LoadUnsafe(ref em, (nuint)i), Vector256.LoadUnsafe(ref cm, (nuint)i), Vector256.LoadUnsafe(ref es, (nuint)i));
+                vi.StoreUnsafe(ref pv, (nuint)i);
+                ii.StoreUnsafe(ref pi, (nuint)i);
+            }
+        for (; i < n; i++)
+            NeuronStepFunctions.StepState<float, FloatLane>(ref Unsafe.Add(ref pv, i), ref Unsafe.Add(ref pi, i),
+                Unsafe.Add(ref em, i), Unsafe.Add(ref cm, i), Unsafe.Add(ref es, i));
+    }
+
+    /// <summary>
+    /// One free adjoint step backwards for every neuron (<see cref="NeuronStepFunctions.StepAdjoint{T,TOps}"/>); with
+    /// <paramref name="tau"/> also the step's closed-form ∫λV(I − ℓV) and ∫λI·I (<see cref="NeuronStepFunctions.TauGradientTerms{T,TOps}"/>)
+    /// given the step's start state (v, cur), added to <paramref name="tauMem"/> and <paramref name="tauSyn"/>.
+    /// </summary>
+    public static void StepAdjoint(SteppedPlan plan, float[] lambdaV, float[] lambdaI, ReadOnlySpan<float> v, ReadOnlySpan<float> cur,
+        float[] tauMem, float[] tauSyn, bool tau)
+    {
+        int n = lambdaV.Length, i = 0;
+        ref float lv = ref MemoryMarshal.GetArrayDataReference(lambdaV);
+        ref float li = ref MemoryMarshal.GetArrayDataReference(lambdaI);
+        ref float em = ref MemoryMarshal.GetArrayDataReference(plan.DecayMem);
+        ref float es = ref MemoryMarshal.GetArrayDataReference(plan.DecaySyn);
+        ref float vi = ref MemoryMarshal.GetArrayDataReference(plan.AdjointVoltageToCurrent);
+        if (!tau)
+        {
+            if (Vector256.IsHardwareAccelerated)
+                for (; i <= n - 8; i += 8)
+                {
+                    var l = Vector256.LoadUnsafe(ref lv, (nuint)i);
+                    var lI = Vector256.LoadUnsafe(ref li, (nuint)i);
+                    NeuronStepFunctions.StepAdjoint<Vector256<float>, Vector256Lane>(ref l, ref lI,
+                        Vector256.LoadUnsafe(ref em, (nuint)i), Vector256.LoadUnsafe(ref es, (nuint)i), Vector256.LoadUnsafe(ref vi, (nuint)i));
+                    lI.StoreUnsafe(ref li, (nuint)i);
+                    l.StoreUnsafe(ref lv, (nuint)i);
+                }
+            for (; i < n; i++)
+                NeuronStepFunctions.StepAdjoint<float, FloatLane>(ref Unsafe.Add(ref lv, i), ref Unsafe.Add(ref li, i),
+                    Unsafe.Add(ref em, i), Unsafe.Add(ref es, i), Unsafe.Add(ref vi, i));
+            return;
+        }
+        ref float pv = ref MemoryMarshal.GetReference(v);
+        ref float pi = ref MemoryMarshal.GetReference(cur);
+        ref float psi = ref MemoryMarshal.GetArrayDataReference(plan.GradPsi);
+        ref float dtEm = ref MemoryMarshal.GetArrayDataReference(plan.GradDtDecayMem);
+        ref float mP3 = ref MemoryMarshal.GetArrayDataReference(plan.GradMemPsi3);
+        ref float dtEs = ref MemoryMarshal.GetArrayDataReference(plan.GradDtDecaySyn);
+        ref float sP3 = ref MemoryMarshal.GetArrayDataReference(plan.GradSynPsi3);
+        ref float gm = ref MemoryMarshal.GetArrayDataReference(tauMem);
+        ref float gs = ref MemoryMarshal.GetArrayDataReference(tauSyn);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+            {
+                var l = Vector256.LoadUnsafe(ref lv, (nuint)i);
+                var lI = Vector256.LoadUnsafe(ref li, (nuint)i);
+                NeuronStepFunctions.TauGradientTerms<Vector256<float>, Vector256Lane>(l, lI,
+                    Vector256.LoadUnsafe(ref pv, (nuint)i), Vector256.LoadUnsafe(ref pi, (nuint)i),
+                    Vector256.LoadUnsafe(ref psi, (nuint)i), Vector256.LoadUnsafe(ref mP3, (nuint)i), Vector256.LoadUnsafe(ref dtEm, (nuint)i),
+                    Vector256.LoadUnsafe(ref dtEs, (nuint)i), Vector256.LoadUnsafe(ref sP3, (nuint)i), out var mem, out var syn);
+                (Vector256.LoadUnsafe(ref gm, (nuint)i) + mem).StoreUnsafe(ref gm, (nuint)i);
+                (Vector256.LoadUnsafe(ref gs, (nuint)i) + syn).StoreUnsafe(ref gs, (nuint)i);
+                NeuronStepFunctions.StepAdjoint<Vector256<float>, Vector256Lane>(ref l, ref lI,
+                    Vector256.LoadUnsafe(ref em, (nuint)i), Vector256.LoadUnsafe(ref es, (nuint)i), Vector256.LoadUnsafe(ref vi, (nuint)i));
+                lI.StoreUnsafe(ref li, (nuint)i);
+                l.StoreUnsafe(ref lv, (nuint)i);
             }
         for (; i < n; i++)
         {
-            float vi = Unsafe.Add(ref pv, i), ii = Unsafe.Add(ref pi, i);
-            Unsafe.Add(ref pv, i) = vi * Unsafe.Add(ref em, i) + ii * Unsafe.Add(ref cm, i);
-            Unsafe.Add(ref pi, i) = ii * Unsafe.Add(ref es, i);
+            ref float l = ref Unsafe.Add(ref lv, i);
+            ref float lI = ref Unsafe.Add(ref li, i);
+            NeuronStepFunctions.TauGradientTerms<float, FloatLane>(l, lI, Unsafe.Add(ref pv, i), Unsafe.Add(ref pi, i),
+                Unsafe.Add(ref psi, i), Unsafe.Add(ref mP3, i), Unsafe.Add(ref dtEm, i), Unsafe.Add(ref dtEs, i), Unsafe.Add(ref sP3, i),
+                out float mem, out float syn);
+            Unsafe.Add(ref gm, i) += mem;
+            Unsafe.Add(ref gs, i) += syn;
+            NeuronStepFunctions.StepAdjoint<float, FloatLane>(ref l, ref lI, Unsafe.Add(ref em, i), Unsafe.Add(ref es, i), Unsafe.Add(ref vi, i));
         }
     }
 

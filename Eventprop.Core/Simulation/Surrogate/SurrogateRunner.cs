@@ -70,6 +70,7 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
 
     private Plan PreparePlan(Network network)
     {
+        SteppedPlan.RequireStandardModels(network);
         if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
         {
             var sp = new SteppedPlan(network, Dt, N);

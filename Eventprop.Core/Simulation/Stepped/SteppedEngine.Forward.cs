@@ -1,0 +1,174 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Stepped.Backend;
+
+
+namespace Eventprop.Core.Simulation.Stepped;
+
+/// <summary>The forward pass of <see cref="SteppedEngine"/>: stepping, spike detection and delivery, and the backward pass's replay.</summary>
+public sealed partial class SteppedEngine
+{
+    private int StepOf(double time)
+    {
+        double x = Math.Floor(time / Dt + 0.5);
+        return x >= Steps ? Steps : (int)x;
+    }
+
+    /// <summary>Number of leading input spikes that land on a grid point before T (the others have no effect).</summary>
+    private int EffectiveInputCount(ReadOnlySpan<double> times)
+    {
+        int lo = 0, hi = times.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (StepOf(times[mid]) < Steps) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    private int DeliverInputs(SteppedPlan plan, float[] cur, ReadOnlySpan<double> times, ReadOnlySpan<int> channels, int ptr, int count, int step)
+    {
+        var outs = plan.InputOutgoings;
+        while (ptr < count && StepOf(times[ptr]) == step)
+        {
+            int ch = channels[ptr];
+            foreach (var o in outs)
+                VectorMath.Add(cur.AsSpan(o.PostOffset, o.PostSize), o.Weights.AsSpan(ch * o.PostSize, o.PostSize));
+            ptr++;
+        }
+        return ptr;
+    }
+
+    private static void DeliverSpikes(SteppedPlan plan, float[] cur, SpikeList list, int from, int to, SteppedPlan.Outgoing[] outs)
+    {
+        for (int i = from; i < to; i++)
+        {
+            int n = list.Neurons[i];
+            foreach (var o in outs)
+                VectorMath.Add(cur.AsSpan(o.PostOffset, o.PostSize), o.Weights.AsSpan(n * o.PostSize, o.PostSize));
+        }
+    }
+
+    private static void RecordTrace(SteppedPlan plan, SteppedWorkspace ws, int step)
+    {
+        int off = plan.ReadoutOffset, stride = plan.Steps + 1;
+        for (int j = 0; j < plan.ReadoutSize; j++)
+        {
+            ws.TraceV[j * stride + step] = ws.V[off + j];
+            ws.TraceI[j * stride + step] = ws.I[off + j];
+        }
+    }
+
+    private void Forward(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int trialIndex)
+    {
+        int N = Steps;
+        var v = ws.V;
+        var cur = ws.I;
+        Array.Clear(v);
+        Array.Clear(cur);
+        var times = trial.Sample.Times;
+        var channels = trial.Sample.Channels;
+        int inCount = EffectiveInputCount(times);
+        trial.InputCount = inCount;
+        int interval = trial.SnapshotInterval;
+        var spiking = plan.Spiking;
+        Span<int> stepStart = spiking.Length <= 64 ? stackalloc int[spiking.Length] : new int[spiking.Length];
+        float minSlope = (float)MinimumThresholdSlope;
+        long[] caps = spiking.Select(p => MaxSpikesPerNeuron is int m ? (long)m * p.Size : long.MaxValue).ToArray();
+
+        int inPtr = DeliverInputs(plan, cur, times, channels, 0, inCount, 0);
+        RecordTrace(plan, ws, 0);
+        if (interval > 0) trial.AddSnapshot(plan, v, cur, inPtr);
+        for (int k = 0; k < N; k++)
+        {
+            VectorMath.StepState(v, cur, plan.DecayMem, plan.CurrentToVoltage, plan.DecaySyn);
+            int kk = k + 1;
+            if (kk < N)
+            {
+                for (int s = 0; s < spiking.Length; s++)
+                {
+                    var pop = spiking[s];
+                    var list = trial.Spikes[s];
+                    stepStart[s] = list.Count;
+                    var step = pop.Step;
+                    int c = VectorMath.FindCrossings(v.AsSpan(pop.Offset, pop.Size), step.Threshold, ws.Crossings);
+                    if (c == 0) continue;
+                    var counts = trial.SpikeCounts[s];
+                    for (int j = 0; j < c; j++)
+                    {
+                        int i = ws.Crossings[j], g = pop.Offset + i;
+                        float slope = NeuronStepFunctions.ThresholdSlope(step, SlopeAtGridPoint, minSlope, Dt, plan.RateMem[g], plan.RateSyn[g],
+                            plan.DecayMemExact[g], plan.DecaySynExact[g], plan.CurrentToVoltageExact[g], v[g], cur[g]);
+                        list.Add(kk, i, slope);
+                        v[g] = NeuronStepFunctions.ResetVoltage(step, v[g]);
+                        counts[i]++;
+                    }
+                    if (list.Count > caps[s])
+                        throw new SpikeBufferLimitException(pop.Population.Name, trialIndex, MaxSpikesPerNeuron!.Value, kk * Dt);
+                }
+                for (int s = 0; s < spiking.Length; s++)
+                {
+                    var list = trial.Spikes[s];
+                    if (list.Count > stepStart[s])
+                        DeliverSpikes(plan, cur, list, stepStart[s], list.Count, plan.Outgoings[spiking[s].Population.Index]);
+                }
+                inPtr = DeliverInputs(plan, cur, times, channels, inPtr, inCount, kk);
+            }
+            RecordTrace(plan, ws, kk);
+            if (interval > 0 && kk < N && kk % interval == 0) trial.AddSnapshot(plan, v, cur, inPtr);
+        }
+    }
+
+    /// <summary>Recomputes the states (after each grid point's deliveries) at grid points a…b into the workspace's segment buffers.</summary>
+    private void Replay(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int segment, int a, int b)
+    {
+        int n = plan.NeuronCount, N = Steps;
+        var v = ws.V;
+        var cur = ws.I;
+        trial.SnapshotV.AsSpan(segment * n, n).CopyTo(v);
+        trial.SnapshotI.AsSpan(segment * n, n).CopyTo(cur);
+        ws.EnsureSegment(b - a);
+        v.AsSpan().CopyTo(ws.SegmentV.AsSpan(0, n));
+        cur.AsSpan().CopyTo(ws.SegmentI.AsSpan(0, n));
+        var spiking = plan.Spiking;
+        Span<int> ptr = spiking.Length <= 64 ? stackalloc int[spiking.Length] : new int[spiking.Length];
+        Span<int> start = spiking.Length <= 64 ? stackalloc int[spiking.Length] : new int[spiking.Length];
+        for (int s = 0; s < spiking.Length; s++) ptr[s] = trial.SnapshotSpikes[segment * spiking.Length + s];
+        int inPtr = trial.SnapshotInput[segment];
+        var times = trial.Sample.Times;
+        var channels = trial.Sample.Channels;
+        for (int k = a; k < b; k++)
+        {
+            VectorMath.StepState(v, cur, plan.DecayMem, plan.CurrentToVoltage, plan.DecaySyn);
+            int kk = k + 1;
+            if (kk < N)
+            {
+                for (int s = 0; s < spiking.Length; s++)
+                {
+                    var list = trial.Spikes[s];
+                    int off = spiking[s].Offset;
+                    var step = spiking[s].Step;
+                    start[s] = ptr[s];
+                    while (ptr[s] < list.Count && list.Steps[ptr[s]] == kk)
+                    {
+                        int g = off + list.Neurons[ptr[s]];
+                        v[g] = NeuronStepFunctions.ResetVoltage(step, v[g]);
+                        ptr[s]++;
+                    }
+                }
+                for (int s = 0; s < spiking.Length; s++)
+                    if (ptr[s] > start[s])
+                        DeliverSpikes(plan, cur, trial.Spikes[s], start[s], ptr[s], plan.Outgoings[spiking[s].Population.Index]);
+                inPtr = DeliverInputs(plan, cur, times, channels, inPtr, trial.InputCount, kk);
+            }
+            v.AsSpan().CopyTo(ws.SegmentV.AsSpan((kk - a) * n, n));
+            cur.AsSpan().CopyTo(ws.SegmentI.AsSpan((kk - a) * n, n));
+        }
+    }
+}
