@@ -91,7 +91,7 @@ public static class ModelFiles
             conns.Add(new JsonObject { ["pre"] = c.Pre.Name, ["post"] = c.Post.Name, ["weights"] = rows });
         }
         var root = new JsonObject { ["duration_ms"] = durationMs, ["populations"] = pops, ["connections"] = conns };
-        TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = RunConfig.Json.Encoder }));
     }
 
     private static JsonArray Numbers(double[] values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());

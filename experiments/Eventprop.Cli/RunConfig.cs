@@ -51,6 +51,7 @@ public sealed record RunConfig
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // plain "in->hidden" and τ in the files we write
     };
 
     /// <summary>The built-in quick start (generated randman, small recurrent network, stepped engine, sum_exp).</summary>
@@ -73,11 +74,22 @@ public sealed record RunConfig
                 ?? throw new UserError($"Config '{path}' is empty."); }
             catch (JsonException e) { throw new UserError($"Config '{path}' is not valid JSON: {OneLine(e.Message)}"); }
         }
+        return FromJson(root, source, overrides);
+    }
+
+    /// <summary>The config in <paramref name="root"/> (changed in place by the overrides); <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="UserError">Unknown key or bad value (one line).</exception>
+    /// <param name="root">The config's JSON.</param>
+    /// <param name="source">Where it came from, for messages ("" for none).</param>
+    /// <param name="overrides"><c>key=value</c> assignments.</param>
+    /// <param name="validate">Whether to check ranges and names too (<see cref="Validate"/>); false checks keys and value types only.</param>
+    internal static RunConfig FromJson(JsonNode root, string source, IEnumerable<string> overrides, bool validate = true)
+    {
         foreach (string o in overrides) ApplySet(root, o);
         RunConfig config;
         try { config = root.Deserialize<RunConfig>(Json) ?? throw new UserError($"Config {source} is null."); }
-        catch (JsonException e) { throw new UserError($"Config {source}: {Describe(e)}"); }
-        config.Validate();
+        catch (JsonException e) { throw new UserError(source.Length == 0 ? Describe(e) : $"Config {source}: {Describe(e)}"); }
+        if (validate) config.Validate();
         return config;
     }
 
@@ -141,6 +153,8 @@ public sealed record RunConfig
             throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
         if (Engine.Kind == "exact" && Engine.Device is "cuda" or "ilgpu-cpu")
             throw new UserError($"The exact engine runs on the CPU only; use engine.kind=stepped for --device {Engine.Device}.");
+        if (Engine.Threads < 0) throw new UserError($"engine.threads must be ≥ 0 (0 = all cores), got {Engine.Threads}.");
+        if (Dataset.Kind == "randman" && Dataset.Classes < 2) throw new UserError($"dataset.classes must be ≥ 2 (a classifier needs two classes), got {Dataset.Classes}.");
         if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");
         if (Engine.DurationMs <= 0) throw new UserError("engine.duration_ms must be > 0.");
         if (Training.Epochs < 1) throw new UserError($"training.epochs must be ≥ 1, got {Training.Epochs}.");
