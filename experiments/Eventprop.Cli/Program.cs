@@ -67,7 +67,7 @@ public static class Program
             return command switch
             {
                 "train" => TrainCommand.Run(tail, output, stop),
-                "evaluate" => EvaluateCommand.Run(tail, output),
+                "evaluate" => EvaluateCommand.Run(tail, output, error),
                 "gradient" => GradientCommands.Gradient(tail, output),
                 "gradcheck" => GradientCommands.GradCheck(tail, output),
                 "data" => DataCommands.Run(tail, output),
@@ -84,16 +84,28 @@ public static class Program
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or TrainingDivergedException
             or SpikeLimitExceededException or Core.Simulation.Stepped.SpikeBufferLimitException or ArgumentException or KeyNotFoundException)
         {
-            error.WriteLine($"error: {RunConfig.OneLine(e.Message)}");
+            error.WriteLine($"error: {UserMessage(e)}");
             if (verbose) error.WriteLine(e);
-            return 2;
+            return ExitCodes.UserError;
         }
         catch (Exception e)
         {
-            error.WriteLine($"error: {RunConfig.OneLine(e.Message)} ({e.GetType().Name}; rerun with --verbose for details)");
+            error.WriteLine($"error: {UserMessage(e)} (an unexpected {e.GetType().Name}; rerun with --verbose for the details to report)");
             if (verbose) error.WriteLine(e);
-            return 1;
+            return ExitCodes.Unexpected;
         }
+    }
+
+    /// <summary>The first line of the exception's message without .NET's " (Parameter 'name')" suffix.</summary>
+    internal static string UserMessage(Exception e)
+    {
+        string message = RunConfig.OneLine(e.Message);
+        if (e is ArgumentException { ParamName: { } name })
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        int hint = message.IndexOf(" Lower the weights or raise the engine's MaxSpikesPerNeuron.", StringComparison.Ordinal);
+        if (e is SpikeLimitExceededException && hint > 0)
+            message = message[..hint] + " Lower the initial weights (network.*_init) or training.learning_rate, and check the time constants (network.tau_*).";
+        return message;
     }
 
     private static string HelpFor(string command) => command switch

@@ -54,6 +54,9 @@ public sealed record RunConfig
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // plain "in->hidden" and τ in the files we write
     };
 
+    /// <summary>The shortest time constant accepted (ms): shorter ones are typos or unit mistakes (seconds for ms), not models.</summary>
+    internal const double MinimumTauMs = 1e-3;
+
     /// <summary>The built-in quick start (generated randman, small recurrent network, stepped engine, sum_exp).</summary>
     public static RunConfig QuickStart { get; } = new();
 
@@ -123,10 +126,31 @@ public sealed record RunConfig
         {
             int a = e.Message.IndexOf('\''), b = a < 0 ? -1 : e.Message.IndexOf('\'', a + 1);
             string name = b > a ? e.Message[(a + 1)..b] : "?";
-            string where = path.Length == 0 ? "" : $" in '{path}'";
+            if (path == name || path.EndsWith("." + name, StringComparison.Ordinal)) path = path[..Math.Max(0, path.Length - name.Length - 1)];
+            string where = path.Length == 0 ? "" : $" in section '{path}'";
             return $"unknown key '{name}'{where}; see docs/cli.md for the keys.";
         }
         string message = OneLine(e.Message);
+        int to = message.IndexOf("converted to ", StringComparison.Ordinal);
+        if (to >= 0)
+        {
+            string type = message[(to + 13)..];
+            int end = type.IndexOf(". Path", StringComparison.Ordinal);
+            type = end >= 0 ? type[..end] : type.TrimEnd('.');
+            string form = type switch
+            {
+                "System.Int32" => "a whole number, e.g. 5",
+                "System.Double" => "a number, e.g. 0.5",
+                "System.Boolean" => "true or false",
+                "System.String" => "a text, e.g. \"name\"",
+                "System.Double[]" => "a list of numbers, e.g. [0.2,0.37]",
+                _ when type.Contains("Int32", StringComparison.Ordinal) => "a whole number or null",
+                _ when type.Contains("Double", StringComparison.Ordinal) => "a number or null",
+                _ => "a value of the documented form (docs/cli.md)",
+            };
+            string example = type switch { "System.Double[]" => "[0.2,0.37]", "System.Boolean" => "true", "System.Int32" => "5", "System.String" => "name", _ => "0.5" };
+            return $"{path} must be {form} (on the command line: --set {path}={example}).";
+        }
         int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         return $"bad value at '{path}': {(cut > 0 ? message[..cut] : message)}";
     }
@@ -144,8 +168,8 @@ public sealed record RunConfig
         string[] kinds = ["randman", "shd", "ssc", "latency_mnist"];
         if (!kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", kinds)}.");
         if (Network.Hidden < 1) throw new UserError($"network.hidden must be ≥ 1, got {Network.Hidden}.");
-        if (Network.TauMem <= 0 || Network.TauSyn <= 0 || Network.ReadoutTauMem <= 0 || Network.ReadoutTauSyn <= 0)
-            throw new UserError("network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be > 0 ms.");
+        if (!(Network.TauMem >= MinimumTauMs && Network.TauSyn >= MinimumTauMs && Network.ReadoutTauMem >= MinimumTauMs && Network.ReadoutTauSyn >= MinimumTauMs))
+            throw new UserError(string.Create(CultureInfo.InvariantCulture, $"network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be ≥ {MinimumTauMs} ms."));
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");

@@ -42,7 +42,7 @@ internal static class SplitChecks
             return (t => t < T, Inv($"at or after engine.duration_ms = {T} ms"));
         double dt = c.Engine.Dt, steps = Math.Round(T / dt);
         return (t => Math.Floor(t / dt + 0.5) < steps,
-            Inv($"at or after {T - dt / 2} ms (engine.duration_ms = {T} ms; the stepped engine rounds to its dt = {dt} ms grid)"));
+            Inv($"at or after {T - dt / 2} ms (engine.duration_ms = {T} ms on a {dt} ms grid)"));
     }
 
     /// <summary>
@@ -75,7 +75,7 @@ internal static class SplitChecks
 
     /// <summary>The note printed once per split that lost spikes.</summary>
     public static string Note(string split, long cropped, long total, string describe) =>
-        Inv($"note: {split}: {cropped} of {total} input spikes lie {describe} and were cropped; raise engine.duration_ms to keep them.");
+        Inv($"note: {split}: cropped {cropped} of {total} input spikes {describe}.");
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -62,7 +62,7 @@ public sealed record StudySweep
 public static class StudyCommand
 {
     internal const string Help = """
-        eventprop study --config STUDY.json [--set key=value ...] [--out DIR] [--data DIR] [--quiet]
+        eventprop study --config STUDY.json [--set key=value ...] [--out DIR [--overwrite]] [--data DIR] [--quiet]
 
         Trains every series of the study (× every sweep value × every seed) from its base config, one run directory each, and
         writes one table (results.csv, results.md: test accuracy mean ± std over seeds, seconds per epoch, peak managed
@@ -70,6 +70,7 @@ public static class StudyCommand
           --set key=value  override a key of the base config for every run (e.g. --set training.epochs=5)
           --seeds 1,2      replace the study's seeds     --values 0,10,100  replace the sweep values
           --series 1,3     run only these series (numbered from 1 in the study file)
+          --overwrite      replace an earlier study in --out DIR (without it a non-empty DIR is refused)
         Shipped studies: experiments/configs/studies/randman_surrogate_study.json, experiments/configs/studies/randman_eventprop_vs_bptt.json.
         """;
 
