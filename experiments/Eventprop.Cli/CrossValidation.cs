@@ -40,10 +40,10 @@ public static class CrossValidation
         if (config.Dataset.HoldOutSpeaker is not null)
             throw new UserError("--cv speaker chooses the held-out speaker of each fold itself; drop dataset.hold_out_speaker.");
 
+        string runDir = a.Value("out") ?? Path.Combine("runs", $"{config.Name}-cv-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        using var directory = RunDirectory.Acquire(runDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false);
         var (train, _, _) = TrainCommand.LoadData(config with { Dataset = config.Dataset with { ValidationFraction = 0 } });
         var folds = Folds(train, config.Dataset.Kind);
-        string runDir = a.Value("out") ?? Path.Combine("runs", $"{config.Name}-cv-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        Directory.CreateDirectory(runDir);
         TrainCommand.WriteAtomic(Path.Combine(runDir, "config.json"), JsonSerializer.Serialize(config, RunConfig.Json));
         output.WriteLine($"{config.Name}: leave-one-speaker-out cross-validation, {folds.Count} folds (speakers {string.Join(", ", folds.Select(f => f.HeldOutSpeaker))}); results in {Path.GetFullPath(runDir)}");
 
@@ -57,7 +57,7 @@ public static class CrossValidation
             int s = fold.HeldOutSpeaker;
             string foldDir = Path.Combine(runDir, $"speaker-{s}");
             output.WriteLine(TrainCommand.Inv($"fold {results.Count + 1}/{folds.Count}: speaker {s} held out ({fold.Train.Count} training, {fold.Validation.Count} validation trials)"));
-            TrainCommand.Run([.. common, "--out", foldDir, "--set", $"dataset.hold_out_speaker={s}"], output, stop);
+            TrainCommand.Run([.. common, "--out", foldDir, "--set", $"dataset.hold_out_speaker={s}"], output, stop); // 130 when stopped: read below
             results.Add(ReadFold(foldDir, s, fold));
             if (results[^1].Interrupted) { interrupted = true; break; }
         }
@@ -67,7 +67,7 @@ public static class CrossValidation
         WriteSummary(runDir, config, results, folds.Count, interrupted, best, final, clock.Elapsed.TotalSeconds);
         output.WriteLine(TrainCommand.Inv(
             $"{(interrupted ? "interrupted: " : "")}cross-validation over {results.Count} of {folds.Count} speakers: validation accuracy (best epoch per fold) {Pct(best.Mean)} ± {Pct(best.Sd)}, final epoch {Pct(final.Mean)} ± {Pct(final.Sd)} (mean ± sd across folds); summary in {Path.GetFullPath(Path.Combine(runDir, "cv_summary.json"))}"));
-        return 0;
+        return interrupted ? ExitCodes.Interrupted : ExitCodes.Success;
     }
 
     /// <summary>The leave-one-speaker-out folds of <paramref name="train"/>; one-line errors when it has no speaker ids.</summary>

@@ -30,6 +30,8 @@ public static class DataCommands
         var a = Arguments.Parse(args, "data info", [], []);
         if (a.Positional.Count != 1) throw new UserError("data info takes one file: eventprop data info shd_train.h5");
         string path = a.Positional[0];
+        if (Directory.Exists(path))
+            throw new UserError($"'{path}' is a directory; give one of its files, e.g. eventprop data info {Path.Combine(path, "shd_train.h5")}.");
         if (!File.Exists(path)) throw new UserError($"File '{path}' not found; get SHD/SSC with 'eventprop data download --to DIR'.");
         var data = HeidelbergSpikeFile.Read(path);
         var counts = data.Samples.Select(s => s.Count).ToArray();

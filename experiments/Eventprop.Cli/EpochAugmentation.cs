@@ -31,6 +31,8 @@ internal static class EpochAugmentation
             samples = samples.Select(s => shift.Apply(s, random)).ToArray();
         }
         if (p.DelayLine is { } line) samples = samples.Select(line.Apply).ToArray();
-        return samples;
+        var (kept, cropped) = SplitChecks.Crop(samples, p.KeepsSpikeAt); // counted in summary.json, never dropped silently by the engine
+        p.AugmentedSpikesCropped.Value += cropped;
+        return kept;
     }
 }

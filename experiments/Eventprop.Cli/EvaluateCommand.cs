@@ -17,8 +17,8 @@ public static class EvaluateCommand
         --device D: auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device).
         """;
 
-    /// <summary>Runs <c>evaluate</c>.</summary>
-    public static int Run(IReadOnlyList<string> args, TextWriter output)
+    /// <summary>Runs <c>evaluate</c>; notes about the data (cropped input spikes) go to <paramref name="notes"/> (standard error).</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter? notes = null)
     {
         var a = Arguments.Parse(args, "evaluate", ["model", "data", "split", "set", "device"], []);
         a.RequireAtMostPositional(0, "evaluate");
@@ -30,7 +30,7 @@ public static class EvaluateCommand
         if (a.Value("data") is string data) overrides.Add($"dataset.path={System.Text.Json.JsonSerializer.Serialize(data)}");
         if (a.Value("device") is string device) overrides.Add($"engine.device={System.Text.Json.JsonSerializer.Serialize(device)}");
         var config = RunConfig.Load(configPath, overrides);
-        var p = TrainCommand.Prepare(config);
+        using var p = TrainCommand.Prepare(config);
         string split = a.Value("split") ?? "test";
         SpikeDataset set = split switch
         {
@@ -75,6 +75,7 @@ public static class EvaluateCommand
             for (int j = 0; j < k; j++) line.Append(confusion[c, j].ToString(CultureInfo.InvariantCulture).PadLeft(width));
             output.WriteLine(line);
         }
+        foreach (string note in p.Notes) (notes ?? output).WriteLine(note); // on standard error: standard output is the report
         return 0;
     }
 

@@ -92,7 +92,7 @@ public static class GradientCommands
                 ["gradients"] = grads,
             };
             if (detail is not null) root["note"] = detail;
-            output.WriteLine(root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            output.WriteLine(root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = RunConfig.Json.Encoder }));
         }
         else
         {

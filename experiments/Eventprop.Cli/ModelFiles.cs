@@ -141,7 +141,7 @@ public static class ModelFiles
             conns.Add(new JsonObject { ["pre"] = c.Pre.Name, ["post"] = c.Post.Name, ["weights"] = rows });
         }
         var root = new JsonObject { ["format"] = Format, ["duration_ms"] = durationMs, ["populations"] = pops, ["connections"] = conns };
-        TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = RunConfig.Json.Encoder }));
     }
 
     private static JsonArray Numbers(double[] values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
@@ -154,7 +154,10 @@ public static class ModelFiles
         if (root["times"] is not JsonArray times || root["channels"] is not JsonArray channels)
             throw new UserError($"{path}: a sample needs 'times' (ms) and 'channels' arrays of equal length.");
         if (times.Count != channels.Count) throw new UserError($"{path}: 'times' has {times.Count} entries but 'channels' has {channels.Count}.");
-        int label = (int)Number(root, "label", path);
+        double labelValue = Number(root, "label", path);
+        if (labelValue != Math.Floor(labelValue))
+            throw new UserError($"{path}: 'label' must be a whole number (a class index 0–{network.Readout.Size - 1}), got {labelValue.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        int label = (int)labelValue;
         if (label < 0 || label >= network.Readout.Size)
             throw new UserError($"{path}: label {label} is out of range; the readout '{network.Readout.Name}' has {network.Readout.Size} neurons (labels 0–{network.Readout.Size - 1}).");
         var t = new double[times.Count];
@@ -240,7 +243,9 @@ public static class ModelFiles
             JsonValue => Enumerable.Repeat(Number(p, key, path), size).ToArray(),
             _ => throw new UserError($"{path}: population '{name}' needs '{key}' (ms), a number or one per neuron."),
         };
-        if (r.Any(x => x <= 0)) throw new UserError($"{path}: {name}.{key} must be > 0 ms.");
+        if (r.Any(x => !(x >= RunConfig.MinimumTauMs)))
+            throw new UserError(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{path}: {name}.{key} = {r.First(x => !(x >= RunConfig.MinimumTauMs))} ms is too short; time constants must be ≥ {RunConfig.MinimumTauMs} ms (a few ms is typical)."));
         return r;
     }
 }

@@ -20,13 +20,17 @@ public static class Program
         Run 'eventprop <command> --help' for its options. Add --verbose to see the stack trace of an unexpected error.
         """;
 
-    /// <summary>Process entry point; Ctrl-C stops training after the current epoch (with a checkpoint).</summary>
+    /// <summary>
+    /// Process entry point. Ctrl-C (SIGINT) stops <c>train</c> and <c>study</c> after the current epoch (with a checkpoint)
+    /// and exits with 130; a second Ctrl-C, or Ctrl-C in any other command, ends the process at once (also 130).
+    /// </summary>
     public static int Main(string[] args)
     {
         using var stop = new CancellationTokenSource();
+        bool graceful = args.FirstOrDefault(x => x != "--verbose") is "train" or "study";
         Console.CancelKeyPress += (_, e) =>
         {
-            if (stop.IsCancellationRequested) return; // second Ctrl-C: terminate
+            if (!graceful || stop.IsCancellationRequested) return; // terminate now (the runtime exits as killed by SIGINT: 130)
             e.Cancel = true;
             Console.Error.WriteLine("stopping after the current epoch (Ctrl-C again to abort)…");
             stop.Cancel();
@@ -35,8 +39,14 @@ public static class Program
     }
 
     /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and one-line errors to <paramref name="error"/>.</summary>
-    /// <returns>0 on success, 2 for a user error, 1 for an unexpected failure.</returns>
+    /// <returns>The <see cref="ExitCodes"/>: 0 on success, 2 for a user error, 1 for an unexpected failure, 130 when <paramref name="stop"/> ended it early.</returns>
     public static int Run(string[] args, TextWriter output, TextWriter error, CancellationToken stop = default)
+    {
+        int code = RunCommand(args, output, error, stop);
+        return code == ExitCodes.Success && stop.IsCancellationRequested ? ExitCodes.Interrupted : code;
+    }
+
+    private static int RunCommand(string[] args, TextWriter output, TextWriter error, CancellationToken stop)
     {
         bool verbose = args.Contains("--verbose");
         var rest = args.Where(x => x != "--verbose").ToArray();
@@ -57,7 +67,7 @@ public static class Program
             return command switch
             {
                 "train" => TrainCommand.Run(tail, output, stop),
-                "evaluate" => EvaluateCommand.Run(tail, output),
+                "evaluate" => EvaluateCommand.Run(tail, output, error),
                 "gradient" => GradientCommands.Gradient(tail, output),
                 "gradcheck" => GradientCommands.GradCheck(tail, output),
                 "data" => DataCommands.Run(tail, output),
@@ -69,21 +79,33 @@ public static class Program
         catch (UserError e)
         {
             error.WriteLine($"error: {e.Message}");
-            return 2;
+            return ExitCodes.UserError;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or TrainingDivergedException
             or SpikeLimitExceededException or Core.Simulation.Stepped.SpikeBufferLimitException or ArgumentException or KeyNotFoundException)
         {
-            error.WriteLine($"error: {RunConfig.OneLine(e.Message)}");
+            error.WriteLine($"error: {UserMessage(e)}");
             if (verbose) error.WriteLine(e);
-            return 2;
+            return ExitCodes.UserError;
         }
         catch (Exception e)
         {
-            error.WriteLine($"error: {RunConfig.OneLine(e.Message)} ({e.GetType().Name}; rerun with --verbose for details)");
+            error.WriteLine($"error: {UserMessage(e)} (an unexpected {e.GetType().Name}; rerun with --verbose for the details to report)");
             if (verbose) error.WriteLine(e);
-            return 1;
+            return ExitCodes.Unexpected;
         }
+    }
+
+    /// <summary>The first line of the exception's message without .NET's " (Parameter 'name')" suffix.</summary>
+    internal static string UserMessage(Exception e)
+    {
+        string message = RunConfig.OneLine(e.Message);
+        if (e is ArgumentException { ParamName: { } name })
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        int hint = message.IndexOf(" Lower the weights or raise the engine's MaxSpikesPerNeuron.", StringComparison.Ordinal);
+        if (e is SpikeLimitExceededException && hint > 0)
+            message = message[..hint] + " Lower the initial weights (network.*_init) or training.learning_rate, and check the time constants (network.tau_*).";
+        return message;
     }
 
     private static string HelpFor(string command) => command switch

@@ -51,7 +51,11 @@ public sealed record RunConfig
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // plain "in->hidden" and τ in the files we write
     };
+
+    /// <summary>The shortest time constant accepted (ms): shorter ones are typos or unit mistakes (seconds for ms), not models.</summary>
+    internal const double MinimumTauMs = 1e-3;
 
     /// <summary>The built-in quick start (generated randman, small recurrent network, stepped engine, sum_exp).</summary>
     public static RunConfig QuickStart { get; } = new();
@@ -73,11 +77,22 @@ public sealed record RunConfig
                 ?? throw new UserError($"Config '{path}' is empty."); }
             catch (JsonException e) { throw new UserError($"Config '{path}' is not valid JSON: {OneLine(e.Message)}"); }
         }
+        return FromJson(root, source, overrides);
+    }
+
+    /// <summary>The config in <paramref name="root"/> (changed in place by the overrides); <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="UserError">Unknown key or bad value (one line).</exception>
+    /// <param name="root">The config's JSON.</param>
+    /// <param name="source">Where it came from, for messages ("" for none).</param>
+    /// <param name="overrides"><c>key=value</c> assignments.</param>
+    /// <param name="validate">Whether to check ranges and names too (<see cref="Validate"/>); false checks keys and value types only.</param>
+    internal static RunConfig FromJson(JsonNode root, string source, IEnumerable<string> overrides, bool validate = true)
+    {
         foreach (string o in overrides) ApplySet(root, o);
         RunConfig config;
         try { config = root.Deserialize<RunConfig>(Json) ?? throw new UserError($"Config {source} is null."); }
-        catch (JsonException e) { throw new UserError($"Config {source}: {Describe(e)}"); }
-        config.Validate();
+        catch (JsonException e) { throw new UserError(source.Length == 0 ? Describe(e) : $"Config {source}: {Describe(e)}"); }
+        if (validate) config.Validate();
         return config;
     }
 
@@ -111,10 +126,31 @@ public sealed record RunConfig
         {
             int a = e.Message.IndexOf('\''), b = a < 0 ? -1 : e.Message.IndexOf('\'', a + 1);
             string name = b > a ? e.Message[(a + 1)..b] : "?";
-            string where = path.Length == 0 ? "" : $" in '{path}'";
+            if (path == name || path.EndsWith("." + name, StringComparison.Ordinal)) path = path[..Math.Max(0, path.Length - name.Length - 1)];
+            string where = path.Length == 0 ? "" : $" in section '{path}'";
             return $"unknown key '{name}'{where}; see docs/cli.md for the keys.";
         }
         string message = OneLine(e.Message);
+        int to = message.IndexOf("converted to ", StringComparison.Ordinal);
+        if (to >= 0)
+        {
+            string type = message[(to + 13)..];
+            int end = type.IndexOf(". Path", StringComparison.Ordinal);
+            type = end >= 0 ? type[..end] : type.TrimEnd('.');
+            string form = type switch
+            {
+                "System.Int32" => "a whole number, e.g. 5",
+                "System.Double" => "a number, e.g. 0.5",
+                "System.Boolean" => "true or false",
+                "System.String" => "a text, e.g. \"name\"",
+                "System.Double[]" => "a list of numbers, e.g. [0.2,0.37]",
+                _ when type.Contains("Int32", StringComparison.Ordinal) => "a whole number or null",
+                _ when type.Contains("Double", StringComparison.Ordinal) => "a number or null",
+                _ => "a value of the documented form (docs/cli.md)",
+            };
+            string example = type switch { "System.Double[]" => "[0.2,0.37]", "System.Boolean" => "true", "System.Int32" => "5", "System.String" => "name", _ => "0.5" };
+            return $"{path} must be {form} (on the command line: --set {path}={example}).";
+        }
         int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         return $"bad value at '{path}': {(cut > 0 ? message[..cut] : message)}";
     }
@@ -132,8 +168,8 @@ public sealed record RunConfig
         string[] kinds = ["randman", "shd", "ssc", "latency_mnist"];
         if (!kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", kinds)}.");
         if (Network.Hidden < 1) throw new UserError($"network.hidden must be ≥ 1, got {Network.Hidden}.");
-        if (Network.TauMem <= 0 || Network.TauSyn <= 0 || Network.ReadoutTauMem <= 0 || Network.ReadoutTauSyn <= 0)
-            throw new UserError("network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be > 0 ms.");
+        if (!(Network.TauMem >= MinimumTauMs && Network.TauSyn >= MinimumTauMs && Network.ReadoutTauMem >= MinimumTauMs && Network.ReadoutTauSyn >= MinimumTauMs))
+            throw new UserError(string.Create(CultureInfo.InvariantCulture, $"network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be ≥ {MinimumTauMs} ms."));
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
@@ -141,6 +177,8 @@ public sealed record RunConfig
             throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
         if (Engine.Kind == "exact" && Engine.Device is "cuda" or "ilgpu-cpu")
             throw new UserError($"The exact engine runs on the CPU only; use engine.kind=stepped for --device {Engine.Device}.");
+        if (Engine.Threads < 0) throw new UserError($"engine.threads must be ≥ 0 (0 = all cores), got {Engine.Threads}.");
+        if (Dataset.Kind == "randman" && Dataset.Classes < 2) throw new UserError($"dataset.classes must be ≥ 2 (a classifier needs two classes), got {Dataset.Classes}.");
         if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");
         if (Engine.DurationMs <= 0) throw new UserError("engine.duration_ms must be > 0.");
         if (Training.Epochs < 1) throw new UserError($"training.epochs must be ≥ 1, got {Training.Epochs}.");

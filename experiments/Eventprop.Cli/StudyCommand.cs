@@ -62,7 +62,7 @@ public sealed record StudySweep
 public static class StudyCommand
 {
     internal const string Help = """
-        eventprop study --config STUDY.json [--set key=value ...] [--out DIR] [--data DIR] [--quiet]
+        eventprop study --config STUDY.json [--set key=value ...] [--out DIR [--overwrite]] [--data DIR] [--quiet]
 
         Trains every series of the study (× every sweep value × every seed) from its base config, one run directory each, and
         writes one table (results.csv, results.md: test accuracy mean ± std over seeds, seconds per epoch, peak managed
@@ -70,6 +70,7 @@ public static class StudyCommand
           --set key=value  override a key of the base config for every run (e.g. --set training.epochs=5)
           --seeds 1,2      replace the study's seeds     --values 0,10,100  replace the sweep values
           --series 1,3     run only these series (numbered from 1 in the study file)
+          --overwrite      replace an earlier study in --out DIR (without it a non-empty DIR is refused)
         Shipped studies: experiments/configs/studies/randman_surrogate_study.json, experiments/configs/studies/randman_eventprop_vs_bptt.json.
         """;
 
@@ -89,7 +90,7 @@ public static class StudyCommand
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "study", ["config", "set", "out", "data", "seeds", "values", "series"], ["quiet"]);
+        var a = Arguments.Parse(args, "study", ["config", "set", "out", "data", "seeds", "values", "series"], ["quiet", "overwrite"]);
         a.RequireAtMostPositional(0, "study");
         string path = a.Value("config") ?? throw new UserError("study needs --config STUDY.json (see experiments/configs/studies/).");
         if (!File.Exists(path)) throw new UserError($"Study file '{path}' not found.");
@@ -108,14 +109,15 @@ public static class StudyCommand
             if (picked.Any(i => i < 1 || i > study.Series.Length)) throw new UserError($"--series picks series by number, 1…{study.Series.Length}.");
             study = study with { Series = picked.Select(i => study.Series[i - 1]).ToArray() };
         }
-        string outDir = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        Directory.CreateDirectory(outDir);
-        string basePath = Path.Combine(outDir, "base_config.json");
-        File.WriteAllText(basePath, study.Base.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         var common = new List<string>(a.Values("set"));
         if (a.Value("data") is string data) common.Add($"dataset.path={JsonSerializer.Serialize(data)}");
-        // Fail early, with one line, if the base config or a --set is bad.
-        RunConfig.Load(basePath, common);
+        // Fail early, with one line, if the base config, a --set or any series (with any sweep value) is bad.
+        CheckSeries(path, study, common);
+
+        string outDir = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        using var directory = RunDirectory.Acquire(outDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false);
+        string basePath = Path.Combine(outDir, "base_config.json");
+        TrainCommand.WriteAtomic(basePath, study.Base.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = RunConfig.Json.Encoder }));
 
         double?[] values = study.Sweep is { } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
         var rows = new List<Row>();
@@ -127,8 +129,7 @@ public static class StudyCommand
                     if (stop.IsCancellationRequested) break;
                     done++;
                     var sets = new List<string>(common);
-                    sets.AddRange(series.Set.Select(kv => $"{kv.Key}={(kv.Value is null ? "null" : kv.Value.ToJsonString())}"));
-                    if (value is double v) sets.Add($"{study.Sweep!.Key}={v.ToString("R", CultureInfo.InvariantCulture)}");
+                    sets.AddRange(SeriesSets(series, study.Sweep, value));
                     sets.Add($"seed={seed}");
                     string runName = Slug($"{series.Label}{(value is double x ? $"-{x.ToString(CultureInfo.InvariantCulture)}" : "")}-seed{seed}");
                     string runDir = Path.Combine(outDir, runName);
@@ -144,8 +145,43 @@ public static class StudyCommand
         WriteTable(outDir, study, rows);
         string? plotProblem = WritePlot(outDir, study, rows);
         if (plotProblem is not null) output.WriteLine($"warning: plot not written ({plotProblem}); the table is unaffected.");
-        output.WriteLine($"study {study.Name}: {rows.Count} runs; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
-        return 0;
+        output.WriteLine($"study {study.Name}: {rows.Count} runs{(stop.IsCancellationRequested ? $" of {total} (interrupted)" : "")}; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
+        return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
+    }
+
+    /// <summary>The <c>--set</c> assignments of one series at one sweep value.</summary>
+    private static IEnumerable<string> SeriesSets(StudySeries series, StudySweep? sweep, double? value)
+    {
+        foreach (var (key, v) in series.Set) yield return $"{key}={(v is null ? "null" : v.ToJsonString())}";
+        if (value is double x) yield return $"{sweep!.Key}={x.ToString("R", CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>Builds every series' config (at every sweep value) before the first run; one line naming the series and the key.</summary>
+    private static void CheckSeries(string path, StudyConfig study, List<string> common)
+    {
+        try { RunConfig.FromJson(study.Base.DeepClone(), "", common); }
+        catch (UserError e) { throw new UserError($"Study '{path}', base config{(common.Count > 0 ? " with the --set options" : "")}: {e.Message}"); }
+        double?[] values = study.Sweep is { } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
+        if (study.Sweep is { Values.Length: 0 }) throw new UserError($"Study '{path}': the sweep of {study.Sweep.Key} has no values.");
+        // Unknown keys and values of the wrong type are errors at every sweep value; a value out of range for one series
+        // (e.g. surrogate.scale 0 for the rectangular surrogate) skips that run with a note in the table, unless it rules
+        // out every value of the series.
+        for (int i = 0; i < study.Series.Length; i++)
+        {
+            var series = study.Series[i];
+            string? firstRangeError = null;
+            int runnable = 0;
+            foreach (var value in values)
+            {
+                string at = value is double x ? TrainCommand.Inv($" at {study.Sweep!.Key} = {x}") : "";
+                RunConfig config;
+                try { config = RunConfig.FromJson(study.Base.DeepClone(), "", [.. common, .. SeriesSets(series, study.Sweep, value)], validate: false); }
+                catch (UserError e) { throw new UserError($"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}"); }
+                try { config.Validate(); runnable++; }
+                catch (UserError e) { firstRangeError ??= $"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}"; }
+            }
+            if (runnable == 0) throw new UserError(firstRangeError!);
+        }
     }
 
     private static double[] Numbers(string list, string option)

@@ -16,22 +16,26 @@ namespace Eventprop.Cli;
 public static class TrainCommand
 {
     internal const string Help = """
-        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR] [--seed N] [--epochs N] [--device D] [--method M] [--quiet]
+        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR [--overwrite]] [--seed N] [--epochs N] [--device D] [--method M] [--quiet]
         eventprop train --resume RUN_DIR [--epochs N]
 
         Without --config: the quick start (generated randman, 10 classes; 30 → 128 recurrent → 10; stepped engine dt 1 ms; sum_exp; 30 epochs).
-        Writes a run directory (default runs/<name>-<UTC time>): config.json (resolved), metrics.csv, metrics.json,
-        summary.json and checkpoint.h5. Config keys: docs/cli.md; shipped configs: experiments/configs/.
+        Writes a run directory (default runs/<name>-<UTC time>; it must be new or empty): config.json (resolved),
+        checkpoint_config.json, metrics.csv, metrics.json, summary.json, checkpoint.h5, model.json and the plots
+        learning_curves.png/.svg and trial_raster.png/.svg. Config keys: docs/cli.md; shipped configs: experiments/configs/.
           --config FILE   JSON config               --set key=value  override a config key (dotted, repeatable)
           --data DIR      directory of data files   --out DIR        run directory
           --seed N        seed for every random choice   --epochs N  number of epochs
           --device D      auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device)
           --method M      eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)
           --quiet         print only the final line
-          --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total)
+          --overwrite     replace the earlier run in --out DIR (without it a non-empty DIR is refused)
+          --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total;
+                          --device and engine.threads may change, with a recorded warning)
           --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
                           DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
-        Ctrl-C finishes the current epoch, writes the checkpoint and summary, and exits.
+        One process writes a run directory at a time (docs/cli.md: run directories). Ctrl-C finishes the current epoch,
+        writes the checkpoint and summary, and exits with 130.
         """;
 
     /// <summary>The stepped engine on engine.device (auto: CUDA when present, else the CPU engine); a missing GPU is a one-line user error.</summary>
@@ -50,19 +54,34 @@ public static class TrainCommand
 
     /// <summary>A prepared run: network, engine, loss, options and data.</summary>
     internal sealed record Prepared(RunConfig Config, Network Network, IGradientEngine Engine, ILoss Loss, TrainingOptions Options,
-        SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test)
+        SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) : IDisposable
     {
         /// <summary>The training data before the delay line (null without one): per-epoch augmentations work on it (<see cref="EpochAugmentation"/>).</summary>
         public SpikeDataset? UndelayedTrain { get; init; }
 
         /// <summary>The delay line applied to every set, or null.</summary>
         public DelayLine? DelayLine { get; init; }
+
+        /// <summary>Notes for the user about the data (input spikes cropped to the trial), one line each.</summary>
+        public IReadOnlyList<string> Notes { get; init; } = [];
+
+        /// <summary>Input spikes cropped per split (only splits that lost some), for summary.json.</summary>
+        public Dictionary<string, long> CroppedSpikes { get; init; } = [];
+
+        /// <summary>Whether the engine places an input spike at this time (<see cref="SplitChecks.Window"/>).</summary>
+        public Func<double, bool> KeepsSpikeAt { get; init; } = _ => true;
+
+        /// <summary>Input spikes cropped from the per-epoch augmented training data so far (blends, shifts, delay line).</summary>
+        public System.Runtime.CompilerServices.StrongBox<long> AugmentedSpikesCropped { get; } = new(0);
+
+        /// <summary>Releases the engine's native resources (the GPU engine's accelerator context); a no-op for the CPU engines.</summary>
+        public void Dispose() => (Engine as IDisposable)?.Dispose();
     }
 
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device", "method"], ["quiet"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device", "method"], ["quiet", "overwrite"]);
         a.RequireAtMostPositional(0, "train");
         if (a.Value("cv") is string cv) return CrossValidation.Run(args, a, cv, output, stop);
         string? resume = a.Value("resume");
@@ -70,8 +89,8 @@ public static class TrainCommand
         {
             if (a.Value("config") is not null || a.Value("out") is not null || a.Value("seed") is not null)
                 throw new UserError("--resume RUN_DIR continues that run with its own config.json; drop --config, --out and --seed (use --epochs for the new total).");
-            if (!File.Exists(Path.Combine(resume, "config.json")) || !File.Exists(Path.Combine(resume, "checkpoint.h5")))
-                throw new UserError($"'{resume}' is not a run directory with config.json and checkpoint.h5; pass the directory that 'train' wrote.");
+            if (a.Flag("overwrite")) throw new UserError("--resume continues a run and --overwrite replaces one; pass one of them.");
+            RequireResumable(resume);
         }
         var overrides = new List<string>(a.Values("set"));
         if (a.Int("seed") is int seed) overrides.Add($"seed={seed}");
@@ -79,30 +98,61 @@ public static class TrainCommand
         if (a.Value("method") is string method) overrides.Add($"method={JsonSerializer.Serialize(method)}");
         if (a.Value("data") is string data) overrides.Add($"dataset.path={JsonSerializer.Serialize(data)}");
         if (a.Value("device") is string device) overrides.Add($"engine.device={JsonSerializer.Serialize(device)}");
-        var config = RunConfig.Load(resume is null ? a.Value("config") : Path.Combine(resume, "config.json"), overrides);
+        RunConfig config, original;
+        IReadOnlyList<ResumeCheck.Change> changes = [];
+        if (resume is null) original = config = RunConfig.Load(a.Value("config"), overrides);
+        else
+        {
+            // The resumed run keeps the config its checkpoint was made with; only the keys ResumeCheck allows may differ.
+            string onDiskPath = Path.Combine(resume, "config.json"), checkpointConfig = Path.Combine(resume, ResumeCheck.CheckpointConfigFileName);
+            var onDisk = RunConfig.Load(onDiskPath, []);
+            config = RunConfig.Load(onDiskPath, overrides);
+            original = File.Exists(checkpointConfig) ? RunConfig.Load(checkpointConfig, []) : onDisk;
+            changes = ResumeCheck.Compare(original, onDisk, config, resume);
+        }
         bool quiet = a.Flag("quiet");
+        if (config.Dataset.Kind == "randman" && a.Value("data") is not null)
+            output.WriteLine("note: --data is ignored: dataset.kind randman generates its data (seeded by seed).");
 
         var clock = Stopwatch.StartNew();
-        var p = Prepare(config);
         string runDir = resume ?? a.Value("out") ?? Path.Combine("runs", $"{config.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        Directory.CreateDirectory(runDir);
-        WriteAtomic(Path.Combine(runDir, "config.json"), JsonSerializer.Serialize(config, RunConfig.Json));
+        using var directory = RunDirectory.Acquire(runDir, resume is not null ? RunDirectoryMode.Resume : a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New,
+            resume is null ? "--out" : "--resume");
+        if (resume is not null) RequireResumable(resume); // again, now that this process holds the directory
+        if (directory.TookOverFrom is { } previous && !quiet) output.WriteLine($"note: {previous} left '{runDir}' without releasing it (killed?); it is no longer running, so this run takes over.");
+        using var p = Prepare(config);
+        var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options);
+        var rows = new List<Dictionary<string, object?>>();
+        int startEpoch = 0;
+        if (resume is not null)
+        {
+            trainer.LoadCheckpoint(Path.Combine(resume, "checkpoint.h5"));
+            startEpoch = trainer.State.Epoch;
+            if (trainer.State.Stopped)
+                throw new UserError($"'{resume}' stopped early at epoch {startEpoch} (training.early_stopping_patience ran out); there is nothing to resume. Start a new run to train further.");
+            if (startEpoch >= p.Options.Epochs)
+                throw new UserError(startEpoch == original.Training.Epochs && a.Int("epochs") is null
+                    ? $"'{resume}' has finished all its {startEpoch} epochs; pass --epochs N with N > {startEpoch} to train further."
+                    : $"'{resume}' already has {startEpoch} epochs; pass --epochs N with N > {startEpoch} to train further.");
+            rows.AddRange(ReadMetrics(resume).Take(startEpoch));
+            foreach (var change in changes)
+                output.WriteLine($"warning: {change.Key} was {change.Before} when the checkpoint was made and is {change.After} now; floating-point rounding differs, so epochs after {startEpoch} are not bit-identical to an uninterrupted run (recorded in summary.json).");
+        }
+        // config.json is the run's readable config; checkpoint_config.json the copy a resume compares with. A resume changes
+        // only the total epochs (and the data's location) in config.json; a changed device or thread count is recorded in summary.json.
+        var written = resume is null ? config : config with { Engine = config.Engine with { Device = original.Engine.Device, Threads = original.Engine.Threads } };
+        WriteAtomic(Path.Combine(runDir, "config.json"), JsonSerializer.Serialize(written, RunConfig.Json));
+        string checkpointConfigPath = Path.Combine(runDir, ResumeCheck.CheckpointConfigFileName);
+        if (resume is null || !File.Exists(checkpointConfigPath)) WriteAtomic(checkpointConfigPath, JsonSerializer.Serialize(original, RunConfig.Json));
+        foreach (string note in p.Notes) if (!quiet) output.WriteLine(note);
         if (!quiet)
         {
             string engineText = config.Method == "surrogate" ? Inv($"{config.Surrogate.Describe()} dt {config.Engine.Dt} ms")
                 : config.Engine.Kind == "stepped" ? Inv($"stepped engine dt {config.Engine.Dt} ms") : "exact engine";
             string shape = Inv($"{p.Network.Input.Size} → {config.Network.Hidden}{(config.Network.Recurrent ? " (recurrent)" : "")} → {p.Network.Readout.Size}");
             output.WriteLine(Inv($"{config.Name}: {p.Train.Count} training, {p.Validation?.Count ?? 0} validation, {p.Test?.Count ?? 0} test trials; {shape}; {engineText}; loss {config.Loss}"));
+            if (resume is not null) output.WriteLine($"resuming after epoch {startEpoch} of {p.Options.Epochs}");
             output.WriteLine("epoch   loss   train    valid    test   spikes/neuron      lr     s");
-        }
-
-        var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options);
-        var rows = new List<Dictionary<string, object?>>();
-        if (resume is not null)
-        {
-            trainer.LoadCheckpoint(Path.Combine(resume, "checkpoint.h5"));
-            rows.AddRange(ReadMetrics(resume).Take(trainer.State.Epoch));
-            if (!quiet) output.WriteLine($"resuming after epoch {trainer.State.Epoch} of {p.Options.Epochs}");
         }
         var checkpoints = new CheckpointCallback(runDir);
         var metricsHook = new EpochMetricsCallback(m =>
@@ -148,25 +198,53 @@ public static class TrainCommand
             ["test_loss"] = testResult?.Loss, ["test_accuracy"] = testResult?.Accuracy, ["chance_accuracy"] = 1.0 / p.Network.Readout.Size,
             ["seconds"] = clock.Elapsed.TotalSeconds, ["checkpoint"] = "checkpoint.h5", ["model"] = "model.json",
         };
+        var cropped = new Dictionary<string, long>(p.CroppedSpikes, StringComparer.Ordinal);
+        if (p.AugmentedSpikesCropped.Value > 0) cropped["augmented training data (all epochs of this process)"] = p.AugmentedSpikesCropped.Value;
+        if (cropped.Count > 0) summary["cropped_input_spikes"] = cropped;
+        if (ResumeCheck.History(runDir, resume is not null, startEpoch, changes) is { Count: > 0 } resumes) summary["resumes"] = resumes;
         WriteAtomic(Path.Combine(runDir, "summary.json"), JsonSerializer.Serialize(summary, RunConfig.Json));
         string acc = testResult is { } t ? Inv($"test accuracy {100 * t.Accuracy:F1} % (chance {100.0 / p.Network.Readout.Size:F1} %)") : "no test set";
-        output.WriteLine(Inv($"{(interrupted ? "interrupted after" : "done:")} {trainer.State.Epoch} epochs in {clock.Elapsed.TotalSeconds:F1} s, {acc}; results in {Path.GetFullPath(runDir)}"));
-        return 0;
+        string resumed = resume is null ? "" : Inv($" ({trainer.State.Epoch - startEpoch} after resuming at epoch {startEpoch})");
+        output.WriteLine(Inv($"{(interrupted ? "interrupted after" : "done:")} {trainer.State.Epoch} epochs{resumed} in {clock.Elapsed.TotalSeconds:F1} s, {acc}; results in {Path.GetFullPath(runDir)}"));
+        return interrupted ? ExitCodes.Interrupted : ExitCodes.Success;
     }
 
     /// <summary>Builds data, network, engine, loss and options from a config.</summary>
     internal static Prepared Prepare(RunConfig c)
     {
         var (train, validation, test) = LoadData(c);
+        // Input spikes the engine cannot place (at or after T, or rounding to the last grid point) are cropped here, with a note per split.
+        var (keeps, window) = SplitChecks.Window(c);
+        var notes = new List<string>();
+        var cropped = new Dictionary<string, long>(StringComparer.Ordinal);
+        SpikeDataset? CropSplit(SpikeDataset? set, string split)
+        {
+            if (set is null) return null;
+            var (result, n) = SplitChecks.Crop(set, keeps);
+            if (n > 0)
+            {
+                cropped[split] = n;
+                notes.Add(SplitChecks.Note(split, n, set.SpikeCount, window));
+            }
+            return result;
+        }
+        if (validation is { Count: 0 })
+        {
+            notes.Add(Inv($"note: dataset.validation_fraction {c.Dataset.ValidationFraction} holds out no trials of this training set; the run has no validation set."));
+            validation = null;
+        }
+        train = CropSplit(train, "training set")!;
+        validation = CropSplit(validation, "validation set");
+        test = CropSplit(test, "test set");
         var undelayedTrain = train;
         DelayLine? line = null;
         if (c.Augment.DelayLineCopies > 0)
         {
             line = new DelayLine(c.Engine.DurationMs, c.Augment.DelayLineCopies, c.Augment.DelayLineMs, train.ChannelCount);
             var rnd = new Random(c.Seed);
-            train = line.ApplyToAll(train, rnd);
-            validation = validation is null ? null : line.ApplyToAll(validation, rnd);
-            test = test is null ? null : line.ApplyToAll(test, rnd);
+            train = CropSplit(line.ApplyToAll(train, rnd), "training set's delay-line copies")!;
+            validation = CropSplit(validation is null ? null : line.ApplyToAll(validation, rnd), "validation set's delay-line copies");
+            test = CropSplit(test is null ? null : line.ApplyToAll(test, rnd), "test set's delay-line copies");
         }
         var n = c.Network;
         var loss = c.Loss == "first_spike" ? Losses.Loss.FirstSpike(c.FirstSpike.Tau0, c.FirstSpike.Tau1, c.FirstSpike.Alpha) : Losses.Loss.FromName(c.Loss);
@@ -177,12 +255,6 @@ public static class TrainCommand
             .Connect("in", "hidden", Normal(n.InputInit, "network.input_init"));
         if (n.Recurrent) builder = builder.Connect("hidden", "hidden", Normal(n.RecurrentInit, "network.recurrent_init"));
         var network = builder.Connect("hidden", "out", Normal(n.ReadoutInit, "network.readout_init")).Build();
-        bool learnTau = c.Training.LearnTauMem || c.Training.LearnTauSyn;
-        IGradientEngine engine = c.Method == "surrogate"
-            ? new Core.Simulation.Surrogate.SurrogateEngine(c.Engine.Dt, c.Engine.DurationMs, c.Surrogate.ToOptions(c.Engine.Threads > 0 ? c.Engine.Threads : null), timeConstantGradients: learnTau)
-            : c.Engine.Kind == "exact"
-            ? new ExactEngine(c.Engine.DurationMs)
-            : CreateSteppedEngine(c, learnTau);
         var t = c.Training;
         var options = new TrainingOptions
         {
@@ -198,9 +270,16 @@ public static class TrainCommand
             throw new UserError("training.early_stopping_metric / schedule_metric watch the validation set, but this run has none; set dataset.validation_fraction > 0 or watch a training metric.");
         try { options.Validate(); }
         catch (ArgumentException e) { throw new UserError($"Config training section: {RunConfig.OneLine(e.Message)}"); }
+        // Created last, so that nothing above can fail after the GPU engine took its accelerator context.
+        bool learnTau = c.Training.LearnTauMem || c.Training.LearnTauSyn;
+        IGradientEngine engine = c.Method == "surrogate"
+            ? new Core.Simulation.Surrogate.SurrogateEngine(c.Engine.Dt, c.Engine.DurationMs, c.Surrogate.ToOptions(c.Engine.Threads > 0 ? c.Engine.Threads : null), timeConstantGradients: learnTau)
+            : c.Engine.Kind == "exact"
+            ? new ExactEngine(c.Engine.DurationMs)
+            : CreateSteppedEngine(c, learnTau);
         return new Prepared(c, network, engine, loss, options, train, validation, test)
         {
-            UndelayedTrain = line is null ? null : undelayedTrain, DelayLine = line,
+            UndelayedTrain = line is null ? null : undelayedTrain, DelayLine = line, Notes = notes, CroppedSpikes = cropped, KeepsSpikeAt = keeps,
         };
     }
 
@@ -253,6 +332,7 @@ public static class TrainCommand
         var d = c.Dataset;
         SpikeDataset train, test;
         SpikeDataset? validation = null;
+        string trainName, testName, validationName = "";
         switch (d.Kind)
         {
             case "randman":
@@ -263,40 +343,61 @@ public static class TrainCommand
                 });
                 var split = DatasetSplits.Stratified(all, d.TestFraction, c.Seed);
                 (train, test) = (split.Train, split.Validation);
+                (trainName, testName) = ("the randman training split", "the randman test split (dataset.test_fraction)");
                 break;
             case "shd":
-                train = HeidelbergSpikeFile.Read(DataFile(d, "shd_train.h5"));
-                test = HeidelbergSpikeFile.Read(DataFile(d, "shd_test.h5"));
+                train = HeidelbergSpikeFile.Read(trainName = DataFile(d, "shd_train.h5"));
+                test = HeidelbergSpikeFile.Read(testName = DataFile(d, "shd_test.h5"));
                 break;
             case "ssc":
-                train = HeidelbergSpikeFile.Read(DataFile(d, "ssc_train.h5"));
-                validation = HeidelbergSpikeFile.Read(DataFile(d, "ssc_valid.h5"));
-                test = HeidelbergSpikeFile.Read(DataFile(d, "ssc_test.h5"));
+                train = HeidelbergSpikeFile.Read(trainName = DataFile(d, "ssc_train.h5"));
+                validation = HeidelbergSpikeFile.Read(validationName = DataFile(d, "ssc_valid.h5"));
+                test = HeidelbergSpikeFile.Read(testName = DataFile(d, "ssc_test.h5"));
                 break;
             default: // latency_mnist
-                train = MnistLatency.Load(DataFile(d, "train-images-idx3-ubyte"), DataFile(d, "train-labels-idx1-ubyte"));
-                test = MnistLatency.Load(DataFile(d, "t10k-images-idx3-ubyte"), DataFile(d, "t10k-labels-idx1-ubyte"));
+                trainName = DataFile(d, "train-images-idx3-ubyte");
+                train = MnistLatency.Load(trainName, DataFile(d, "train-labels-idx1-ubyte"));
+                testName = DataFile(d, "t10k-images-idx3-ubyte");
+                test = MnistLatency.Load(testName, DataFile(d, "t10k-labels-idx1-ubyte"));
                 break;
         }
+        // Every split is checked now, naming its file, rather than when an epoch first meets it.
+        SplitChecks.Check(new(trainName, train), new SplitChecks.Split(testName, test), validation is null ? null : new SplitChecks.Split(validationName, validation));
         if (d.MaxTrain > 0 && train.Count > d.MaxTrain) train = train.Subset(Enumerable.Range(0, d.MaxTrain));
         if (d.HoldOutSpeaker is int speaker) return CrossValidation.Fold(train, speaker, d.Kind);
         if (validation is null && d.ValidationFraction > 0)
         {
             var split = DatasetSplits.Stratified(train, d.ValidationFraction, c.Seed + 1);
             (train, validation) = (split.Train, split.Validation);
+            SplitChecks.Check(new($"{trainName} less its validation part", train)); // an empty validation part: Prepare notes it and runs without
         }
         return (train, validation, test);
     }
 
     private static string DataFile(DatasetConfig d, string name)
     {
-        if (d.Path is null) throw new UserError($"dataset '{d.Kind}' needs its files: pass --data DIR (get SHD/SSC with 'eventprop data download --to DIR').");
+        bool mnist = d.Kind == "latency_mnist";
+        if (d.Path is null)
+            throw new UserError(mnist
+                ? "dataset 'latency_mnist' needs the MNIST IDX files (train-images-idx3-ubyte etc., plain or .gz): pass --data DIR."
+                : $"dataset '{d.Kind}' needs its files: pass --data DIR (get SHD/SSC with 'eventprop data download --to DIR').");
         string path = Path.Combine(d.Path, name);
+        if (mnist && !File.Exists(path) && File.Exists(path + ".gz")) return path + ".gz"; // the reader decompresses gzip
         if (!File.Exists(path))
             throw new UserError(d.Kind is "shd" or "ssc"
                 ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --which ssc" : "")}' first."
-                : $"Missing data file '{path}'; put the MNIST IDX files (uncompressed) in {d.Path}.");
+                : $"Missing data file '{path}' (or '{name}.gz'); put the MNIST IDX files in {d.Path}.");
         return path;
+    }
+
+    /// <summary>Fails with one line unless <paramref name="dir"/> is a run directory with a checkpoint to continue from.</summary>
+    private static void RequireResumable(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new UserError($"--resume '{dir}': no such directory; pass the run directory that 'train' wrote.");
+        if (!File.Exists(Path.Combine(dir, "config.json")))
+            throw new UserError($"--resume '{dir}' is not a run directory (no config.json); pass the directory that 'train' wrote.");
+        if (!File.Exists(Path.Combine(dir, "checkpoint.h5")))
+            throw new UserError($"--resume '{dir}': no epoch finished before that run stopped, so there is no checkpoint to resume; start it again with 'eventprop train --config {Path.Combine(dir, "config.json")} --out {dir} --overwrite'.");
     }
 
     private static IEnumerable<Dictionary<string, object?>> ReadMetrics(string runDir)
