@@ -128,6 +128,21 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
         Assert.True(e <= Tolerance, $"relative error {e:E2}");
     }
 
+    /// <summary>Weights and per-trial gradients take each connection's own weights: B·Σ pre×post floats, not B·(inputs + n)·n.</summary>
+    [Fact]
+    public void Gradient_buffers_are_sized_by_the_connections_weights()
+    {
+        var net = Network.Create(3).Input("in", 5).Lif("a", 4).Lif("b", 3).Readout("out", 2)
+            .Connect("in", "a", Init.Normal(1.0, 0.5)).Connect("a", "a", Init.Normal(0, 0.2))
+            .Connect("a", "b", Init.Normal(1.0, 0.5)).Connect("b", "out", Init.Normal(0.5, 0.3)).Build();
+        using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 1, 20);
+        engine.Gradient(net, Batch(net, 3, 15, 1), Loss.Sum());
+        long weights = 5 * 4 + 4 * 4 + 4 * 3 + 3 * 2; // 54, against (5 + 9)·9 = 126 for the dense layout
+        Assert.Equal(4 * weights, engine.BufferBytes("Weights"));
+        Assert.Equal(3 * 4 * weights, engine.BufferBytes("TrialGradient"));
+        Assert.Equal(4 * weights, engine.BufferBytes("Gradient"));
+    }
+
     [Fact]
     public void Equal_time_constants_and_the_grid_point_slope_option_match_the_cpu_engine()
     {

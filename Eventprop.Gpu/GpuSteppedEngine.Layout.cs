@@ -1,0 +1,96 @@
+using System.Runtime.ExceptionServices;
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+using Eventprop.Core.Simulation;
+using Eventprop.Core.Simulation.Stepped;
+using Eventprop.Core.Simulation.Stepped.Backend;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace Eventprop.Gpu;
+
+/// <summary>The device layout of the connections (flat per-connection weights) and the gradient collected from it.</summary>
+public sealed partial class GpuSteppedEngine
+{
+    /// <summary>The connections in the order of the device's flat weight array: the input's outgoing ones, then each dynamic population's.</summary>
+    private static IEnumerable<SteppedPlan.Outgoing> ConnectionOrder(Network network, SteppedPlan plan)
+    {
+        foreach (var pop in network.Populations)
+        {
+            if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
+            foreach (var o in plan.Outgoings[pop.Index]) yield return o;
+        }
+    }
+
+    /// <summary>
+    /// The device records of the connections and their weights, each connection's W[pre, post] row-major one after the
+    /// other: device memory for weights and per-trial gradients follows the stored weights, not (inputs + n) × n.
+    /// </summary>
+    private static (ConnectionRecord[] Records, float[] Weights) CompileConnections(Network network, SteppedPlan plan)
+    {
+        var records = new List<ConnectionRecord>();
+        long total = 0;
+        foreach (var pop in network.Populations)
+        {
+            if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
+            foreach (var o in plan.Outgoings[pop.Index])
+            {
+                records.Add(new ConnectionRecord
+                {
+                    FromInput = pop == network.Input ? 1 : 0,
+                    PreOffset = pop == network.Input ? 0 : plan.PopulationOffset[pop.Index],
+                    PreSize = o.Rows, PostOffset = o.PostOffset, PostSize = o.PostSize, WeightOffset = total,
+                });
+                total += o.Weights.Length;
+            }
+        }
+        var weights = new float[total];
+        long at = 0;
+        foreach (var o in ConnectionOrder(network, plan))
+        {
+            o.Weights.CopyTo(weights, at);
+            at += o.Weights.Length;
+        }
+        return (records.ToArray(), weights);
+    }
+
+    /// <summary>The gradient in the network's parameter layout: weights from the device's flat array, τ's reduced in trial order.</summary>
+    private ParameterSet Collect(Network network, SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,
+        double[] driveTauMem, double[] driveTauSyn)
+    {
+        int B = dims.Trials, n = dims.Neurons, R = dims.Readout;
+        bool tau = TimeConstantGradients;
+        var gradient = network.Parameters.ZerosLike();
+        long offset = 0;
+        foreach (var o in ConnectionOrder(network, plan))
+        {
+            Array.Copy(dense, offset, gradient[o.ParameterIndex].Values, 0, o.Weights.Length);
+            offset += o.Weights.Length;
+        }
+        if (tau)
+        {
+            foreach (var pop in plan.Populations)
+            {
+                var tm = gradient[pop.TauMemParameter].Values;
+                var ts = gradient[pop.TauSynParameter].Values;
+                for (int b = 0; b < B; b++)
+                    for (int i = 0; i < pop.Size; i++)
+                    {
+                        int g = pop.Offset + i;
+                        double sm = tauMem[b * n + g], ss = tauSyn[b * n + g];
+                        if (pop.IsReadout)
+                        {
+                            sm += driveTauMem[b * R + i];
+                            ss += driveTauSyn[b * R + i];
+                        }
+                        tm[i] += sm * plan.RateMem[g];
+                        ts[i] -= ss * plan.RateSyn[g];
+                    }
+            }
+        }
+        return gradient;
+    }
+}
