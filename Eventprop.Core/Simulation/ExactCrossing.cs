@@ -14,22 +14,30 @@ internal static class ExactCrossing
     /// decays, so I₀ ≤ ℓϑ means none. The exact time is computed only if this bound becomes the earliest event.
     /// </summary>
     public static void Bound(ExactPlan plan, int g, double t, double v0, double i0, double[] next, bool[] exact)
+        => Bound(plan.Threshold[g], plan.Leak[g] * plan.Threshold[g], plan.Leak[g], plan.TauMem[g], t, v0, i0, out next[g], out exact[g]);
+
+    /// <summary>
+    /// <see cref="Bound(ExactPlan, int, double, double, double, double[], bool[])"/> with the neuron's constants passed in,
+    /// so that loops over one population's targets load its threshold and leak once (ℓϑ precomputed as
+    /// <paramref name="leakTheta"/>).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static void Bound(double theta, double leakTheta, double leak, double tauMem, double t, double v0, double i0, out double next, out bool exact)
     {
-        double theta = plan.Threshold[g], leak = plan.Leak[g];
         if (v0 >= theta)
         {
-            next[g] = t;
-            exact[g] = true;
+            next = t;
+            exact = true;
         }
-        else if (i0 <= leak * theta)
+        else if (i0 <= leakTheta)
         {
-            next[g] = double.PositiveInfinity;
-            exact[g] = true;
+            next = double.PositiveInfinity;
+            exact = true;
         }
         else
         {
-            next[g] = t + (theta - v0) * plan.TauMem[g] / (i0 - leak * v0);
-            exact[g] = false;
+            next = t + (theta - v0) * tauMem / (i0 - leak * v0);
+            exact = false;
         }
     }
 

@@ -15,20 +15,26 @@ internal static class ExactSynapses
     public static void Deliver(ExactPlan plan, ExactTrial trial, ExactPlan.Outgoing o, int row, double t, int source, double[] next, bool[] nextIsExact)
     {
         var state = trial.Populations[o.PostPopulation].LastRow;
-        int cols = o.Columns;
+        int cols = o.Columns, post = o.PostOffset;
         var v = state[..cols];
         var cur = state.Slice(cols, cols);
-        var pattern = trial.EventPattern.AsSpan(o.PostOffset, cols);
-        bool spiking = plan.Spiking[o.PostOffset];
+        var pattern = trial.EventPattern.AsSpan(post, cols);
+        bool spiking = plan.Spiking[post];
+        // Threshold and leak are per population: load them once for the whole row.
+        double theta = plan.Threshold[post], leak = plan.Leak[post], leakTheta = leak * theta;
+        var tauMem = plan.TauMem.AsSpan(post, cols);
+        var nextRow = next.AsSpan(post, cols);
+        var exactRow = nextIsExact.AsSpan(post, cols);
         int start = o.Start(row), length = o.Length(row);
         var w = o.Weights.AsSpan(start, length);
         if (o.Targets is not { } targets)
         {
             for (int jj = 0; jj < cols; jj++) cur[jj] += w[jj];
             for (int jj = 0; jj < cols; jj++)
-                if (o.PostOffset + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+                if (post + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
             if (!spiking) return;
-            for (int jj = 0; jj < cols; jj++) ExactCrossing.Bound(plan, o.PostOffset + jj, t, v[jj], cur[jj], next, nextIsExact);
+            for (int jj = 0; jj < cols; jj++)
+                ExactCrossing.Bound(theta, leakTheta, leak, tauMem[jj], t, v[jj], cur[jj], out nextRow[jj], out exactRow[jj]);
             return;
         }
         var to = targets.AsSpan(start, length);
@@ -36,8 +42,8 @@ internal static class ExactSynapses
         {
             int jj = to[k];
             cur[jj] += w[k];
-            if (o.PostOffset + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
-            if (spiking) ExactCrossing.Bound(plan, o.PostOffset + jj, t, v[jj], cur[jj], next, nextIsExact);
+            if (post + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+            if (spiking) ExactCrossing.Bound(theta, leakTheta, leak, tauMem[jj], t, v[jj], cur[jj], out nextRow[jj], out exactRow[jj]);
         }
     }
 
