@@ -10,6 +10,10 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// Implements <see cref="IGradientEngine"/>, so <see cref="Training.Trainer"/> trains with it unchanged.
 /// </summary>
 /// <remarks>
+/// <para><b>Neuron models.</b> LIF and integrate-and-fire (τm V̇ = I) hidden populations with their own threshold ϑ, reset
+/// value V_r and reset mode: to a value, V ← V_r (smooth forward: V(1 − S) + S·V_r), or by subtraction, V ← V − (ϑ − V_r)
+/// (smooth: V − S(ϑ − V_r)); leaky-integrator readouts; dense connections. In the Zenke–Vogels scheme integrate-and-fire
+/// steps V ← V + (dt/τm)·I (the ℓ → 0 limit of the LIF step's 1 − e^{−dt/τm}).</para>
 /// <para><b>Forward.</b> Either the stepped engine's exact-propagator scheme or Zenke &amp; Vogels' eq. 4.1
 /// (<see cref="Discretisation"/>); input spikes are binned to the nearest grid point. Every grid point's V and I are kept
 /// (BPTT needs them): memory grows as steps × neurons per trial in flight, against Eventprop's spikes.</para>
@@ -56,6 +60,9 @@ public sealed class SurrogateEngine : IGradientEngine
 
     /// <summary>The settings.</summary>
     public SurrogateOptions Options { get; }
+
+    /// <summary>A deliberate error in the backward pass, for tests that prove the gradient checks catch it (never set it otherwise).</summary>
+    internal SurrogateFault Fault { get; set; }
 
     /// <summary>Time step (ms).</summary>
     public double Dt { get; }

@@ -21,7 +21,8 @@ public enum ResetGradient
 {
     /// <summary>The reset is detached: ∂U/∂S is dropped (seed 001's default).</summary>
     Detached,
-    /// <summary>The reset is differentiated: U·(1 − S) contributes −U·h(x) through S.</summary>
+    /// <summary>The reset is differentiated: U·(1 − S) + S·V_r contributes (V_r − U)·h(x) through S (a subtractive reset,
+    /// U − S(ϑ − V_r), contributes −(ϑ − V_r)·h(x)).</summary>
     Differentiable,
 }
 

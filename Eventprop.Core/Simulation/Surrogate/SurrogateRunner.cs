@@ -8,7 +8,7 @@ using Eventprop.Core.Simulation.Stepped;
 namespace Eventprop.Core.Simulation.Surrogate;
 
 /// <summary>The BPTT engine's work in one precision: plan, per-thread workspaces, forward and backward of a trial.</summary>
-internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly SurrogateEngine _engine;
     private readonly SurrogateOptions _o;
@@ -57,8 +57,8 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
         public required Outgoing[][] ByPopulation { get; init; }
         public required int[] PopulationOf { get; init; }
         public required int[] LocalIndex { get; init; }
-        /// <summary>Spiking (hidden) neuron ranges: (offset, size, population index in Structure.Populations).</summary>
-        public required (int Offset, int Size, int Dyn)[] Spiking { get; init; }
+        /// <summary>Spiking hidden populations, with their threshold and reset (see <see cref="SpikingRange"/>).</summary>
+        public required SpikingRange[] Spiking { get; init; }
         public required T[] Em { get; init; }
         public required T[] A { get; init; }
         public required T[] Es { get; init; }
@@ -68,9 +68,22 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
         public required double[] DEsDTauSyn { get; init; }
     }
 
+    /// <summary>
+    /// A spiking hidden population's neurons [Offset, Offset + Size) (Dyn: its index in Structure.Populations) and the
+    /// step face of its model: threshold ϑ, reset value V_r, and whether the reset subtracts ϑ − V_r (else sets V_r).
+    /// </summary>
+    private readonly record struct SpikingRange(int Offset, int Size, int Dyn, T Threshold, T Reset, bool Subtractive)
+    {
+        /// <summary>ϑ in double, for the surrogate function.</summary>
+        public double ThresholdValue => double.CreateChecked(Threshold);
+
+        /// <summary>ϑ − V_r, what a subtractive reset removes.</summary>
+        public T Drop => Threshold - Reset;
+    }
+
     private Plan PreparePlan(Network network)
     {
-        SteppedPlan.RequireStandardModels(network);
+        SteppedPlan.RequireSteppedModels(network);
         if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
         {
             var sp = new SteppedPlan(network, Dt, N);
@@ -99,7 +112,9 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
                 ByPopulation = byPop,
                 PopulationOf = popOf,
                 LocalIndex = local,
-                Spiking = sp.Populations.Select((p, d) => (p.Offset, p.Size, d)).Where(x => !sp.Populations[x.d].IsReadout).ToArray(),
+                Spiking = sp.Populations.Select((p, d) => (p, d)).Where(x => !x.p.IsReadout && x.p.IsSpiking)
+                    .Select(x => new SpikingRange(x.p.Offset, x.p.Size, x.d, T.CreateChecked(x.p.Population.Model!.Threshold),
+                        T.CreateChecked(x.p.Population.Model!.Reset), x.p.Population.Model!.ResetMode == Model.Neurons.ResetMode.Subtract)).ToArray(),
                 Em = new T[n], A = new T[n], Es = new T[n],
                 DEmDTauMem = new double[n], DADTauMem = new double[n], DADTauSyn = new double[n], DEsDTauSyn = new double[n],
             };
@@ -117,14 +132,23 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
         double dt = Dt;
         for (int g = 0; g < plan.Neurons; g++)
         {
-            double m = s.RateMem[g], r = s.RateSyn[g], em = s.DecayMemExact[g], es = s.DecaySynExact[g];
+            // ℓm = the membrane's decay rate (ℓ = 1 leaky, 0 integrate-and-fire), m = 1/τm its input gain.
+            double m = s.RateMem[g], lm = s.RateLeak[g], leak = m == 0 ? 0 : lm / m, r = s.RateSyn[g];
+            double em = s.DecayMemExact[g], es = s.DecaySynExact[g];
             double a, daM, daS;
             if (_exact)
             {
-                double psi = ExpKernels.Psi2(dt, m, r, em, es);
+                // A = m·ψ[ℓm, r]; ∂ψ[x, r]/∂x = −ψ[x, x, r], dm/dτm = −m².
+                double psi = ExpKernels.Psi2(dt, lm, r, em, es);
                 a = m * psi;
-                daM = -m * m * (psi - m * ExpKernels.Psi3(dt, m, m, r));
-                daS = r * r * m * ExpKernels.Psi3(dt, m, r, r);
+                daM = -m * m * (psi - leak * m * ExpKernels.Psi3(dt, lm, lm, r));
+                daS = r * r * m * ExpKernels.Psi3(dt, lm, r, r);
+            }
+            else if (leak == 0)
+            {
+                a = dt * m; // Euler step of τm V̇ = I (the ℓ → 0 limit of 1 − e^{−ℓ m dt})
+                daM = -dt * m * m;
+                daS = 0;
             }
             else
             {
@@ -135,110 +159,12 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
             plan.Em[g] = T.CreateChecked(em);
             plan.A[g] = T.CreateChecked(a);
             plan.Es[g] = T.CreateChecked(es);
-            plan.DEmDTauMem[g] = dt * m * m * em;
+            plan.DEmDTauMem[g] = leak * dt * m * m * em;
             plan.DADTauMem[g] = daM;
             plan.DADTauSyn[g] = daS;
             plan.DEsDTauSyn[g] = dt * r * r * es;
         }
         return plan;
-    }
-
-    // ------------------------------------------------------------------ workspaces
-
-    private sealed class Workspace
-    {
-        public Workspace(Plan plan, int steps, double dt, bool exact)
-        {
-            int n = plan.Neurons, rows = steps + 1;
-            Vs = new T[rows * n];
-            Is = new T[rows * n];
-            V = new T[n]; I = new T[n]; S = new T[n]; Vt = new T[n]; H = new T[n];
-            GV = new T[n]; GI = new T[n]; Gt = new T[n]; Extra = new T[n];
-            GEm = new T[n]; GA = new T[n]; GEs = new T[n];
-            Counts = new double[n];
-            RegGrad = new T[n];
-            SpikeStart = new int[steps + 1];
-            InputStart = new int[steps + 2];
-            int rs = plan.Structure.ReadoutSize;
-            Trace = new SurrogateReadoutTrace(rs, steps, dt, exact);
-            DV = new double[rs * rows];
-            DI = new double[rs * rows];
-            DTauMem = new double[rs];
-            DTauSyn = new double[rs];
-        }
-
-        /// <summary>Direct ∂L/∂τ of the readout through the loss's quadrature weights (exact scheme).</summary>
-        public double[] DTauMem { get; }
-        public double[] DTauSyn { get; }
-
-        public T[] Vs { get; }
-        public T[] Is { get; }
-        public T[] V { get; }
-        public T[] I { get; }
-        public T[] S { get; }
-        public T[] Vt { get; }
-        /// <summary>h(U − ϑ) of the current backward step.</summary>
-        public T[] H { get; }
-        public T[] GV { get; }
-        public T[] GI { get; }
-        public T[] Gt { get; }
-        public T[] Extra { get; }
-        public T[] GEm { get; }
-        public T[] GA { get; }
-        public T[] GEs { get; }
-        public double[] Counts { get; }
-        public T[] RegGrad { get; }
-        public int[] SpikeStart { get; }
-        public List<int> Spikes { get; } = [];
-        public int[] InputStart { get; }
-        public List<int> InputChannels { get; } = [];
-        public SurrogateReadoutTrace Trace { get; }
-        public double[] DV { get; }
-        public double[] DI { get; }
-        public double RegValue { get; set; }
-        public LossEvaluation? Evaluation { get; set; }
-    }
-
-    private Workspace Rent(Plan plan)
-    {
-        lock (_workspaces)
-            if (_workspaces.Count > 0) return _workspaces.Pop();
-        return new Workspace(plan, N, Dt, _exact);
-    }
-
-    private void Return(Workspace ws)
-    {
-        lock (_workspaces) _workspaces.Push(ws);
-    }
-
-    private sealed class Buffer
-    {
-        public T[]?[] Weights { get; private set; } = [];
-        public double[] TauMem { get; private set; } = [];
-        public double[] TauSyn { get; private set; } = [];
-
-        public void Reset(Network network, int neurons)
-        {
-            var parameters = network.Parameters;
-            if (Weights.Length != parameters.Count) Weights = new T[parameters.Count][];
-            for (int p = 0; p < parameters.Count; p++)
-            {
-                if (parameters[p].Kind != ParameterKind.Weight) continue;
-                int len = parameters[p].Length;
-                if (Weights[p] is { } w && w.Length == len) Array.Clear(w);
-                else Weights[p] = new T[len];
-            }
-            if (TauMem.Length != neurons)
-            {
-                TauMem = new double[neurons];
-                TauSyn = new double[neurons];
-            }
-            else
-            {
-                Array.Clear(TauMem);
-                Array.Clear(TauSyn);
-            }
-        }
     }
 
     // ------------------------------------------------------------------ batch
@@ -283,7 +209,7 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
             }
         });
         StoredBytes = (long)used * 2 * (N + 1) * plan.Neurons * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        foreach (var (offset, size, d) in plan.Spiking)
+        foreach (var (offset, size, d, _, _, _) in plan.Spiking)
         {
             var c = counts[plan.Structure.Populations[d].Population.Name];
             for (int i = 0; i < size; i++)
@@ -339,332 +265,6 @@ internal sealed class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {
             ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-        }
-    }
-
-    // ------------------------------------------------------------------ forward
-
-    private int StepOf(double time)
-    {
-        double x = Math.Floor(time / Dt + 0.5);
-        return x >= N ? N : (int)x;
-    }
-
-    /// <summary>Input spikes grouped by the backward iteration that reads their gradient (see <see cref="Backward"/>).</summary>
-    private void BinInputs(Workspace ws, SpikeSample sample)
-    {
-        // Exact: a spike on grid point b enters I_b; index b (b = 0…N−1). Zenke–Vogels: bin b enters I_{b+1}; index b (b = 0…N−1).
-        var start = ws.InputStart;
-        Array.Clear(start);
-        var times = sample.Times;
-        int len = times.Length;
-        ws.InputChannels.Clear();
-        // Samples are time-sorted; count per bin, then fill.
-        for (int p = 0; p < len; p++)
-        {
-            int b = StepOf(times[p]);
-            if (b < N) start[b + 1]++;
-        }
-        for (int b = 0; b < N; b++) start[b + 1] += start[b];
-        var fill = new int[N];
-        var ch = new int[start[N]];
-        for (int p = 0; p < len; p++)
-        {
-            int b = StepOf(times[p]);
-            if (b < N) ch[start[b] + fill[b]++] = sample.Channels[p];
-        }
-        ws.InputChannels.AddRange(ch);
-    }
-
-    private void DeliverInputs(Plan plan, Workspace ws, int bin)
-    {
-        var cur = ws.I.AsSpan();
-        for (int p = ws.InputStart[bin]; p < ws.InputStart[bin + 1]; p++)
-        {
-            int c = ws.InputChannels[p];
-            foreach (var o in plan.Input)
-                GenericVector.Add(cur.Slice(o.PostOffset, o.PostSize), o.W.AsSpan(c * o.PostSize, o.PostSize));
-        }
-    }
-
-    /// <summary>Thresholds <paramref name="u"/> (the voltage the scheme tests), records the spikes under <paramref name="index"/>,
-    /// resets <see cref="Workspace.V"/>, then delivers the spikes into <see cref="Workspace.I"/>.</summary>
-    private void SpikeResetDeliver(Plan plan, Workspace ws, ReadOnlySpan<T> u, int index)
-    {
-        var v = ws.V;
-        var cur = ws.I.AsSpan();
-        ws.SpikeStart[index] = ws.Spikes.Count;
-        T one = T.One;
-        if (!_smooth)
-        {
-            int first = ws.Spikes.Count;
-            foreach (var (offset, size, _) in plan.Spiking)
-                for (int g = offset; g < offset + size; g++)
-                    if (u[g] >= one)
-                    {
-                        ws.Spikes.Add(g);
-                        v[g] = T.Zero;
-                        ws.Counts[g] += 1;
-                    }
-            for (int p = first; p < ws.Spikes.Count; p++)
-            {
-                int g = ws.Spikes[p], i = plan.LocalIndex[g];
-                foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                    GenericVector.Add(cur.Slice(o.PostOffset, o.PostSize), o.W.AsSpan(i * o.PostSize, o.PostSize));
-            }
-            return;
-        }
-        var s = ws.S;
-        foreach (var (offset, size, _) in plan.Spiking)
-            for (int g = offset; g < offset + size; g++)
-            {
-                T sg = T.CreateChecked(Surrogate.Logistic(_beta * (double.CreateChecked(u[g]) - Network.Threshold)));
-                s[g] = sg;
-                v[g] *= one - sg;
-                ws.Counts[g] += double.CreateChecked(sg);
-            }
-        foreach (var (offset, size, _) in plan.Spiking)
-            for (int g = offset; g < offset + size; g++)
-            {
-                int i = plan.LocalIndex[g];
-                foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                    GenericVector.AddScaled(cur.Slice(o.PostOffset, o.PostSize), o.W.AsSpan(i * o.PostSize, o.PostSize), s[g]);
-            }
-    }
-
-    private void Forward(Plan plan, Workspace ws, SpikeSample sample)
-    {
-        int n = plan.Neurons;
-        var v = ws.V;
-        var cur = ws.I;
-        Array.Clear(v);
-        Array.Clear(cur);
-        Array.Clear(ws.Counts);
-        ws.Spikes.Clear();
-        BinInputs(ws, sample);
-        var em = plan.Em;
-        var a = plan.A;
-        var es = plan.Es;
-        if (_exact)
-        {
-            DeliverInputs(plan, ws, 0);
-            v.CopyTo(ws.Vs, 0);
-            cur.CopyTo(ws.Is, 0);
-            for (int k = 0; k < N; k++)
-            {
-                int kk = k + 1;
-                GenericVector.Step<T>(v, cur, em, a, es);
-                if (kk < N)
-                {
-                    // The pre-reset voltage is tested; spikes read in backward iteration k.
-                    v.CopyTo(ws.Vt, 0);
-                    SpikeResetDeliver(plan, ws, ws.Vt, k);
-                    DeliverInputs(plan, ws, kk);
-                }
-                else ws.SpikeStart[k] = ws.Spikes.Count;
-                v.CopyTo(ws.Vs, kk * n);
-                cur.CopyTo(ws.Is, kk * n);
-            }
-        }
-        else
-        {
-            v.CopyTo(ws.Vs, 0);
-            cur.CopyTo(ws.Is, 0);
-            for (int k = 0; k < N; k++)
-            {
-                // S[k] = Θ(U[k] − 1) resets U[k+1] and enters I[k+1], with the inputs of bin k.
-                v.CopyTo(ws.Vt, 0);
-                GenericVector.Step<T>(v, cur, em, a, es);
-                SpikeResetDeliver(plan, ws, ws.Vt, k);
-                DeliverInputs(plan, ws, k);
-                v.CopyTo(ws.Vs, (k + 1) * n);
-                cur.CopyTo(ws.Is, (k + 1) * n);
-            }
-        }
-        ws.SpikeStart[N] = ws.Spikes.Count;
-    }
-
-    private void Evaluate(Plan plan, Workspace ws, ILoss loss, int label, int b, bool gradient, double scale)
-    {
-        int n = plan.Neurons, ro = plan.Structure.ReadoutOffset, rs = plan.Structure.ReadoutSize, rows = N + 1;
-        var trace = ws.Trace;
-        for (int j = 0; j < rs; j++)
-        {
-            trace.RateMem[j] = plan.Structure.RateMem[ro + j];
-            trace.RateSyn[j] = plan.Structure.RateSyn[ro + j];
-            for (int k = 0; k < rows; k++)
-            {
-                trace.V[j * rows + k] = double.CreateChecked(ws.Vs[k * n + ro + j]);
-                trace.I[j * rows + k] = double.CreateChecked(ws.Is[k * n + ro + j]);
-            }
-        }
-        var e = loss.Evaluate(trace, label);
-        if (e.Outputs.Length != rs)
-            throw new InvalidOperationException($"Loss '{loss.Name}' returned {e.Outputs.Length} outputs but the readout has {rs} neurons.");
-        if (!double.IsFinite(e.Value))
-            throw new InvalidOperationException($"Loss '{loss.Name}' is {e.Value} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
-        ws.Evaluation = e;
-        ws.RegValue = 0;
-        Array.Clear(ws.RegGrad);
-        var reg = _o.Regularization;
-        if (reg is not null)
-        {
-            foreach (var (offset, size, _) in plan.Spiking)
-            {
-                var c = ws.Counts.AsSpan(offset, size);
-                ws.RegValue += reg.Value(c);
-                if (gradient)
-                {
-                    var grad = new double[size];
-                    reg.Gradient(c, grad);
-                    for (int i = 0; i < size; i++) ws.RegGrad[offset + i] = T.CreateChecked(grad[i] * scale);
-                }
-            }
-        }
-        if (gradient)
-        {
-            Array.Clear(ws.DV);
-            Array.Clear(ws.DI);
-            Array.Clear(ws.DTauMem);
-            Array.Clear(ws.DTauSyn);
-            bool tau = _engine.TimeConstantGradients;
-            trace.Differentiate(e.Drive.Scaled(scale), loss.Name, ws.DV, ws.DI, tau ? ws.DTauMem : null, tau ? ws.DTauSyn : null);
-        }
-    }
-
-    // ------------------------------------------------------------------ backward
-
-    /// <summary>h[i] = h(u[i] − ϑ) for a population (<see cref="Surrogate.Derivative"/>, one definition for every use).</summary>
-    private void FillSurrogate(ReadOnlySpan<T> u, Span<T> h)
-    {
-        var surrogate = _o.Surrogate;
-        for (int i = 0; i < u.Length; i++)
-            h[i] = T.CreateChecked(surrogate.Derivative(double.CreateChecked(u[i]) - Network.Threshold));
-    }
-
-    /// <summary>
-    /// BPTT over iterations j = N−1 … 0 (step j takes the state at grid point j to j+1). On entry to iteration j,
-    /// GV, GI hold dL/dV_{j+1}, dL/dI_{j+1}.
-    /// </summary>
-    private void Backward(Plan plan, Workspace ws, Buffer buffer)
-    {
-        int n = plan.Neurons, ro = plan.Structure.ReadoutOffset, rs = plan.Structure.ReadoutSize, rows = N + 1;
-        var gV = ws.GV;
-        var gI = ws.GI;
-        var gt = ws.Gt;
-        var extra = ws.Extra;
-        var vt = ws.Vt;
-        Array.Clear(gV);
-        Array.Clear(gI);
-        Array.Clear(ws.GEm);
-        Array.Clear(ws.GA);
-        Array.Clear(ws.GEs);
-        Array.Clear(extra);
-        AddLossTerms(ws, N, ro, rs, rows);
-        bool tau = _engine.TimeConstantGradients;
-        T one = T.One, threshold = T.One;
-        var em = plan.Em;
-        var a = plan.A;
-        var es = plan.Es;
-        for (int j = N - 1; j >= 0; j--)
-        {
-            var rowV = ws.Vs.AsSpan(j * n, n);
-            var rowI = ws.Is.AsSpan(j * n, n);
-            GenericVector.StepVoltage<T>(vt, rowV, rowI, em, a);
-            bool active = !_exact || j + 1 < N;
-            gV.CopyTo(gt, 0);
-            if (active)
-            {
-                ReadOnlySpan<T> u = _exact ? vt : rowV;
-                // Weight gradients of the spikes and inputs read at this iteration: dW[i,:] += S_i · dL/dI_{j+1}.
-                if (!_smooth)
-                {
-                    for (int p = ws.SpikeStart[j]; p < ws.SpikeStart[j + 1]; p++)
-                    {
-                        int g = ws.Spikes[p], i = plan.LocalIndex[g];
-                        foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                            GenericVector.Add(buffer.Weights[o.Parameter].AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize));
-                    }
-                }
-                int inputBin = _exact ? j + 1 : j;
-                if (inputBin < N) InputGradients(plan, ws, buffer, inputBin);
-                var hs = ws.H;
-                foreach (var (offset, size, d) in plan.Spiking)
-                {
-                    var outs = plan.ByPopulation[d];
-                    FillSurrogate(u.Slice(offset, size), hs.AsSpan(offset, size));
-                    for (int g = offset; g < offset + size; g++)
-                    {
-                        T x = u[g] - threshold;
-                        T h = hs[g];
-                        T s = _smooth ? T.CreateChecked(Surrogate.Logistic(_beta * double.CreateChecked(x))) : u[g] >= threshold ? one : T.Zero;
-                        int i = g - offset;
-                        if (_smooth && s != T.Zero)
-                            foreach (var o in outs)
-                                GenericVector.AddScaled(buffer.Weights[o.Parameter].AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize), s);
-                        T keep = gV[g] * (one - s);
-                        if (h == T.Zero && !_diffReset && ws.RegGrad[g] == T.Zero)
-                        {
-                            gt[g] = keep;
-                            continue;
-                        }
-                        T gs = ws.RegGrad[g];
-                        foreach (var o in outs)
-                            if (_o.RecurrentGradient || !o.Recurrent)
-                                gs += GenericVector.Dot<T>(o.W.AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize));
-                        if (_diffReset) gs -= gV[g] * vt[g];
-                        if (_exact) gt[g] = keep + gs * h;
-                        else
-                        {
-                            gt[g] = keep;
-                            extra[g] = gs * h;
-                        }
-                    }
-                }
-            }
-            GenericVector.StepBack<T>(gV, gI, gt, rowV, rowI, em, a, es, ws.GEm, ws.GA, ws.GEs, tau);
-            if (!_exact && active)
-            {
-                GenericVector.Add<T>(gV, extra);
-                Array.Clear(extra);
-            }
-            AddLossTerms(ws, j, ro, rs, rows);
-        }
-        if (_exact) InputGradients(plan, ws, buffer, 0);
-        if (tau)
-        {
-            for (int g = 0; g < n; g++)
-            {
-                double gEm = double.CreateChecked(ws.GEm[g]), gA = double.CreateChecked(ws.GA[g]), gEs = double.CreateChecked(ws.GEs[g]);
-                buffer.TauMem[g] += gEm * plan.DEmDTauMem[g] + gA * plan.DADTauMem[g];
-                buffer.TauSyn[g] += gA * plan.DADTauSyn[g] + gEs * plan.DEsDTauSyn[g];
-            }
-            for (int j = 0; j < rs; j++)
-            {
-                buffer.TauMem[ro + j] += ws.DTauMem[j];
-                buffer.TauSyn[ro + j] += ws.DTauSyn[j];
-            }
-        }
-    }
-
-    private void InputGradients(Plan plan, Workspace ws, Buffer buffer, int bin)
-    {
-        var gI = ws.GI.AsSpan();
-        for (int p = ws.InputStart[bin]; p < ws.InputStart[bin + 1]; p++)
-        {
-            int c = ws.InputChannels[p];
-            foreach (var o in plan.Input)
-                GenericVector.Add(buffer.Weights[o.Parameter].AsSpan(c * o.PostSize, o.PostSize), gI.Slice(o.PostOffset, o.PostSize));
-        }
-    }
-
-    private static void AddLossTerms(Workspace ws, int k, int ro, int rs, int rows)
-    {
-        for (int j = 0; j < rs; j++)
-        {
-            double dv = ws.DV[j * rows + k], di = ws.DI[j * rows + k];
-            if (dv != 0) ws.GV[ro + j] += T.CreateChecked(dv);
-            if (di != 0) ws.GI[ro + j] += T.CreateChecked(di);
         }
     }
 }

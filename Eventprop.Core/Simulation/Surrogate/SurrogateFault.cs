@@ -1,0 +1,14 @@
+namespace Eventprop.Core.Simulation.Surrogate;
+
+/// <summary>Deliberate errors in the surrogate engine's backward pass that the finite-difference properties must catch.</summary>
+internal enum SurrogateFault
+{
+    /// <summary>The correct backward pass.</summary>
+    None,
+
+    /// <summary>The backward pass treats a subtractive reset as a reset to the value (gradient through V(1 − S) + S·V_r).</summary>
+    ResetModeIgnored,
+
+    /// <summary>The surrogate derivative is taken at U − 1 instead of U − ϑ of the population.</summary>
+    ThresholdIgnored,
+}

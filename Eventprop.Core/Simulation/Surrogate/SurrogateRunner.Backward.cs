@@ -1,0 +1,152 @@
+using System.Numerics;
+using System.Runtime.ExceptionServices;
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Stepped;
+
+namespace Eventprop.Core.Simulation.Surrogate;
+
+/// <summary>The BPTT engine's backward pass of one trial: backpropagation through time with the surrogate derivative.</summary>
+internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>h[i] = h(u[i] − ϑ) for a population (<see cref="Surrogate.Derivative"/>, one definition for every use).</summary>
+    private void FillSurrogate(ReadOnlySpan<T> u, Span<T> h, double threshold)
+    {
+        var surrogate = _o.Surrogate;
+        for (int i = 0; i < u.Length; i++)
+            h[i] = T.CreateChecked(surrogate.Derivative(double.CreateChecked(u[i]) - threshold));
+    }
+
+    /// <summary>
+    /// BPTT over iterations j = N−1 … 0 (step j takes the state at grid point j to j+1). On entry to iteration j,
+    /// GV, GI hold dL/dV_{j+1}, dL/dI_{j+1}.
+    /// </summary>
+    private void Backward(Plan plan, Workspace ws, Buffer buffer)
+    {
+        int n = plan.Neurons, ro = plan.Structure.ReadoutOffset, rs = plan.Structure.ReadoutSize, rows = N + 1;
+        var gV = ws.GV;
+        var gI = ws.GI;
+        var gt = ws.Gt;
+        var extra = ws.Extra;
+        var vt = ws.Vt;
+        Array.Clear(gV);
+        Array.Clear(gI);
+        Array.Clear(ws.GEm);
+        Array.Clear(ws.GA);
+        Array.Clear(ws.GEs);
+        Array.Clear(extra);
+        AddLossTerms(ws, N, ro, rs, rows);
+        bool tau = _engine.TimeConstantGradients;
+        T one = T.One;
+        var fault = _engine.Fault;
+        var em = plan.Em;
+        var a = plan.A;
+        var es = plan.Es;
+        for (int j = N - 1; j >= 0; j--)
+        {
+            var rowV = ws.Vs.AsSpan(j * n, n);
+            var rowI = ws.Is.AsSpan(j * n, n);
+            GenericVector.StepVoltage<T>(vt, rowV, rowI, em, a);
+            bool active = !_exact || j + 1 < N;
+            gV.CopyTo(gt, 0);
+            if (active)
+            {
+                ReadOnlySpan<T> u = _exact ? vt : rowV;
+                // Weight gradients of the spikes and inputs read at this iteration: dW[i,:] += S_i · dL/dI_{j+1}.
+                if (!_smooth)
+                {
+                    for (int p = ws.SpikeStart[j]; p < ws.SpikeStart[j + 1]; p++)
+                    {
+                        int g = ws.Spikes[p], i = plan.LocalIndex[g];
+                        foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
+                            GenericVector.Add(buffer.Weights[o.Parameter].AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize));
+                    }
+                }
+                int inputBin = _exact ? j + 1 : j;
+                if (inputBin < N) InputGradients(plan, ws, buffer, inputBin);
+                var hs = ws.H;
+                foreach (var range in plan.Spiking)
+                {
+                    var (offset, size, d, threshold, reset, _) = range;
+                    var outs = plan.ByPopulation[d];
+                    bool subtractive = range.Subtractive && fault != SurrogateFault.ResetModeIgnored;
+                    T drop = range.Drop;
+                    double surrogateThreshold = fault == SurrogateFault.ThresholdIgnored ? Network.Threshold : range.ThresholdValue;
+                    FillSurrogate(u.Slice(offset, size), hs.AsSpan(offset, size), surrogateThreshold);
+                    for (int g = offset; g < offset + size; g++)
+                    {
+                        T x = u[g] - threshold;
+                        T h = hs[g];
+                        T s = _smooth ? T.CreateChecked(Surrogate.Logistic(_beta * double.CreateChecked(x))) : u[g] >= threshold ? one : T.Zero;
+                        int i = g - offset;
+                        if (_smooth && s != T.Zero)
+                            foreach (var o in outs)
+                                GenericVector.AddScaled(buffer.Weights[o.Parameter].AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize), s);
+                        // V after the reset: V(1 − s) + s·V_r (to a value) or V − s(ϑ − V_r) (subtractive).
+                        T keep = subtractive ? gV[g] : gV[g] * (one - s);
+                        if (h == T.Zero && !_diffReset && ws.RegGrad[g] == T.Zero)
+                        {
+                            gt[g] = keep;
+                            continue;
+                        }
+                        T gs = ws.RegGrad[g];
+                        foreach (var o in outs)
+                            if (_o.RecurrentGradient || !o.Recurrent)
+                                gs += GenericVector.Dot<T>(o.W.AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize));
+                        if (_diffReset) gs += subtractive ? -gV[g] * drop : gV[g] * (reset - vt[g]);
+                        if (_exact) gt[g] = keep + gs * h;
+                        else
+                        {
+                            gt[g] = keep;
+                            extra[g] = gs * h;
+                        }
+                    }
+                }
+            }
+            GenericVector.StepBack<T>(gV, gI, gt, rowV, rowI, em, a, es, ws.GEm, ws.GA, ws.GEs, tau);
+            if (!_exact && active)
+            {
+                GenericVector.Add<T>(gV, extra);
+                Array.Clear(extra);
+            }
+            AddLossTerms(ws, j, ro, rs, rows);
+        }
+        if (_exact) InputGradients(plan, ws, buffer, 0);
+        if (tau)
+        {
+            for (int g = 0; g < n; g++)
+            {
+                double gEm = double.CreateChecked(ws.GEm[g]), gA = double.CreateChecked(ws.GA[g]), gEs = double.CreateChecked(ws.GEs[g]);
+                buffer.TauMem[g] += gEm * plan.DEmDTauMem[g] + gA * plan.DADTauMem[g];
+                buffer.TauSyn[g] += gA * plan.DADTauSyn[g] + gEs * plan.DEsDTauSyn[g];
+            }
+            for (int j = 0; j < rs; j++)
+            {
+                buffer.TauMem[ro + j] += ws.DTauMem[j];
+                buffer.TauSyn[ro + j] += ws.DTauSyn[j];
+            }
+        }
+    }
+
+    private void InputGradients(Plan plan, Workspace ws, Buffer buffer, int bin)
+    {
+        var gI = ws.GI.AsSpan();
+        for (int p = ws.InputStart[bin]; p < ws.InputStart[bin + 1]; p++)
+        {
+            int c = ws.InputChannels[p];
+            foreach (var o in plan.Input)
+                GenericVector.Add(buffer.Weights[o.Parameter].AsSpan(c * o.PostSize, o.PostSize), gI.Slice(o.PostOffset, o.PostSize));
+        }
+    }
+
+    private static void AddLossTerms(Workspace ws, int k, int ro, int rs, int rows)
+    {
+        for (int j = 0; j < rs; j++)
+        {
+            double dv = ws.DV[j * rows + k], di = ws.DI[j * rows + k];
+            if (dv != 0) ws.GV[ro + j] += T.CreateChecked(dv);
+            if (di != 0) ws.GI[ro + j] += T.CreateChecked(di);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using System.Numerics;
+using System.Runtime.ExceptionServices;
+using Eventprop.Core.Data;
+using Eventprop.Core.Losses;
+using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Stepped;
+
+namespace Eventprop.Core.Simulation.Surrogate;
+
+/// <summary>The BPTT engine's per-thread workspaces (the V, I trace of a trial) and per-partition gradient buffers.</summary>
+internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private sealed class Workspace
+    {
+        public Workspace(Plan plan, int steps, double dt, bool exact)
+        {
+            int n = plan.Neurons, rows = steps + 1;
+            Vs = new T[rows * n];
+            Is = new T[rows * n];
+            V = new T[n]; I = new T[n]; S = new T[n]; Vt = new T[n]; H = new T[n];
+            GV = new T[n]; GI = new T[n]; Gt = new T[n]; Extra = new T[n];
+            GEm = new T[n]; GA = new T[n]; GEs = new T[n];
+            Counts = new double[n];
+            RegGrad = new T[n];
+            SpikeStart = new int[steps + 1];
+            InputStart = new int[steps + 2];
+            int rs = plan.Structure.ReadoutSize;
+            Trace = new SurrogateReadoutTrace(rs, steps, dt, exact);
+            DV = new double[rs * rows];
+            DI = new double[rs * rows];
+            DTauMem = new double[rs];
+            DTauSyn = new double[rs];
+        }
+
+        /// <summary>Direct ∂L/∂τ of the readout through the loss's quadrature weights (exact scheme).</summary>
+        public double[] DTauMem { get; }
+        public double[] DTauSyn { get; }
+
+        public T[] Vs { get; }
+        public T[] Is { get; }
+        public T[] V { get; }
+        public T[] I { get; }
+        public T[] S { get; }
+        public T[] Vt { get; }
+        /// <summary>h(U − ϑ) of the current backward step.</summary>
+        public T[] H { get; }
+        public T[] GV { get; }
+        public T[] GI { get; }
+        public T[] Gt { get; }
+        public T[] Extra { get; }
+        public T[] GEm { get; }
+        public T[] GA { get; }
+        public T[] GEs { get; }
+        public double[] Counts { get; }
+        public T[] RegGrad { get; }
+        public int[] SpikeStart { get; }
+        public List<int> Spikes { get; } = [];
+        public int[] InputStart { get; }
+        public List<int> InputChannels { get; } = [];
+        public SurrogateReadoutTrace Trace { get; }
+        public double[] DV { get; }
+        public double[] DI { get; }
+        public double RegValue { get; set; }
+        public LossEvaluation? Evaluation { get; set; }
+    }
+
+    private Workspace Rent(Plan plan)
+    {
+        lock (_workspaces)
+            if (_workspaces.Count > 0) return _workspaces.Pop();
+        return new Workspace(plan, N, Dt, _exact);
+    }
+
+    private void Return(Workspace ws)
+    {
+        lock (_workspaces) _workspaces.Push(ws);
+    }
+
+    private sealed class Buffer
+    {
+        public T[]?[] Weights { get; private set; } = [];
+        public double[] TauMem { get; private set; } = [];
+        public double[] TauSyn { get; private set; } = [];
+
+        public void Reset(Network network, int neurons)
+        {
+            var parameters = network.Parameters;
+            if (Weights.Length != parameters.Count) Weights = new T[parameters.Count][];
+            for (int p = 0; p < parameters.Count; p++)
+            {
+                if (parameters[p].Kind != ParameterKind.Weight) continue;
+                int len = parameters[p].Length;
+                if (Weights[p] is { } w && w.Length == len) Array.Clear(w);
+                else Weights[p] = new T[len];
+            }
+            if (TauMem.Length != neurons)
+            {
+                TauMem = new double[neurons];
+                TauSyn = new double[neurons];
+            }
+            else
+            {
+                Array.Clear(TauMem);
+                Array.Clear(TauSyn);
+            }
+        }
+    }
+}

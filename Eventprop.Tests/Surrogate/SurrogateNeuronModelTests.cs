@@ -1,0 +1,171 @@
+using Eventprop.Core.Data;
+using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
+using Eventprop.Core.Model.Neurons;
+using Eventprop.Core.Simulation.Surrogate;
+using Eventprop.Losses;
+using Eventprop.Tests.Gradients;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Eventprop.Tests.Surrogate;
+
+/// <summary>
+/// The surrogate engine on the neuron models other than wave 1's LIF (integrate-and-fire, subtractive reset, per-population
+/// thresholds and resets, 3–4 hidden layers): the smooth-forward finite-difference property, fault injections that prove
+/// it bites, and the forward model checked against hand-computed steps.
+/// </summary>
+public class SurrogateNeuronModelTests(ITestOutputHelper output)
+{
+    private static readonly CaseKind[] ModelKinds = [CaseKind.IntegrateAndFire, CaseKind.SubtractiveReset, CaseKind.ThresholdsAndResets, CaseKind.Deep];
+
+    private static Arbitrary<SurrogateCase> ModelCases(Discretisation scheme) => Arb.From(
+        from kind in Gen.Elements(ModelKinds)
+        from c in GradientCase.Arbitrary(kind).Generator
+        from loss in Gen.Elements("sum", "sum_exp", "max", "entropy")
+        from reg in Gen.Elements(false, true)
+        from beta in Gen.Elements(1.0, 2.0, 5.0)
+        from dt in Gen.Elements(0.5, 1.0)
+        select new SurrogateCase(c, scheme, loss, reg, beta, dt));
+
+    /// <summary>
+    /// The smooth-forward property of <see cref="SurrogateGradientTests.SmoothForwardGradientsMatchFiniteDifferences"/>
+    /// (same tolerance, same skip rule) on the other neuron models: with S = s(β(U − ϑ)) and the reset weighted by S, the
+    /// network is smooth, so BPTT with the exact sigmoid derivative is its exact gradient.
+    /// </summary>
+    [Theory]
+    [InlineData(Discretisation.ExactPropagator, 40)]
+    [InlineData(Discretisation.ZenkeVogels, 40)]
+    public void SmoothForwardGradientsOfOtherModelsMatchFiniteDifferences(Discretisation scheme, int cases)
+    {
+        int compared = 0, skipped = 0, evaluated = 0;
+        var property = Prop.ForAll(ModelCases(scheme), sc =>
+        {
+            var (c, k, failure) = SurrogateGradientTests.CheckSmooth(sc);
+            Interlocked.Add(ref compared, c);
+            Interlocked.Add(ref skipped, k);
+            Interlocked.Increment(ref evaluated);
+            return (failure is null).Label(failure ?? "passed");
+        });
+        var config = Config.QuickThrowOnFailure.WithMaxTest(cases).WithReplay(GradientProperties.Seed, 0x5DEECE66DUL);
+        try
+        {
+            Check.One(config, property);
+        }
+        finally
+        {
+            output.WriteLine($"{scheme}: {evaluated} cases, {compared} gradients compared, {skipped} skipped (non-smooth within ±h)");
+        }
+        Assert.True(skipped <= 0.02 * (compared + skipped), $"{skipped} of {compared + skipped} comparisons were skipped");
+    }
+
+    /// <summary>
+    /// A fault can only be caught where it changes the gradient; the claim: every case where the faulty gradient differs
+    /// from the correct one fails the smooth check, and such cases are the majority.
+    /// </summary>
+    private void AssertFaultIsCaught(CaseKind kind, SurrogateFault fault, int cases)
+    {
+        int visible = 0, caught = 0;
+        var missed = new List<string>();
+        foreach (var c in GradientCase.Sample(kind, cases, seed: 42))
+        {
+            var sc = new SurrogateCase(c, Discretisation.ExactPropagator, "sum", Regularised: false, Beta: 2.0, Dt: 0.5);
+            var (_, _, right) = SurrogateGradientTests.CheckSmooth(sc);
+            Assert.Null(right); // the correct engine passes on the same case
+            var (compared, _, wrong) = SurrogateGradientTests.CheckSmooth(sc, fault);
+            if (compared == 0) continue;
+            if (!FaultChangesGradient(sc, fault)) continue;
+            visible++;
+            if (wrong is not null) caught++;
+            else missed.Add(c.ToString());
+        }
+        output.WriteLine($"{fault} on {kind}: the fault changed the gradient in {visible} of {cases} cases; the check caught {caught}");
+        Assert.Empty(missed);
+        Assert.True(visible >= cases / 2, $"the fault changed the gradient in only {visible} of {cases} cases");
+    }
+
+    private static bool FaultChangesGradient(SurrogateCase sc, SurrogateFault fault)
+    {
+        var (net, sample) = sc.Case.Build();
+        var options = new SurrogateOptions
+        {
+            Surrogate = Core.Simulation.Surrogate.Surrogate.SigmoidDerivative(sc.Beta, height: sc.Beta),
+            ForwardSpike = ForwardSpike.Sigmoid,
+            Reset = ResetGradient.Differentiable,
+            Discretisation = sc.Scheme,
+            DoublePrecision = true,
+            Threads = 1,
+        };
+        var right = new SurrogateEngine(sc.Dt, sc.Case.Duration, options).Gradient(net, [sample], Loss.Sum()).Gradient;
+        var wrong = new SurrogateEngine(sc.Dt, sc.Case.Duration, options) { Fault = fault }.Gradient(net, [sample], Loss.Sum()).Gradient;
+        return right.Zip(wrong).Any(pw => pw.First.Values.Zip(pw.Second.Values)
+            .Any(v => Math.Abs(v.First - v.Second) > 1e-9 && Math.Abs(v.First - v.Second) > 1e-5 * Math.Abs(v.First)));
+    }
+
+    [Fact]
+    public void TreatingASubtractiveResetAsAResetToValueFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.SubtractiveReset, SurrogateFault.ResetModeIgnored, 20);
+
+    [Fact]
+    public void TheSurrogateAtTheWaveOneThresholdFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.ThresholdsAndResets, SurrogateFault.ThresholdIgnored, 20);
+
+    /// <summary>
+    /// One integrate-and-fire neuron (τm = 4, τs = 2, ϑ = 0.5, V_r = 0.1), hard threshold, one input spike of weight 6 at
+    /// t = 0, Zenke–Vogels scheme with dt = 1: the engine's spike count equals that of the scheme's recursion written out by
+    /// hand, for both reset modes.
+    /// </summary>
+    [Theory]
+    [InlineData(ResetMode.Subtract)]
+    [InlineData(ResetMode.ToValue)]
+    public void IntegrateAndFireSpikeCountsMatchAHandWrittenRecursion(ResetMode mode)
+    {
+        const double tauMem = 4, tauSyn = 2, theta = 0.5, reset = 0.1, w = 6, duration = 40;
+        var net = Network.Create()
+            .Input("in", 1)
+            .IntegrateAndFire("h", 1, tauMem: tauMem, tauSyn: tauSyn, threshold: theta, reset: reset, resetMode: mode)
+            .Readout("out", 2)
+            .Connect("in", "h", Init.Constant(w))
+            .Connect("h", "out", Init.Constant(0.5))
+            .Build();
+        var sample = new SpikeSample([0.0], [0], label: 0);
+        var engine = new SurrogateEngine(1.0, duration, new SurrogateOptions { Discretisation = Discretisation.ZenkeVogels, DoublePrecision = true, Threads = 1 });
+        long engineSpikes = engine.Evaluate(net, [sample], Loss.Sum()).HiddenSpikeCounts["h"][0];
+
+        // Zenke–Vogels (eq. 4.1): S_k = Θ(U_k − ϑ); U_{k+1} = U_k + (dt/τm) I_k, reset by S_k; I_{k+1} = β_s I_k + inputs of bin k.
+        double u = 0, i = 0, decay = Math.Exp(-1.0 / tauSyn);
+        int expected = 0;
+        for (int k = 0; k < (int)duration; k++)
+        {
+            bool spike = u >= theta;
+            double next = u + i / tauMem;
+            if (spike)
+            {
+                expected++;
+                next = mode == ResetMode.Subtract ? next - (theta - reset) : reset;
+            }
+            i = decay * i + (k == 0 ? w : 0);
+            u = next;
+        }
+        Assert.True(expected >= 3, $"the hand recursion gives only {expected} spikes; choose stronger input");
+        Assert.Equal(expected, engineSpikes);
+    }
+
+    [Fact]
+    public void SparseConnectivityIsRefusedWithOneLine()
+    {
+        var net = Network.Create()
+            .Input("in", 4)
+            .Lif("h", 3, tauMem: 10, tauSyn: 5)
+            .Readout("out", 2)
+            .Connect("in", "h", Init.Constant(0.5), SparseConnectivity.FromMask(new bool[,] { { true, false, true }, { false, true, false }, { true, true, false }, { false, false, true } }))
+            .Connect("h", "out", Init.Constant(0.5))
+            .Build();
+        var engine = new SurrogateEngine(1.0, 20, new SurrogateOptions { Threads = 1 });
+        var e = Assert.Throws<ArgumentException>(() => engine.Evaluate(net, [new SpikeSample([1.0], [0], label: 0)], Loss.Sum()));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("sparse", e.Message);
+    }
+}
