@@ -14,12 +14,12 @@ namespace Eventprop.Tests.Surrogate;
 
 /// <summary>
 /// The surrogate engine on the neuron models other than wave 1's LIF (integrate-and-fire, subtractive reset, per-population
-/// thresholds and resets, 3–4 hidden layers): the smooth-forward finite-difference property, fault injections that prove
+/// thresholds and resets, 3–4 hidden layers) and on sparse connectivity: the smooth-forward finite-difference property, fault injections that prove
 /// it bites, and the forward model checked against hand-computed steps.
 /// </summary>
 public class SurrogateNeuronModelTests(ITestOutputHelper output)
 {
-    private static readonly CaseKind[] ModelKinds = [CaseKind.IntegrateAndFire, CaseKind.SubtractiveReset, CaseKind.ThresholdsAndResets, CaseKind.Deep];
+    private static readonly CaseKind[] ModelKinds = [CaseKind.IntegrateAndFire, CaseKind.SubtractiveReset, CaseKind.ThresholdsAndResets, CaseKind.Deep, CaseKind.Sparse];
 
     private static Arbitrary<SurrogateCase> ModelCases(Discretisation scheme) => Arb.From(
         from kind in Gen.Elements(ModelKinds)
@@ -154,18 +154,40 @@ public class SurrogateNeuronModelTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void SparseConnectivityIsRefusedWithOneLine()
+    public void MisindexedSparseTransportFailsTheCheck() =>
+        AssertFaultIsCaught(CaseKind.Sparse, SurrogateFault.SparseTransportMisindexed, 20);
+
+    /// <summary>A sparse mask with every synapse present gives the dense connection's loss and gradient bit for bit.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFullSparseMaskEqualsDense(bool smooth)
     {
-        var net = Network.Create()
-            .Input("in", 4)
-            .Lif("h", 3, tauMem: 10, tauSyn: 5)
-            .Readout("out", 2)
-            .Connect("in", "h", Init.Constant(0.5), SparseConnectivity.FromMask(new bool[,] { { true, false, true }, { false, true, false }, { true, true, false }, { false, false, true } }))
-            .Connect("h", "out", Init.Constant(0.5))
-            .Build();
-        var engine = new SurrogateEngine(1.0, 20, new SurrogateOptions { Threads = 1 });
-        var e = Assert.Throws<ArgumentException>(() => engine.Evaluate(net, [new SpikeSample([1.0], [0], label: 0)], Loss.Sum()));
-        Assert.DoesNotContain('\n', e.Message);
-        Assert.Contains("sparse", e.Message);
+        var all = new bool[4, 3];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++) all[i, j] = true;
+        var weights = new double[,] { { 3.6, -0.8, 2.8 }, { 1.6, 4.4, -1.2 }, { 3.2, 2.4, 2.0 }, { -0.4, 1.2, 4.8 } };
+        var recurrent = new double[,] { { 0, 0.3, -0.2 }, { 0.1, 0, 0.4 }, { -0.3, 0.2, 0 } };
+        Network Build(bool sparse)
+        {
+            var b = Network.Create().Input("in", 4).Lif("h", 3, tauMem: 10, tauSyn: 5, threshold: 0.8, reset: 0.1, resetMode: ResetMode.Subtract).Readout("out", 2);
+            b = sparse ? b.Connect("in", "h", Init.Values(weights), SparseConnectivity.FromMask(all)) : b.Connect("in", "h", Init.Values(weights));
+            return b.Connect("h", "h", Init.Values(recurrent)).Connect("h", "out", Init.Values(new double[,] { { 0.5, -0.4 }, { 0.3, 0.6 }, { -0.2, 0.7 } })).Build();
+        }
+        var sample = new SpikeSample([1.0, 2.5, 3.0, 6.0, 9.5], [0, 2, 1, 3, 0], label: 1);
+        var options = new SurrogateOptions
+        {
+            ForwardSpike = smooth ? ForwardSpike.Sigmoid : ForwardSpike.Heaviside,
+            Reset = ResetGradient.Differentiable,
+            DoublePrecision = true,
+            Threads = 1,
+        };
+        var engine = new SurrogateEngine(0.5, 30, options);
+        var dense = engine.Gradient(Build(false), [sample], Loss.Sum());
+        var sparse = engine.Gradient(Build(true), [sample], Loss.Sum());
+        Assert.True(dense.HiddenSpikeCounts["h"].Sum() > 0, "the test network should spike");
+        Assert.Equal(dense.Loss, sparse.Loss);
+        foreach (var p in dense.Gradient)
+            Assert.Equal(p.Values, sparse.Gradient[p.Name].Values);
     }
 }

@@ -33,9 +33,11 @@ internal sealed class SteppedPlan
         public bool IsReadout => Population.Kind == PopulationKind.Readout;
     }
 
-    public SteppedPlan(Network network, double dt, int steps)
+    /// <summary>Flattens <paramref name="network"/>; <paramref name="allowSparse"/> admits sparse connections for an engine that
+    /// delivers them itself (the surrogate engine): the plan's float weights of such a connection are then left unfilled.</summary>
+    public SteppedPlan(Network network, double dt, int steps, bool allowSparse = false)
     {
-        RequireSteppedModels(network);
+        RequireSteppedModels(network, allowSparse);
         Network = network;
         Dt = dt;
         Steps = steps;
@@ -134,7 +136,7 @@ internal sealed class SteppedPlan
     /// The time-stepped CPU and GPU engines have the step face of the current-based family (LIF, IF, LI; any threshold,
     /// reset and reset mode). Readouts must have a leaky membrane: the loss drives are those of the leaky integrator.
     /// </summary>
-    internal static void RequireSteppedModels(Network network)
+    internal static void RequireSteppedModels(Network network, bool allowSparse = false)
     {
         foreach (var p in network.Populations)
         {
@@ -145,7 +147,7 @@ internal sealed class SteppedPlan
                 throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
         }
         foreach (var c in network.Connections)
-            if (c.Connectivity is not Model.Connectivities.DenseConnectivity)
+            if (!allowSparse && c.Connectivity is not Model.Connectivities.DenseConnectivity)
                 throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) for sparse connectivity.");
     }
 
@@ -175,6 +177,7 @@ internal sealed class SteppedPlan
             {
                 var src = parameters[o.ParameterIndex].Values;
                 var dst = o.Weights;
+                if (src.Length != dst.Length) continue; // a sparse connection (allowSparse): its caller keeps its own weights
                 for (int i = 0; i < dst.Length; i++) dst[i] = (float)src[i];
             }
         double dt = Dt;

@@ -60,7 +60,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                     {
                         int g = ws.Spikes[p], i = plan.LocalIndex[g];
                         foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                            GenericVector.Add(buffer.Weights[o.Parameter].AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize));
+                            o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, T.One);
                     }
                 }
                 int inputBin = _exact ? j + 1 : j;
@@ -82,7 +82,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         int i = g - offset;
                         if (_smooth && s != T.Zero)
                             foreach (var o in outs)
-                                GenericVector.AddScaled(buffer.Weights[o.Parameter].AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize), s);
+                                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, s);
                         // V after the reset: V(1 − s) + s·V_r (to a value) or V − s(ϑ − V_r) (subtractive).
                         T keep = subtractive ? gV[g] : gV[g] * (one - s);
                         if (h == T.Zero && !_diffReset && ws.RegGrad[g] == T.Zero)
@@ -93,7 +93,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         T gs = ws.RegGrad[g];
                         foreach (var o in outs)
                             if (_o.RecurrentGradient || !o.Recurrent)
-                                gs += GenericVector.Dot<T>(o.W.AsSpan(i * o.PostSize, o.PostSize), gI.AsSpan(o.PostOffset, o.PostSize));
+                                gs += o.Transport(i, gI, fault);
                         if (_diffReset) gs += subtractive ? -gV[g] * drop : gV[g] * (reset - vt[g]);
                         if (_exact) gt[g] = keep + gs * h;
                         else
@@ -136,7 +136,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         {
             int c = ws.InputChannels[p];
             foreach (var o in plan.Input)
-                GenericVector.Add(buffer.Weights[o.Parameter].AsSpan(c * o.PostSize, o.PostSize), gI.Slice(o.PostOffset, o.PostSize));
+                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, c, gI, T.One);
         }
     }
 

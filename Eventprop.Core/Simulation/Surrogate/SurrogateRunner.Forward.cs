@@ -49,7 +49,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         {
             int c = ws.InputChannels[p];
             foreach (var o in plan.Input)
-                GenericVector.Add(cur.Slice(o.PostOffset, o.PostSize), o.W.AsSpan(c * o.PostSize, o.PostSize));
+                o.Deliver(cur, c, T.One);
         }
     }
 
@@ -79,7 +79,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             {
                 int g = ws.Spikes[p], i = plan.LocalIndex[g];
                 foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                    GenericVector.Add(cur.Slice(o.PostOffset, o.PostSize), o.W.AsSpan(i * o.PostSize, o.PostSize));
+                    o.Deliver(cur, i, T.One);
             }
             return;
         }
@@ -102,7 +102,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             {
                 int i = plan.LocalIndex[g];
                 foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                    GenericVector.AddScaled(cur.Slice(o.PostOffset, o.PostSize), o.W.AsSpan(i * o.PostSize, o.PostSize), s[g]);
+                    o.Deliver(cur, i, s[g]);
             }
     }
 

@@ -38,23 +38,13 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
 
     // ------------------------------------------------------------------ plan
 
-    private sealed class Outgoing(int parameter, int postOffset, int postSize, int rows, bool recurrent)
-    {
-        public int Parameter { get; } = parameter;
-        public int PostOffset { get; } = postOffset;
-        public int PostSize { get; } = postSize;
-        public int Rows { get; } = rows;
-        public bool Recurrent { get; } = recurrent;
-        public T[] W { get; } = new T[rows * postSize];
-    }
-
     private sealed class Plan
     {
         public required SteppedPlan Structure { get; init; }
         public required int Neurons { get; init; }
-        public required Outgoing[] Input { get; init; }
+        public required SurrogateSynapses<T>[] Input { get; init; }
         /// <summary>Per global neuron: the outgoing connections of its population (empty for the readout).</summary>
-        public required Outgoing[][] ByPopulation { get; init; }
+        public required SurrogateSynapses<T>[][] ByPopulation { get; init; }
         public required int[] PopulationOf { get; init; }
         public required int[] LocalIndex { get; init; }
         /// <summary>Spiking hidden populations, with their threshold and reset (see <see cref="SpikingRange"/>).</summary>
@@ -83,14 +73,15 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
 
     private Plan PreparePlan(Network network)
     {
-        SteppedPlan.RequireSteppedModels(network);
+        SteppedPlan.RequireSteppedModels(network, allowSparse: true);
         if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
         {
-            var sp = new SteppedPlan(network, Dt, N);
+            var sp = new SteppedPlan(network, Dt, N, allowSparse: true);
             var names = network.Parameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
-            Outgoing[] Outs(Population p) => network.Connections.Where(c => c.Pre == p)
-                .Select(c => new Outgoing(names[c.Name], sp.PopulationOffset[c.Post.Index], c.Post.Size, c.Pre.Size, c.IsRecurrent)).ToArray();
-            var byPop = new Outgoing[sp.Populations.Length][];
+            SurrogateSynapses<T>[] Outs(Population p) => network.Connections.Where(c => c.Pre == p)
+                .Select(c => new SurrogateSynapses<T>(names[c.Name], sp.PopulationOffset[c.Post.Index], c.Post.Size, c.Pre.Size, c.IsRecurrent,
+                    c.Synapses, c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
+            var byPop = new SurrogateSynapses<T>[sp.Populations.Length][];
             var popOf = new int[sp.NeuronCount];
             var local = new int[sp.NeuronCount];
             for (int d = 0; d < sp.Populations.Length; d++)

@@ -1,0 +1,91 @@
+using System.Numerics;
+using Eventprop.Core.Model.Connectivities;
+
+namespace Eventprop.Core.Simulation.Surrogate;
+
+/// <summary>
+/// One connection as the BPTT engine sees it: its weights in the engine's precision, stored as the connectivity stores them
+/// (dense rows, or a sparse mask's nonzeros), and the three operations every engine needs — deliver a presynaptic row
+/// into the postsynaptic current, accumulate a row's weight gradient, transport the current's adjoint back to the
+/// presynaptic side. Dense rows take the vectorised loops; sparse rows loop over their stored synapses.
+/// </summary>
+internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly SynapseRows _rows;
+
+    public SurrogateSynapses(int parameter, int postOffset, int postSize, int rows, bool recurrent, SynapseRows synapses, int weightCount)
+    {
+        Parameter = parameter;
+        PostOffset = postOffset;
+        PostSize = postSize;
+        Rows = rows;
+        Recurrent = recurrent;
+        _rows = synapses;
+        W = new T[weightCount];
+    }
+
+    /// <summary>Index of the connection's weight parameter in the network's parameter set.</summary>
+    public int Parameter { get; }
+
+    /// <summary>First postsynaptic neuron in the engine's neuron index space.</summary>
+    public int PostOffset { get; }
+
+    /// <summary>Postsynaptic population size.</summary>
+    public int PostSize { get; }
+
+    /// <summary>Presynaptic population size.</summary>
+    public int Rows { get; }
+
+    /// <summary>Whether the connection joins a population to itself.</summary>
+    public bool Recurrent { get; }
+
+    /// <summary>The stored weights (dense: Rows × PostSize row-major; sparse: the nonzeros row by row).</summary>
+    public T[] W { get; }
+
+    /// <summary>current[post] += scale·W[row, post] over the stored synapses of <paramref name="row"/>.</summary>
+    public void Deliver(Span<T> current, int row, T scale)
+    {
+        var post = current.Slice(PostOffset, PostSize);
+        var w = W.AsSpan(_rows.Start(row), _rows.Length(row));
+        if (_rows.Targets is not { } targets)
+        {
+            if (scale == T.One) GenericVector.Add(post, w);
+            else GenericVector.AddScaled(post, w, scale);
+            return;
+        }
+        var to = targets.AsSpan(_rows.Start(row), w.Length);
+        for (int k = 0; k < to.Length; k++) post[to[k]] += scale * w[k];
+    }
+
+    /// <summary>gradient[row, post] += scale·adjoint[post] (the adjoint of the postsynaptic current) over the stored synapses.</summary>
+    public void AccumulateWeightGradient(T[] gradient, int row, ReadOnlySpan<T> adjoint, T scale)
+    {
+        var post = adjoint.Slice(PostOffset, PostSize);
+        var g = gradient.AsSpan(_rows.Start(row), _rows.Length(row));
+        if (_rows.Targets is not { } targets)
+        {
+            if (scale == T.One) GenericVector.Add(g, post);
+            else GenericVector.AddScaled(g, post, scale);
+            return;
+        }
+        var to = targets.AsSpan(_rows.Start(row), g.Length);
+        for (int k = 0; k < to.Length; k++) g[k] += scale * post[to[k]];
+    }
+
+    /// <summary>Σ_post W[row, post]·adjoint[post] over the stored synapses (what a presynaptic spike's adjoint receives).</summary>
+    public T Transport(int row, ReadOnlySpan<T> adjoint, SurrogateFault fault = SurrogateFault.None)
+    {
+        var post = adjoint.Slice(PostOffset, PostSize);
+        var w = W.AsSpan(_rows.Start(row), _rows.Length(row));
+        if (_rows.Targets is not { } targets) return GenericVector.Dot<T>(w, post);
+        var to = targets.AsSpan(_rows.Start(row), w.Length);
+        T sum = T.Zero;
+        if (fault == SurrogateFault.SparseTransportMisindexed)
+        {
+            for (int k = 0; k < to.Length; k++) sum += w[k] * post[k];
+            return sum;
+        }
+        for (int k = 0; k < to.Length; k++) sum += w[k] * post[to[k]];
+        return sum;
+    }
+}
