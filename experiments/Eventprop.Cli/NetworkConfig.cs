@@ -113,11 +113,12 @@ public sealed record NetworkConfig
         catch (ArgumentException e) { throw new UserError($"network: {Program.UserMessage(e)}"); }
     }
 
-    /// <summary>The hidden layers for the run's first line: <c>128 (recurrent)</c>, <c>64 (recurrent) → 64 (if)</c>.</summary>
+    /// <summary>The hidden layers for the run's first line: <c>128 (recurrent)</c>, <c>64 (recurrent) → 64 (if) → 32 (subtractive reset)</c>.</summary>
     public string DescribeHidden() => string.Join(" → ", Hidden.Select(l =>
     {
         var notes = new List<string>();
         if (l.Model is "if") notes.Add("if");
+        if (l.ResetMode is "subtract") notes.Add("subtractive reset");
         if (l.Recurrent ?? Recurrent) notes.Add("recurrent");
         if (l.SparseProbability is { } p) notes.Add(string.Create(CultureInfo.InvariantCulture, $"sparse {p}"));
         return notes.Count == 0 ? $"{l.Size}" : $"{l.Size} ({string.Join(", ", notes)})";

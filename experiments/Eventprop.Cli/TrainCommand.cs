@@ -29,6 +29,7 @@ public static class TrainCommand
           --device D      auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device)
           --method M      eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)
           --quiet         print only the final line
+        --set reaches list entries: --set network.hidden[1].size=64 (network.hidden is a number or a list of layers).
           --overwrite     replace the earlier run in --out DIR (without it a non-empty DIR is refused)
           --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total;
                           --device and engine.threads may change, with a recorded warning)
