@@ -124,9 +124,10 @@ public sealed class HiddenLayerConfigTests
     [Theory]
     [InlineData("exact")]
     [InlineData("stepped")]
+    [InlineData("surrogate")]
     public void TheEnginesRunTheFiveLayerConfig(string engine)
     {
-        var config = RunConfig.Load(DeepConfig, [$"engine.kind={engine}", "engine.device=cpu", "engine.threads=1", "dataset.samples_per_class=5",
+        var config = RunConfig.Load(DeepConfig, [engine == "surrogate" ? "method=surrogate" : $"engine.kind={engine}", "engine.device=cpu", "engine.threads=1", "dataset.samples_per_class=5",
             "network.hidden[0].size=12", "network.hidden[1].size=10", "network.hidden[2].size=8", "network.hidden[3].size=8", "network.hidden[4].size=6",
             // the shipped inits are for fan-ins of ~100; these carry activity through the narrow layers (2–3 spikes per neuron, measured)
             "network.hidden[1].init=[0.5,0.2]", "network.hidden[2].init=[0.6,0.2]", "network.hidden[3].init=[0.6,0.2]", "network.hidden[4].init=[0.7,0.2]"]);
@@ -209,6 +210,18 @@ public sealed class HiddenLayerConfigTests
         var e = Assert.Throws<UserError>(() => RunConfig.Load(null, [set]));
         Assert.Contains(message, e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void AResumeThatChangesALayerNamesTheLayersKey()
+    {
+        var original = RunConfig.Load(DeepConfig, []);
+        var requested = RunConfig.Load(DeepConfig, ["network.hidden[1].size=64"]);
+        var e = Assert.Throws<UserError>(() => ResumeCheck.Compare(original, original, requested, "run"));
+        Assert.Contains("network.hidden[1].size was 128 when the checkpoint was made and is now 64 (this command sets it)", e.Message);
+        Assert.Empty(ResumeCheck.Compare(original, original, RunConfig.Load(DeepConfig, ["training.epochs=40"]), "run"));
+        // the single-number form stays one value
+        Assert.Equal("6", ResumeCheck.Flatten(RunConfig.Load(Fixture("recurrent.config.json"), []))["network.hidden"]);
     }
 
     [Fact]
