@@ -29,12 +29,12 @@ public static class TrainCommand
           --device D      auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device)
           --method M      eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)
           --quiet         print only the final line
-        --set reaches list entries: --set network.hidden[1].size=64 (network.hidden is a number or a list of layers).
           --overwrite     replace the earlier run in --out DIR (without it a non-empty DIR is refused)
           --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total;
                           --device and engine.threads may change, with a recorded warning)
           --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
                           DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
+        --set reaches list entries: --set network.hidden[1].size=64 (network.hidden is a number or a list of layers).
         One process writes a run directory at a time (docs/cli.md: run directories). Ctrl-C finishes the current epoch,
         writes the checkpoint and summary, and exits with 130.
         """;
