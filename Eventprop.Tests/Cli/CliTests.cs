@@ -112,7 +112,7 @@ public sealed class CliTests : IDisposable
 
         // The resolved config is a valid config that reproduces the overrides.
         var config = RunConfig.Load(Path.Combine(run, "config.json"), []);
-        Assert.Equal((3, 8, 12, 3, 2), (config.Seed, config.Network.Hidden, config.Dataset.SamplesPerClass, config.Dataset.Classes, config.Training.Epochs));
+        Assert.Equal((3, 8, 12, 3, 2), (config.Seed, config.Network.Hidden[0].Size, config.Dataset.SamplesPerClass, config.Dataset.Classes, config.Training.Epochs));
     }
 
     [Fact]

@@ -49,10 +49,9 @@ public static class ModelFiles
             {
                 builder = kind switch
                 {
-                    "lif" => builder.Hidden(name, new Lif(Optional(p, "threshold", 1, path), Optional(p, "reset", 0, path), Mode(p, name, path)), tm, ts),
-                    "if" => builder.Hidden(name, new IntegrateAndFire(Optional(p, "threshold", 1, path), Optional(p, "reset", 0, path), Mode(p, name, path),
-                        p["train_tau_mem"] is JsonNode t && t.GetValueKind() == JsonValueKind.True), tm, ts),
-                    "readout" when spiking => builder.Readout(name, new Lif(Optional(p, "threshold", 1, path), Optional(p, "reset", 0, path), Mode(p, name, path)), tm, ts),
+                    "lif" => builder.Hidden(name, Spiking(p, "lif", name, path), tm, ts),
+                    "if" => builder.Hidden(name, Spiking(p, "if", name, path), tm, ts),
+                    "readout" when spiking => builder.Readout(name, Spiking(p, "lif", name, path), tm, ts),
                     "readout" => builder.Readout(name, LeakyIntegrator.Instance, tm, ts),
                     _ => throw new UserError($"{path}: population '{name}' has kind '{kind}'; use input, lif, if or readout."),
                 };
@@ -202,13 +201,22 @@ public static class ModelFiles
 
     private static double Optional(JsonObject o, string key, double fallback, string path) => o[key] is null ? fallback : Number(o, key, path);
 
-    private static ResetMode Mode(JsonObject p, string name, string path) => p["reset_mode"] switch
+    // The spiking model of population p ("lif" or "if"): its threshold (default 1), reset (default 0) and reset_mode
+    // ("value", the default, or "subtract"), absent in format 1 files; for IF also train_tau_mem (default false).
+    private static SpikingNeuronModel Spiking(JsonObject p, string model, string name, string path)
     {
-        null => ResetMode.ToValue,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "value" => ResetMode.ToValue,
-        JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "subtract" => ResetMode.Subtract,
-        var other => throw new UserError($"{path}: population '{name}' has reset_mode {other.ToJsonString()}; use \"value\" or \"subtract\"."),
-    };
+        double threshold = Optional(p, "threshold", 1, path), reset = Optional(p, "reset", 0, path);
+        var mode = p["reset_mode"] switch
+        {
+            null => ResetMode.ToValue,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "value" => ResetMode.ToValue,
+            JsonValue v when v.GetValueKind() == JsonValueKind.String && v.GetValue<string>() == "subtract" => ResetMode.Subtract,
+            var other => throw new UserError($"{path}: population '{name}' has reset_mode {other.ToJsonString()}; use \"value\" or \"subtract\"."),
+        };
+        return model == "if"
+            ? new IntegrateAndFire(threshold, reset, mode, p["train_tau_mem"] is JsonNode t && t.GetValueKind() == JsonValueKind.True)
+            : new Lif(threshold, reset, mode);
+    }
 
     // A sparse connection: its mask (row_starts, targets) and its weights as one flat list in mask order, returned as a
     // dense matrix with the weights at the mask's positions (the builder keeps exactly those).

@@ -82,7 +82,8 @@ public static class ResumeCheck
         return list;
     }
 
-    /// <summary>The config as dotted keys and JSON values (arrays as one value).</summary>
+    /// <summary>The config as dotted keys and JSON values (arrays of numbers as one value; lists of objects, such as
+    /// <c>network.hidden</c>'s layers, entry by entry: <c>network.hidden[1].size</c>).</summary>
     internal static Dictionary<string, string> Flatten(RunConfig config)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -93,6 +94,8 @@ public static class ResumeCheck
         {
             if (node is JsonObject o)
                 foreach (var (k, v) in o) Walk(v, prefix.Length == 0 ? k : $"{prefix}.{k}", into);
+            else if (node is JsonArray { Count: > 0 } a && a.All(x => x is JsonObject))
+                for (int i = 0; i < a.Count; i++) Walk(a[i], $"{prefix}[{i}]", into);
             else into[prefix] = node?.ToJsonString() ?? "null";
         }
     }

@@ -96,27 +96,86 @@ public sealed record RunConfig
         return config;
     }
 
+    // key=value: key is a dotted path whose parts may index lists (network.hidden[1].size). A missing section is created;
+    // a list entry one past the end is appended (network.hidden[2] on a two-layer list adds a third layer); the
+    // single-number network.hidden becomes the one-layer list [{"size": n}] when indexed.
     private static void ApplySet(JsonNode root, string assignment)
     {
         int eq = assignment.IndexOf('=');
         if (eq <= 0) throw new UserError($"--set '{assignment}' must look like key=value, e.g. --set training.epochs=5.");
         string key = assignment[..eq].Trim(), text = assignment[(eq + 1)..].Trim();
-        string[] parts = key.Split('.');
+        var steps = KeySteps(key);
         JsonNode node = root;
-        for (int i = 0; i < parts.Length - 1; i++)
+        string at = "";
+        for (int s = 0; s < steps.Count; s++)
         {
-            if (node is not JsonObject obj) throw new UserError($"--set {key}: '{string.Join('.', parts[..i])}' is not a section.");
-            if (obj[parts[i]] is not JsonObject child)
+            var (name, index) = steps[s];
+            bool last = s == steps.Count - 1, listNext = !last && steps[s + 1].Name is null;
+            JsonNode? child;
+            if (name is not null)
             {
-                if (obj.ContainsKey(parts[i])) throw new UserError($"--set {key}: '{parts[i]}' is not a section.");
-                obj[parts[i]] = child = new JsonObject();
+                if (node is not JsonObject obj) throw new UserError($"--set {key}: '{at}' is not a section.");
+                string here = at.Length == 0 ? name : $"{at}.{name}";
+                if (last)
+                {
+                    obj[name] = Value(text);
+                    return;
+                }
+                child = obj[name];
+                if (listNext && here == "network.hidden" && child is JsonValue n && n.GetValueKind() == JsonValueKind.Number)
+                    obj[name] = child = new JsonArray(new JsonObject { ["size"] = n.DeepClone() });
+                if (child is null && !obj.ContainsKey(name)) obj[name] = child = listNext ? new JsonArray() : new JsonObject();
+                if (listNext ? child is not JsonArray : child is not JsonObject)
+                    throw new UserError($"--set {key}: '{here}' is not a {(listNext ? "list" : "section")}.");
+                at = here;
             }
-            node = child;
+            else
+            {
+                var list = (JsonArray)node;
+                string here = $"{at}[{index}]";
+                if (index > list.Count)
+                    throw new UserError($"--set {key}: '{at}' has {list.Count} entries ({(list.Count == 0 ? "none to index" : $"indices 0–{list.Count - 1}")}); " +
+                        $"add one at a time ({at}[{list.Count}]) or set the whole list, e.g. --set {at}=[{{\"size\":64}}].");
+                if (last)
+                {
+                    if (index == list.Count) list.Add(Value(text));
+                    else list[index] = Value(text);
+                    return;
+                }
+                if (index == list.Count) list.Add(listNext ? new JsonArray() : new JsonObject());
+                child = list[index];
+                if (listNext ? child is not JsonArray : child is not JsonObject)
+                    throw new UserError($"--set {key}: '{here}' is not a {(listNext ? "list" : "section")}.");
+                at = here;
+            }
+            node = child!;
         }
-        JsonNode? value;
-        try { value = JsonNode.Parse(text); }
-        catch (JsonException) { value = JsonValue.Create(text); }
-        ((JsonObject)node)[parts[^1]] = value;
+
+        static JsonNode? Value(string text)
+        {
+            try { return JsonNode.Parse(text); }
+            catch (JsonException) { return JsonValue.Create(text); }
+        }
+    }
+
+    // "network.hidden[1].size" → (network), (hidden), [1], (size).
+    private static List<(string? Name, int Index)> KeySteps(string key)
+    {
+        var steps = new List<(string? Name, int Index)>();
+        foreach (string part in key.Split('.'))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(part, @"^([^\[\]]+)((?:\[[0-9]+\])*)$");
+            if (!m.Success)
+                throw new UserError($"--set {key}: '{part}' is not a key; keys are dotted names, list entries name[index], e.g. --set network.hidden[1].size=64.");
+            steps.Add((m.Groups[1].Value, 0));
+            foreach (System.Text.RegularExpressions.Match i in System.Text.RegularExpressions.Regex.Matches(m.Groups[2].Value, "[0-9]+"))
+            {
+                if (!int.TryParse(i.Value, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
+                    throw new UserError($"--set {key}: index {i.Value} is too large.");
+                steps.Add((null, index));
+            }
+        }
+        return steps;
     }
 
     private static string Describe(JsonException e)
@@ -167,9 +226,8 @@ public sealed record RunConfig
         if (!Losses.Loss.Names.Contains(Loss)) throw new UserError($"Unknown loss '{Loss}'; choose one of: {string.Join(", ", Losses.Loss.Names)}.");
         string[] kinds = ["randman", "shd", "ssc", "latency_mnist"];
         if (!kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", kinds)}.");
-        if (Network.Hidden < 1) throw new UserError($"network.hidden must be ≥ 1, got {Network.Hidden}.");
-        if (!(Network.TauMem >= MinimumTauMs && Network.TauSyn >= MinimumTauMs && Network.ReadoutTauMem >= MinimumTauMs && Network.ReadoutTauSyn >= MinimumTauMs))
-            throw new UserError(string.Create(CultureInfo.InvariantCulture, $"network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be ≥ {MinimumTauMs} ms."));
+        if (Network is null) throw new UserError("network must be a section such as {\"hidden\": 128}.");
+        Network.Validate();
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
@@ -308,37 +366,6 @@ public sealed record DatasetConfig
     /// the validation set, the other speakers' the training set; no test set is evaluated. Null: an ordinary run.
     /// </summary>
     public int? HoldOutSpeaker { get; init; }
-}
-
-/// <summary>Network section: input → hidden (LIF, optionally recurrent) → readout (leaky integrator).</summary>
-public sealed record NetworkConfig
-{
-    /// <summary>Hidden neurons.</summary>
-    public int Hidden { get; init; } = 128;
-
-    /// <summary>Hidden → hidden connection.</summary>
-    public bool Recurrent { get; init; } = true;
-
-    /// <summary>Hidden τm (ms).</summary>
-    public double TauMem { get; init; } = 20;
-
-    /// <summary>Hidden τs (ms).</summary>
-    public double TauSyn { get; init; } = 5;
-
-    /// <summary>Readout τm (ms).</summary>
-    public double ReadoutTauMem { get; init; } = 20;
-
-    /// <summary>Readout τs (ms).</summary>
-    public double ReadoutTauSyn { get; init; } = 5;
-
-    /// <summary>Input → hidden weights N(mean, std²).</summary>
-    public double[] InputInit { get; init; } = [1.0, 0.5];
-
-    /// <summary>Hidden → hidden weights N(mean, std²).</summary>
-    public double[] RecurrentInit { get; init; } = [0.0, 0.02];
-
-    /// <summary>Hidden → readout weights N(mean, std²).</summary>
-    public double[] ReadoutInit { get; init; } = [0.0, 0.5];
 }
 
 /// <summary>Engine section.</summary>

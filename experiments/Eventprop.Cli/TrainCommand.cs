@@ -34,6 +34,7 @@ public static class TrainCommand
                           --device and engine.threads may change, with a recorded warning)
           --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
                           DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
+        --set reaches list entries: --set network.hidden[1].size=64 (network.hidden is a number or a list of layers).
         One process writes a run directory at a time (docs/cli.md: run directories). Ctrl-C finishes the current epoch,
         writes the checkpoint and summary, and exits with 130.
         """;
@@ -149,7 +150,7 @@ public static class TrainCommand
         {
             string engineText = config.Method == "surrogate" ? Inv($"{config.Surrogate.Describe()} dt {config.Engine.Dt} ms")
                 : config.Engine.Kind == "stepped" ? Inv($"stepped engine dt {config.Engine.Dt} ms") : "exact engine";
-            string shape = Inv($"{p.Network.Input.Size} → {config.Network.Hidden}{(config.Network.Recurrent ? " (recurrent)" : "")} → {p.Network.Readout.Size}");
+            string shape = Inv($"{p.Network.Input.Size} → {config.Network.DescribeHidden()} → {p.Network.Readout.Size}");
             output.WriteLine(Inv($"{config.Name}: {p.Train.Count} training, {p.Validation?.Count ?? 0} validation, {p.Test?.Count ?? 0} test trials; {shape}; {engineText}; loss {config.Loss}"));
             if (resume is not null) output.WriteLine($"resuming after epoch {startEpoch} of {p.Options.Epochs}");
             output.WriteLine("epoch   loss   train    valid    test   spikes/neuron      lr     s");
@@ -246,15 +247,8 @@ public static class TrainCommand
             validation = CropSplit(validation is null ? null : line.ApplyToAll(validation, rnd), "validation set's delay-line copies");
             test = CropSplit(test is null ? null : line.ApplyToAll(test, rnd), "test set's delay-line copies");
         }
-        var n = c.Network;
         var loss = c.Loss == "first_spike" ? Losses.Loss.FirstSpike(c.FirstSpike.Tau0, c.FirstSpike.Tau1, c.FirstSpike.Alpha) : Losses.Loss.FromName(c.Loss);
-        var builder = Network.Create(c.Seed)
-            .Input("in", train.ChannelCount)
-            .Lif("hidden", n.Hidden, n.TauMem, n.TauSyn)
-            .Readout("out", train.ClassCount, n.ReadoutTauMem, n.ReadoutTauSyn, spiking: loss.Readout == ReadoutKind.Spiking)
-            .Connect("in", "hidden", Normal(n.InputInit, "network.input_init"));
-        if (n.Recurrent) builder = builder.Connect("hidden", "hidden", Normal(n.RecurrentInit, "network.recurrent_init"));
-        var network = builder.Connect("hidden", "out", Normal(n.ReadoutInit, "network.readout_init")).Build();
+        var network = c.Network.Build(c.Seed, train.ChannelCount, train.ClassCount, spikingReadout: loss.Readout == ReadoutKind.Spiking);
         var t = c.Training;
         var options = new TrainingOptions
         {
@@ -323,9 +317,6 @@ public static class TrainCommand
             return RunConfig.OneLine(e.Message);
         }
     }
-
-    private static IWeightInit Normal(double[] meanStd, string key) =>
-        meanStd.Length == 2 && meanStd[1] >= 0 ? Init.Normal(meanStd[0], meanStd[1]) : throw new UserError($"{key} must be [mean, std] with std ≥ 0.");
 
     internal static (SpikeDataset Train, SpikeDataset? Validation, SpikeDataset? Test) LoadData(RunConfig c)
     {

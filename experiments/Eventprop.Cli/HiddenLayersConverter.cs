@@ -1,0 +1,123 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Eventprop.Cli;
+
+/// <summary>
+/// Reads and writes <c>network.hidden</c>: a number (<c>"hidden": 128</c>, one layer of that size, the original form) or a
+/// list of layer objects (<c>[{"size": 128, "recurrent": true}, {"size": 64, "model": "if"}]</c>). Mistakes are one-line
+/// <see cref="UserError"/>s naming the key as written (<c>network.hidden[2].size</c>). A single layer with nothing but its
+/// size is written back as the number, so configs of the original form read and write unchanged.
+/// </summary>
+internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<HiddenLayerConfig>>
+{
+    private const string Key = "network.hidden";
+
+    /// <summary>The keys of a layer object, in the order they are written.</summary>
+    internal static readonly string[] LayerKeys =
+        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity"];
+
+    public override bool HandleNull => true;
+
+    public override IReadOnlyList<HiddenLayerConfig> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var document = JsonDocument.ParseValue(ref reader);
+        var e = document.RootElement;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int size)) return [new HiddenLayerConfig { Size = size, FromNumber = true }];
+        if (e.ValueKind == JsonValueKind.Array) return e.EnumerateArray().Select((layer, i) => Layer(layer, $"{Key}[{i}]")).ToArray();
+        throw new UserError($"{Key} must be a whole number of neurons (\"hidden\": 128) or a list of layers ([{{\"size\": 128}}, {{\"size\": 64}}]), got {e.GetRawText()}.");
+    }
+
+    private static HiddenLayerConfig Layer(JsonElement e, string key)
+    {
+        if (e.ValueKind != JsonValueKind.Object)
+            throw new UserError($"{key} must be a layer object such as {{\"size\": 64}}, got {e.GetRawText()}.");
+        foreach (var property in e.EnumerateObject())
+            if (!LayerKeys.Contains(property.Name))
+                throw new UserError($"unknown key '{property.Name}' in {key}; a layer's keys are: {string.Join(", ", LayerKeys)} (docs/cli.md).");
+        JsonElement? Get(string name) => e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+        double? Number(string name) => Get(name) is not { } v ? null
+            : v.ValueKind == JsonValueKind.Number ? v.GetDouble()
+            : throw new UserError($"{key}.{name} must be a number, e.g. 0.5 (on the command line: --set {key}.{name}=0.5).");
+        string? Text(string name, string example) => Get(name) is not { } v ? null
+            : v.ValueKind == JsonValueKind.String ? v.GetString()
+            : throw new UserError($"{key}.{name} must be a text, e.g. \"{example}\" (on the command line: --set {key}.{name}={example}).");
+        double[]? Numbers(string name) => Get(name) is not { } v ? null
+            : v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number) ? v.EnumerateArray().Select(x => x.GetDouble()).ToArray()
+            : throw new UserError($"{key}.{name} must be [mean, std], e.g. [1.0,0.5] (on the command line: --set {key}.{name}=[1.0,0.5]).");
+
+        if (Get("size") is not { } sizeNode) throw new UserError($"{key}.size is missing; every layer needs its number of neurons, e.g. {{\"size\": 64}}.");
+        if (sizeNode.ValueKind != JsonValueKind.Number || !sizeNode.TryGetInt32(out int size))
+            throw new UserError($"{key}.size must be a whole number, e.g. 64 (on the command line: --set {key}.size=64).");
+        bool? recurrent = Get("recurrent") switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.True } => true,
+            { ValueKind: JsonValueKind.False } => false,
+            _ => throw new UserError($"{key}.recurrent must be true or false (on the command line: --set {key}.recurrent=true)."),
+        };
+        return new HiddenLayerConfig
+        {
+            Size = size,
+            Model = Text("model", "lif"),
+            Recurrent = recurrent,
+            TauMem = Number("tau_mem"),
+            TauSyn = Number("tau_syn"),
+            Threshold = Number("threshold"),
+            Reset = Number("reset"),
+            ResetMode = Text("reset_mode", "subtract"),
+            Init = Numbers("init"),
+            RecurrentInit = Numbers("recurrent_init"),
+            SparseProbability = Connectivity(Get("connectivity"), $"{key}.connectivity"),
+        };
+    }
+
+    // "dense" (or absent) → null; {"sparse": p} → p.
+    private static double? Connectivity(JsonElement? node, string key)
+    {
+        if (node is not { } e) return null;
+        if (e.ValueKind == JsonValueKind.String && e.GetString() == "dense") return null;
+        if (e.ValueKind == JsonValueKind.Object && e.EnumerateObject().Count() == 1
+            && e.TryGetProperty("sparse", out var p) && p.ValueKind == JsonValueKind.Number) return p.GetDouble();
+        throw new UserError($"{key} must be \"dense\" or {{\"sparse\": p}} with a connection probability p in (0, 1], got {e.GetRawText()}.");
+    }
+
+    public override void Write(Utf8JsonWriter writer, IReadOnlyList<HiddenLayerConfig> value, JsonSerializerOptions options)
+    {
+        if (value is [{ IsSizeOnly: true } only])
+        {
+            writer.WriteNumberValue(only.Size);
+            return;
+        }
+        writer.WriteStartArray();
+        foreach (var l in value)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("size", l.Size);
+            if (l.Model is { } model) writer.WriteString("model", model);
+            if (l.Recurrent is { } recurrent) writer.WriteBoolean("recurrent", recurrent);
+            if (l.TauMem is { } tauMem) writer.WriteNumber("tau_mem", tauMem);
+            if (l.TauSyn is { } tauSyn) writer.WriteNumber("tau_syn", tauSyn);
+            if (l.Threshold is { } threshold) writer.WriteNumber("threshold", threshold);
+            if (l.Reset is { } reset) writer.WriteNumber("reset", reset);
+            if (l.ResetMode is { } mode) writer.WriteString("reset_mode", mode);
+            if (l.Init is { } init) WriteNumbers(writer, "init", init);
+            if (l.RecurrentInit is { } recurrentInit) WriteNumbers(writer, "recurrent_init", recurrentInit);
+            if (l.SparseProbability is { } p)
+            {
+                writer.WriteStartObject("connectivity");
+                writer.WriteNumber("sparse", p);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
+    private static void WriteNumbers(Utf8JsonWriter writer, string name, double[] values)
+    {
+        writer.WriteStartArray(name);
+        foreach (double v in values) writer.WriteNumberValue(v);
+        writer.WriteEndArray();
+    }
+}

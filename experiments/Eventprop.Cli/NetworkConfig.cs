@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Eventprop.Core.Model;
+using Eventprop.Core.Model.Neurons;
+
+namespace Eventprop.Cli;
+
+/// <summary>
+/// Network section: input → hidden layers (LIF or IF, each optionally recurrent) → readout (leaky integrator, or a spiking
+/// LIF readout for losses that read spike times). The network-level τ's, <see cref="Recurrent"/> and the init keys are the
+/// defaults of every hidden layer that does not set its own.
+/// </summary>
+public sealed record NetworkConfig
+{
+    /// <summary>
+    /// The hidden layers, input side first; in JSON a number (<c>"hidden": 128</c>: one layer of that size, the original
+    /// form) or a list of layer objects (<see cref="HiddenLayerConfig"/>).
+    /// </summary>
+    [JsonConverter(typeof(HiddenLayersConverter))]
+    public IReadOnlyList<HiddenLayerConfig> Hidden { get; init; } = [new HiddenLayerConfig { Size = 128, FromNumber = true }];
+
+    /// <summary>Hidden → hidden (self) connection of every layer that does not set <c>recurrent</c>.</summary>
+    public bool Recurrent { get; init; } = true;
+
+    /// <summary>Hidden τm (ms) of every layer that does not set <c>tau_mem</c>.</summary>
+    public double TauMem { get; init; } = 20;
+
+    /// <summary>Hidden τs (ms) of every layer that does not set <c>tau_syn</c>.</summary>
+    public double TauSyn { get; init; } = 5;
+
+    /// <summary>Readout τm (ms).</summary>
+    public double ReadoutTauMem { get; init; } = 20;
+
+    /// <summary>Readout τs (ms).</summary>
+    public double ReadoutTauSyn { get; init; } = 5;
+
+    /// <summary>Weights into each hidden layer (input → first layer, layer → next layer) N(mean, std²), unless the layer sets <c>init</c>.</summary>
+    public double[] InputInit { get; init; } = [1.0, 0.5];
+
+    /// <summary>Recurrent weights of each recurrent layer N(mean, std²), unless the layer sets <c>recurrent_init</c>.</summary>
+    public double[] RecurrentInit { get; init; } = [0.0, 0.02];
+
+    /// <summary>Last hidden layer → readout weights N(mean, std²).</summary>
+    public double[] ReadoutInit { get; init; } = [0.0, 0.5];
+
+    /// <summary>
+    /// The name of hidden layer <paramref name="index"/> in the network, its parameters, model files and checkpoints:
+    /// <c>hidden</c> when there is one layer (as before layer lists), else <c>hidden0</c>, <c>hidden1</c>, ….
+    /// </summary>
+    public string LayerName(int index) => Hidden.Count == 1 ? "hidden" : $"hidden{index}";
+
+    /// <summary>The key of layer <paramref name="index"/> as the user wrote it, for messages.</summary>
+    internal string LayerKey(int index) => Hidden[index].FromNumber ? "network.hidden" : $"network.hidden[{index}]";
+
+    /// <summary>Checks ranges and names (one-line <see cref="UserError"/>s naming the keys as written).</summary>
+    internal void Validate()
+    {
+        if (Hidden is null || Hidden.Count == 0)
+            throw new UserError("network.hidden is an empty list; give at least one layer, e.g. [{\"size\": 128}] (or a number: \"hidden\": 128).");
+        if (!(TauMem >= RunConfig.MinimumTauMs && TauSyn >= RunConfig.MinimumTauMs && ReadoutTauMem >= RunConfig.MinimumTauMs && ReadoutTauSyn >= RunConfig.MinimumTauMs))
+            throw new UserError(string.Create(CultureInfo.InvariantCulture, $"network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be ≥ {RunConfig.MinimumTauMs} ms."));
+        // The network-level init keys are checked where a layer uses them (a feed-forward network may leave recurrent_init unset or odd, as before layer lists).
+        if (Hidden.Any(l => l.Init is null)) CheckInit(InputInit, "network.input_init");
+        if (Hidden.Any(l => (l.Recurrent ?? Recurrent) && l.RecurrentInit is null)) CheckInit(RecurrentInit, "network.recurrent_init");
+        CheckInit(ReadoutInit, "network.readout_init");
+        for (int i = 0; i < Hidden.Count; i++) Hidden[i].Validate(LayerKey(i));
+    }
+
+    /// <summary>Checks an init key's <c>[mean, std]</c>.</summary>
+    internal static void CheckInit(double[]? meanStd, string key)
+    {
+        if (meanStd is not [var mean, var std] || !double.IsFinite(mean) || !(std >= 0) || !double.IsFinite(std))
+            throw new UserError($"{key} must be [mean, std] with std ≥ 0.");
+    }
+
+    /// <summary>
+    /// Builds the network: input <c>in</c>, the hidden layers (<see cref="LayerName"/>), readout <c>out</c>; per layer the
+    /// connection into it, then its recurrent connection; then the last layer → readout. Every weight is drawn from
+    /// <paramref name="seed"/>, each connection from its own stream named after it, so a one-layer config builds
+    /// exactly the network of the original single-number form.
+    /// </summary>
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="inputs">Input channels.</param>
+    /// <param name="classes">Readout neurons.</param>
+    /// <param name="spikingReadout">A spiking LIF readout (for losses that read spike times) instead of a leaky integrator.</param>
+    /// <exception cref="UserError">A value the checks of <see cref="Validate"/> did not cover (one line).</exception>
+    public Network Build(int seed, int inputs, int classes, bool spikingReadout)
+    {
+        var builder = Network.Create(seed).Input("in", inputs);
+        for (int i = 0; i < Hidden.Count; i++)
+        {
+            var l = Hidden[i];
+            double tauMem = l.TauMem ?? TauMem, tauSyn = l.TauSyn ?? TauSyn, threshold = l.Threshold ?? 1, reset = l.Reset ?? 0;
+            var mode = l.ResetMode == "subtract" ? ResetMode.Subtract : ResetMode.ToValue;
+            builder = l.Model == "if"
+                ? builder.IntegrateAndFire(LayerName(i), l.Size, tauMem, tauSyn, threshold, reset, mode)
+                : builder.Lif(LayerName(i), l.Size, tauMem, tauSyn, threshold, reset, mode);
+        }
+        builder = builder.Readout("out", classes, ReadoutTauMem, ReadoutTauSyn, spiking: spikingReadout);
+        string pre = "in";
+        for (int i = 0; i < Hidden.Count; i++)
+        {
+            var l = Hidden[i];
+            string name = LayerName(i), key = LayerKey(i);
+            var init = Normal(l.Init ?? InputInit, l.Init is null ? "network.input_init" : $"{key}.init");
+            builder = l.SparseProbability is { } p ? builder.ConnectSparse(pre, name, p, init) : builder.Connect(pre, name, init);
+            if (l.Recurrent ?? Recurrent)
+                builder = builder.Connect(name, name, Normal(l.RecurrentInit ?? RecurrentInit, l.RecurrentInit is null ? "network.recurrent_init" : $"{key}.recurrent_init"));
+            pre = name;
+        }
+        builder = builder.Connect(pre, "out", Normal(ReadoutInit, "network.readout_init"));
+        try { return builder.Build(); }
+        catch (ArgumentException e) { throw new UserError($"network: {Program.UserMessage(e)}"); }
+    }
+
+    /// <summary>The hidden layers for the run's first line: <c>128 (recurrent)</c>, <c>64 (recurrent) → 64 (if) → 32 (subtractive reset)</c>.</summary>
+    public string DescribeHidden() => string.Join(" → ", Hidden.Select(l =>
+    {
+        var notes = new List<string>();
+        if (l.Model is "if") notes.Add("if");
+        if (l.ResetMode is "subtract") notes.Add("subtractive reset");
+        if (l.Recurrent ?? Recurrent) notes.Add("recurrent");
+        if (l.SparseProbability is { } p) notes.Add(string.Create(CultureInfo.InvariantCulture, $"sparse {p}"));
+        return notes.Count == 0 ? $"{l.Size}" : $"{l.Size} ({string.Join(", ", notes)})";
+    }));
+
+    private static IWeightInit Normal(double[] meanStd, string key)
+    {
+        CheckInit(meanStd, key);
+        return Init.Normal(meanStd[0], meanStd[1]);
+    }
+}
