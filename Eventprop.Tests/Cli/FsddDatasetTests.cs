@@ -73,5 +73,12 @@ public sealed class FsddDatasetTests
         Assert.True(cropped.Code == 0, cropped.Err + cropped.Out);
         Assert.Contains("cropped", cropped.Out + cropped.Err);
         Assert.Contains("cropped_input_spikes", File.ReadAllText(dir.File(Path.Combine("short", "summary.json"))));
+
+        // The raster of one trial per class.
+        var raster = Run("data", "raster", Path.Combine(data, "fsdd_test.h5"), "--out", dir.File("raster.png"), "--width", "600", "--height", "300");
+        Assert.True(raster.Code == 0, raster.Err);
+        Assert.Contains("2 trials", raster.Out);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(dir.File("raster.png"))[..4]);
+        Assert.Equal(2, Run("data", "raster", Path.Combine(data, "fsdd_test.h5"), "--out", dir.File("raster.svg")).Code);
     }
 }
