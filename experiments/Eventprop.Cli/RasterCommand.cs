@@ -24,7 +24,7 @@ public static class RasterCommand
         if (!File.Exists(path)) throw new UserError($"File '{path}' not found; give an SHD-layout file (e.g. one written by 'data encode-audio').");
         string outPath = a.Value("out") ?? throw new UserError("data raster needs --out FILE.png (where the figure goes).");
         if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new UserError($"--out '{outPath}' must name a .png file.");
-        int maxClasses = a.Int("classes") ?? 20, width = a.Int("width") ?? 1500, height = a.Int("height") ?? 700;
+        int maxClasses = a.Int("classes") ?? 20, width = a.Int("width") ?? 800, height = a.Int("height") ?? 450;
         if (maxClasses < 1) throw new UserError($"--classes must be ≥ 1, got {maxClasses}.");
         if (width is < 200 or > 8000 || height is < 200 or > 8000) throw new UserError($"--width and --height must lie in 200..8000 pixels, got {width} x {height}.");
 
@@ -37,7 +37,6 @@ public static class RasterCommand
         double duration = Math.Max(1, firsts.Max(s => s.LastSpikeTime));
         double gapX = 0.08 * duration, gapY = 0.12 * data.ChannelCount;
         var plot = new Plot();
-        var palette = new ScottPlot.Palettes.Category10();
         for (int i = 0; i < firsts.Length; i++)
         {
             var s = firsts[i];
@@ -45,11 +44,12 @@ public static class RasterCommand
             double y0 = (firsts.Length - 1) / PanelsPerRow * (data.ChannelCount + gapY) - i / PanelsPerRow * (data.ChannelCount + gapY);
             var xs = s.Times.ToArray().Select(t => x0 + t).ToArray();
             var ys = s.Channels.ToArray().Select(c => y0 + c).ToArray();
-            if (xs.Length > 0) plot.Add.Markers(xs, ys, MarkerShape.FilledSquare, 1f, palette.GetColor(i % 10));
-            var label = plot.Add.Text(Inv($"{data.ClassNames[s.Label]} ({s.Count} spikes, {s.LastSpikeTime:F0} ms)"), x0, y0 + data.ChannelCount + gapY * 0.1);
-            label.LabelFontSize = 13;
+            if (xs.Length > 0) plot.Add.Markers(xs, ys, MarkerShape.FilledSquare, 1f, Colors.Navy.WithAlpha(0.25)); // one translucent colour: density shows, the PNG stays small
+            var label = plot.Add.Text(Inv($"{data.ClassNames[s.Label]}: {s.Count / 1000.0:F0}k spikes"), x0, y0 + data.ChannelCount + gapY * 0.6);
+            label.LabelFontSize = 11;
         }
-        plot.Title(Inv($"{Path.GetFileName(path)}: first trial of each class (x: time, each panel {duration:F0} ms; y: channel 0 = base at the bottom, {data.ChannelCount} channels)"));
+        plot.Title(Inv($"{Path.GetFileName(path)}: first trial per class ({duration:F0} ms per panel; channels 0-{data.ChannelCount - 1} from the base up)"));
+        plot.Axes.Title.Label.FontSize = 14;
         plot.HideGrid();
         plot.Axes.Left.TickLabelStyle.IsVisible = false;
         plot.Axes.Bottom.TickLabelStyle.IsVisible = false;
