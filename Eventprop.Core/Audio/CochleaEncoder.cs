@@ -93,7 +93,8 @@ public sealed class CochleaEncoder
     public int FftLengthFor(int sampleCount)
     {
         if (Options.FftLength == CochleaFftLength.Exact || sampleCount < 2) return Math.Max(2, sampleCount);
-        int bins = (int)BitOperations.RoundUpToPowerOf2((uint)(sampleCount / 2 + 1));
+        // the smallest L = 2M − 2 ≥ n with M a power of two (M ≥ ⌈(n + 2)/2⌉; ⌊n/2⌋ + 1 falls one short for odd n = 2^k·2 − 1)
+        int bins = (int)BitOperations.RoundUpToPowerOf2((uint)((sampleCount + 3) / 2));
         return 2 * bins - 2;
     }
 

@@ -7,11 +7,13 @@ public enum CochleaFftLength
     /// Zero-pad the recording to the length L = 2M − 2 whose M = L/2 + 1 bins are the next power of two at or above
     /// ⌊n/2⌋ + 1. Recordings of similar length share one grid, so its transfer (the costly part) is computed once
     /// and cached; the inverse FFTs are radix-2. The output is cut back to ⌊n/2⌋ + 1 samples. Differs from the
-    /// reference by the absent circular wrap-around of the FFT filter and the finer grid (see docs/speech.md).
+    /// reference by the absent circular wrap-around of the FFT filter and the finer grid: sample by sample by up to
+    /// the size of a series' maximum, while the spike statistics stay close (measured in docs/speech.md). About 15×
+    /// faster than <see cref="Exact"/> on the FSDD.
     /// </summary>
     PaddedPowerOfTwo,
 
-    /// <summary>The FFT over exactly the recording's samples, as the reference implementation does (matches it to rounding; slow: one transfer per distinct length).</summary>
+    /// <summary>The FFT over exactly the recording's samples, as the reference implementation does (matches it to ~1e-9 of each series' maximum; slow: one transfer per distinct length, ~3 s of CPU per second of 8 kHz audio).</summary>
     Exact,
 }
 

@@ -31,6 +31,8 @@ public sealed class ShippedConfigTests
         Assert.Contains("shd_sum_exp.json", names);
         Assert.Contains("ssc_sum_exp.json", names);
         Assert.Contains("latency_mnist.json", names);
+        foreach (string loss in Eventprop.Losses.Loss.Names) Assert.Contains($"fsdd_{loss}.json", names); // the five losses on spiking FSDD
+        Assert.Contains("fsdd_final.json", names);
     }
 
     [Theory]
@@ -43,7 +45,7 @@ public sealed class ShippedConfigTests
         if (config.Dataset.Kind == "latency_mnist") return; // needs the MNIST files; loading and validating is all we can do here
 
         using var dir = new TempDirectory();
-        foreach (string f in new[] { "shd_train.h5", "shd_test.h5", "ssc_train.h5", "ssc_valid.h5", "ssc_test.h5" })
+        foreach (string f in new[] { "shd_train.h5", "shd_test.h5", "ssc_train.h5", "ssc_valid.h5", "ssc_test.h5", "fsdd_train.h5", "fsdd_test.h5" })
             CliCrossValidationTests.WriteShdLike(dir.File(f), 24, f.Length, i => i % 3);
         // The config as shipped, on tiny data and a small hidden layer; everything else (τ's, loss, engine, schedule, augmentation) as written.
         var small = RunConfig.Load(path, [$"dataset.path={System.Text.Json.JsonSerializer.Serialize(dir.Path)}", "network.hidden=6",

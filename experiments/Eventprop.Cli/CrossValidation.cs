@@ -35,8 +35,8 @@ public static class CrossValidation
         if (a.Value("device") is string device) overrides.Add($"engine.device={JsonSerializer.Serialize(device)}");
         if (a.Value("method") is string method) overrides.Add($"method={JsonSerializer.Serialize(method)}");
         var config = RunConfig.Load(a.Value("config"), overrides);
-        if (config.Dataset.Kind is not ("shd" or "ssc"))
-            throw new UserError($"--cv speaker needs speaker ids, and dataset.kind '{config.Dataset.Kind}' has none; use an SHD (or SSC) config, e.g. --config experiments/configs/shd_sum_exp.json --data DIR.");
+        if (config.Dataset.Kind is not ("shd" or "ssc" or "fsdd"))
+            throw new UserError($"--cv speaker needs speaker ids, and dataset.kind '{config.Dataset.Kind}' has none; use an SHD (or SSC, FSDD) config, e.g. --config experiments/configs/shd_sum_exp.json --data DIR.");
         if (config.Dataset.HoldOutSpeaker is not null)
             throw new UserError("--cv speaker chooses the held-out speaker of each fold itself; drop dataset.hold_out_speaker.");
 

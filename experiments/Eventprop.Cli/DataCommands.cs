@@ -10,7 +10,7 @@ public static class DataCommands
         eventprop data info FILE.h5                 trials, classes, speakers, spikes per trial, duration of an SHD/SSC file
         eventprop data download --to DIR [--which shd|ssc|all]
                                                     download, verify (MD5) and decompress the Heidelberg files (default: shd)
-        """ + "\n" + EncodeAudioCommand.Help;
+        """ + "\n" + EncodeAudioCommand.Help + "\n" + RasterCommand.Help;
 
     /// <summary>Runs <c>data</c>.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output)
@@ -22,7 +22,8 @@ public static class DataCommands
             "info" => Info(rest, output),
             "download" => Download(rest, output),
             "encode-audio" => EncodeAudioCommand.Run(rest, output),
-            _ => throw new UserError($"Unknown subcommand 'data {args[0]}'; use 'data info FILE', 'data download --to DIR' or 'data encode-audio INPUT... --out FILE.h5'."),
+            "raster" => RasterCommand.Run(rest, output),
+            _ => throw new UserError($"Unknown subcommand 'data {args[0]}'; use 'data info FILE', 'data download --to DIR', 'data encode-audio INPUT... --out FILE.h5' or 'data raster FILE.h5 --out FILE.png'."),
         };
     }
 

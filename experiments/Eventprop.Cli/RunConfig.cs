@@ -224,7 +224,7 @@ public sealed record RunConfig
     public void Validate()
     {
         if (!Losses.Loss.Names.Contains(Loss)) throw new UserError($"Unknown loss '{Loss}'; choose one of: {string.Join(", ", Losses.Loss.Names)}.");
-        string[] kinds = ["randman", "shd", "ssc", "latency_mnist"];
+        string[] kinds = ["randman", "shd", "ssc", "fsdd", "latency_mnist"];
         if (!kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", kinds)}.");
         if (Network is null) throw new UserError("network must be a section such as {\"hidden\": 128}.");
         Network.Validate();
@@ -328,7 +328,11 @@ public sealed record SurrogateConfig
 /// <summary>Data set section.</summary>
 public sealed record DatasetConfig
 {
-    /// <summary><c>randman</c> (generated), <c>shd</c>, <c>ssc</c> or <c>latency_mnist</c> (files under <c>--data DIR</c>).</summary>
+    /// <summary>
+    /// <c>randman</c> (generated), <c>shd</c>, <c>ssc</c>, <c>fsdd</c> (the spiking Free Spoken Digit Dataset:
+    /// fsdd_train.h5 and fsdd_test.h5 in the SHD layout, made by <c>eventprop data encode-audio</c>; see docs/speech.md)
+    /// or <c>latency_mnist</c> (files under <c>--data DIR</c>).
+    /// </summary>
     public string Kind { get; init; } = "randman";
 
     /// <summary>Directory of the data files (overridden by <c>--data</c>).</summary>

@@ -340,6 +340,10 @@ public static class TrainCommand
                 train = HeidelbergSpikeFile.Read(trainName = DataFile(d, "shd_train.h5"));
                 test = HeidelbergSpikeFile.Read(testName = DataFile(d, "shd_test.h5"));
                 break;
+            case "fsdd": // the spiking FSDD: SHD layout, official split (recording indices 0-4 test, 5-49 train)
+                train = HeidelbergSpikeFile.Read(trainName = DataFile(d, "fsdd_train.h5"));
+                test = HeidelbergSpikeFile.Read(testName = DataFile(d, "fsdd_test.h5"));
+                break;
             case "ssc":
                 train = HeidelbergSpikeFile.Read(trainName = DataFile(d, "ssc_train.h5"));
                 validation = HeidelbergSpikeFile.Read(validationName = DataFile(d, "ssc_valid.h5"));
@@ -371,13 +375,16 @@ public static class TrainCommand
         if (d.Path is null)
             throw new UserError(mnist
                 ? "dataset 'latency_mnist' needs the MNIST IDX files (train-images-idx3-ubyte etc., plain or .gz): pass --data DIR."
-                : $"dataset '{d.Kind}' needs its files: pass --data DIR (get SHD/SSC with 'eventprop data download --to DIR').");
+                : $"dataset '{d.Kind}' needs its files: pass --data DIR (get SHD/SSC with 'eventprop data download --to DIR'; make the FSDD files with 'eventprop data encode-audio', see docs/speech.md).");
         string path = Path.Combine(d.Path, name);
         if (mnist && !File.Exists(path) && File.Exists(path + ".gz")) return path + ".gz"; // the reader decompresses gzip
         if (!File.Exists(path))
-            throw new UserError(d.Kind is "shd" or "ssc"
-                ? $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --which ssc" : "")}' first."
-                : $"Missing data file '{path}' (or '{name}.gz'); put the MNIST IDX files in {d.Path}.");
+            throw new UserError(d.Kind switch
+            {
+                "shd" or "ssc" => $"Missing data file '{path}'; run 'eventprop data download --to {d.Path}{(d.Kind == "ssc" ? " --which ssc" : "")}' first.",
+                "fsdd" => $"Missing data file '{path}'; encode the FSDD recordings into it with 'eventprop data encode-audio' (the commands are in docs/speech.md).",
+                _ => $"Missing data file '{path}' (or '{name}.gz'); put the MNIST IDX files in {d.Path}.",
+            });
         return path;
     }
 
