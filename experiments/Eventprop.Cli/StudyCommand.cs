@@ -288,7 +288,7 @@ public static class StudyCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
         {
-            return RunConfig.OneLine(e.Message);
+            return Plots.Problem(e);
         }
     }
 }

@@ -297,7 +297,7 @@ public static class TrainCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
         {
-            return RunConfig.OneLine(e.Message);
+            return Plots.Problem(e);
         }
     }
 
