@@ -146,8 +146,9 @@ public static class TrainCommand
             if (!quiet)
                 output.WriteLine(Inv($"{m.Epoch,5} {m.TrainingLoss,7:F4} {Pct(m.TrainingAccuracy)} {Pct(m.ValidationAccuracy)} {Pct(testAccuracy)} {spikes,12:F2} {m.LearningRate,11:G3} {m.Seconds,6:F1}"));
         });
-        // A progress bar with ETA on the terminal (standard error), unless --quiet or standard error is redirected (logs).
-        var bar = !quiet && !Console.IsErrorRedirected ? new ProgressBar(Console.Error, p.Options.Epochs) : null;
+        // Progress with ETA on standard error, unless --quiet: a bar fitted to the terminal, or plain lines when standard
+        // error is redirected (logs).
+        var bar = quiet ? null : new ProgressBar(Console.Error, p.Options.Epochs, width: TerminalWidth(), plain: Console.IsErrorRedirected);
         ITrainingCallback[] hooks = bar is null ? [metricsHook, checkpoints] : [bar, metricsHook, checkpoints];
         bool interrupted = false;
         while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
@@ -403,6 +404,12 @@ public static class TrainCommand
                 var o => o.ToString(),
             })));
         WriteAtomic(Path.Combine(runDir, "metrics.csv"), csv.ToString());
+    }
+
+    private static int TerminalWidth()
+    {
+        try { return Console.IsErrorRedirected || Console.WindowWidth <= 0 ? 120 : Console.WindowWidth; }
+        catch (IOException) { return 120; }
     }
 
     internal static void WriteAtomic(string path, string text)
