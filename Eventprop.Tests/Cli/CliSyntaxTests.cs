@@ -154,6 +154,24 @@ public sealed class CliSyntaxTests
         Assert.DoesNotContain("Details:", info.Out);
     }
 
+    [Theory]
+    [InlineData(new[] { "train" }, true)]
+    [InlineData(new[] { "--verbose", "study", "--config", "x.json" }, true)]
+    [InlineData(new[] { "train", "--help" }, true)]
+    [InlineData(new[] { "evaluate", "--model", "m.h5" }, false)]
+    [InlineData(new[] { "data", "info", "f.h5" }, false)]
+    [InlineData(new string[0], false)]
+    public void CtrlCStopsAfterTheEpochOnlyForTrainAndStudy(string[] args, bool graceful) => Assert.Equal(graceful, Program.IsGraceful(args));
+
+    [Fact]
+    public void AResponseFileThatRunsTrainIsGraceful()
+    {
+        string rsp = Path.Combine(Path.GetTempPath(), $"eventprop-{Guid.NewGuid():N}.rsp");
+        File.WriteAllLines(rsp, ["train", "--epochs", "2"]);
+        try { Assert.True(Program.IsGraceful(["@" + rsp])); }
+        finally { File.Delete(rsp); }
+    }
+
     [Fact]
     public void VersionIsTheInformationalVersion()
     {

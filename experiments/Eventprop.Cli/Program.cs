@@ -15,7 +15,7 @@ public static class Program
     public static int Main(string[] args)
     {
         using var stop = new CancellationTokenSource();
-        bool graceful = args.FirstOrDefault(x => x != "--verbose") is "train" or "study";
+        bool graceful = IsGraceful(args);
         Console.CancelKeyPress += (_, e) =>
         {
             if (!graceful || stop.IsCancellationRequested) return; // terminate now (the runtime exits as killed by SIGINT: 130)
@@ -24,6 +24,18 @@ public static class Program
             stop.Cancel();
         };
         return Run(args, Console.Out, Console.Error, stop.Token);
+    }
+
+    /// <summary>Whether <paramref name="args"/> run <c>train</c> or <c>study</c> (also through a response file or after an alias).</summary>
+    internal static bool IsGraceful(string[] args)
+    {
+        try
+        {
+            var result = CommandLineSyntax.Build(TextWriter.Null, TextWriter.Null, default)
+                .Parse(args.Where(x => x != CommandLineSyntax.Verbose).ToArray(), CommandLineSyntax.Parser);
+            return result.CommandResult.Command.Name is "train" or "study";
+        }
+        catch (IOException) { return false; } // an unreadable response file: the run reports it
     }
 
     /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and one-line errors to <paramref name="error"/>.</summary>
