@@ -8,15 +8,6 @@ namespace Eventprop.Cli;
 /// <summary><c>eventprop evaluate</c>: accuracy, confusion matrix, per-class accuracy and activity of a trained checkpoint.</summary>
 public static class EvaluateCommand
 {
-    internal const string Help = """
-        eventprop evaluate --model RUN_DIR/checkpoint.h5 [--data DIR] [--split test|validation|train] [--set key=value ...] [--device D]
-
-        Rebuilds the run from the config.json beside the checkpoint (the same data, splits and network), loads the
-        parameters and prints loss, accuracy, mean spikes per hidden neuron and trial, per-class accuracy and the
-        confusion matrix (rows: true class, columns: predicted) of the chosen split (default: test).
-        --device D: auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device).
-        """;
-
     /// <summary>Runs <c>evaluate</c>; notes about the data (cropped input spikes) go to <paramref name="notes"/> (standard error).</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter? notes = null)
     {

@@ -11,25 +11,6 @@ namespace Eventprop.Cli;
 /// <summary><c>eventprop gradient</c> and <c>eventprop gradcheck</c>.</summary>
 public static class GradientCommands
 {
-    internal const string GradientHelp = """
-        eventprop gradient --model MODEL.json --sample SAMPLE.json [--loss NAME] [--engine exact|stepped] [--dt MS] [--method eventprop|fd] [--json]
-
-        The loss and every gradient (weights [pre][post], τm and τs per neuron) of one trial. File formats: docs/formats.md.
-          --loss NAME     sum, sum_exp (default), max, entropy, first_spike
-          --engine        exact (default, event-driven, double) or stepped (time-stepped, float32; --dt, default 0.1 ms)
-          --method        eventprop (default, the adjoint) or fd (finite differences of the exact engine's loss)
-          --json          print JSON (default: a readable summary)
-        """;
-
-    internal const string GradCheckHelp = """
-        eventprop gradcheck [--model MODEL.json --sample SAMPLE.json] [--loss NAME] [--seed N]
-
-        Compares the exact engine's Eventprop gradients with finite differences (Ridders). Without --model: a random
-        5 → 4 (recurrent) → 3 network and a random trial from --seed. Prints the worst relative and absolute error per
-        parameter group; exit code 0 when all agree (rel. 1e-5 or abs. 1e-9), 3 when not, 4 when the case is discarded
-        (a spike grazes threshold or a spike count changes within the step).
-        """;
-
     /// <summary>Runs <c>gradient</c>.</summary>
     public static int Gradient(IReadOnlyList<string> args, TextWriter output)
     {

@@ -154,6 +154,23 @@ public static class Plots
         _ => double.NaN,
     };
 
+    /// <summary>The platforms whose native drawing libraries the eventprop tool package ships (Eventprop.Cli.csproj).</summary>
+    internal const string PackagedPlatforms = "linux-x64, linux-arm64 and win-x64";
+
+    /// <summary>
+    /// Why the plots could not be written, in one line: a missing native drawing library (SkiaSharp's, which the figures
+    /// need) is named as such, with the platform; anything else is the innermost exception's message.
+    /// </summary>
+    internal static string Problem(Exception e)
+    {
+        var chain = new List<Exception>();
+        for (Exception? x = e; x is not null; x = x.InnerException) chain.Add(x);
+        if (chain.Any(x => x is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException))
+            return $"the native drawing library (libSkiaSharp) is missing for this platform, {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}; "
+                + $"the eventprop package ships it for {PackagedPlatforms}, 'dotnet run' from the repository for every platform";
+        return RunConfig.OneLine(chain[^1].Message);
+    }
+
     private static void Save(string basePath, Plot plot, int width, int height)
     {
         Atomic(basePath + ".png", tmp => plot.SavePng(tmp, width, height));

@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Training;
 
@@ -6,20 +8,6 @@ namespace Eventprop.Cli;
 /// <summary>Entry point of the <c>eventprop</c> command.</summary>
 public static class Program
 {
-    private const string Usage = """
-        eventprop — train spiking neural networks with exact gradients (Eventprop)
-
-        Commands:
-          train       train a network; no arguments = the quick start (randman, < 2 min on 2 cores)
-          evaluate    accuracy, per-class accuracy and confusion matrix of a trained checkpoint
-          gradient    loss and every gradient of one trial as JSON (--model MODEL.json --sample SAMPLE.json)
-          gradcheck   Eventprop against finite differences on a given or random network
-          data        data info FILE | data download --to DIR
-          bench       speed and memory of the time-stepped engine on SHD-sized networks (a table)
-          study       several training runs (series × sweep × seeds) into one table and one plot
-        Run 'eventprop <command> --help' for its options. Add --verbose to see the stack trace of an unexpected error.
-        """;
-
     /// <summary>
     /// Process entry point. Ctrl-C (SIGINT) stops <c>train</c> and <c>study</c> after the current epoch (with a checkpoint)
     /// and exits with 130; a second Ctrl-C, or Ctrl-C in any other command, ends the process at once (also 130).
@@ -27,7 +15,7 @@ public static class Program
     public static int Main(string[] args)
     {
         using var stop = new CancellationTokenSource();
-        bool graceful = args.FirstOrDefault(x => x != "--verbose") is "train" or "study";
+        bool graceful = IsGraceful(args);
         Console.CancelKeyPress += (_, e) =>
         {
             if (!graceful || stop.IsCancellationRequested) return; // terminate now (the runtime exits as killed by SIGINT: 130)
@@ -36,6 +24,18 @@ public static class Program
             stop.Cancel();
         };
         return Run(args, Console.Out, Console.Error, stop.Token);
+    }
+
+    /// <summary>Whether <paramref name="args"/> run <c>train</c> or <c>study</c> (also through a response file or after an alias).</summary>
+    internal static bool IsGraceful(string[] args)
+    {
+        try
+        {
+            var result = CommandLineSyntax.Build(TextWriter.Null, TextWriter.Null, default)
+                .Parse(args.Where(x => x != CommandLineSyntax.Verbose).ToArray(), CommandLineSyntax.Parser);
+            return result.CommandResult.Command.Name is "train" or "study";
+        }
+        catch (IOException) { return false; } // an unreadable response file: the run reports it
     }
 
     /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="output"/> and one-line errors to <paramref name="error"/>.</summary>
@@ -52,29 +52,22 @@ public static class Program
         var rest = args.Where(x => x != "--verbose").ToArray();
         try
         {
-            if (rest.Length == 0 || rest[0] is "--help" or "-h" or "help")
+            if (rest.Length > 0 && rest[0] == "help") rest[0] = "--help";
+            var root = CommandLineSyntax.Build(output, error, stop);
+            var result = root.Parse(rest.Length == 0 ? ["--help"] : rest, CommandLineSyntax.Parser);
+            if (result.Errors.Count > 0 && result.Action is not HelpAction)
             {
-                output.WriteLine(Usage);
-                return rest.Length == 0 ? 2 : 0;
+                error.WriteLine($"error: {ParseErrorMessage.For(result, rest)}");
+                return ExitCodes.UserError;
             }
-            string command = rest[0];
-            var tail = rest[1..];
-            if (tail.Contains("--help") || tail.Contains("-h"))
+            if (result.Action is not HelpAction && result.GetResult(root.Options.OfType<VersionOption>().Single()) is not null)
             {
-                output.WriteLine(HelpFor(command));
-                return 0;
+                output.WriteLine(CommandLineSyntax.Version);
+                return ExitCodes.Success;
             }
-            return command switch
-            {
-                "train" => TrainCommand.Run(tail, output, stop),
-                "evaluate" => EvaluateCommand.Run(tail, output, error),
-                "gradient" => GradientCommands.Gradient(tail, output),
-                "gradcheck" => GradientCommands.GradCheck(tail, output),
-                "data" => DataCommands.Run(tail, output),
-                "bench" => BenchCommand.Run(tail, output),
-                "study" => StudyCommand.Run(tail, output, stop),
-                _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench, study (eventprop --help)."),
-            };
+            int code = result.Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            if (result.Action is HelpAction) HelpDetails.Write(result, output);
+            return rest.Length == 0 ? ExitCodes.UserError : code; // no command: the help, as a usage error
         }
         catch (UserError e)
         {
@@ -107,16 +100,4 @@ public static class Program
             message = message[..hint] + " Lower the initial weights (network.*_init) or training.learning_rate, and check the time constants (network.tau_*).";
         return message;
     }
-
-    private static string HelpFor(string command) => command switch
-    {
-        "train" => TrainCommand.Help,
-        "evaluate" => EvaluateCommand.Help,
-        "gradient" => GradientCommands.GradientHelp,
-        "gradcheck" => GradientCommands.GradCheckHelp,
-        "data" => DataCommands.Help,
-        "bench" => BenchCommand.Help,
-        "study" => StudyCommand.Help,
-        _ => throw new UserError($"Unknown command '{command}'; commands: train, evaluate, gradient, gradcheck, data, bench, study."),
-    };
 }

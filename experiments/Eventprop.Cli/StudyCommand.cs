@@ -61,19 +61,6 @@ public sealed record StudySweep
 /// <summary><c>eventprop study</c>: runs a <see cref="StudyConfig"/> and writes results.csv, results.md and a plot.</summary>
 public static class StudyCommand
 {
-    internal const string Help = """
-        eventprop study --config STUDY.json [--set key=value ...] [--out DIR [--overwrite]] [--data DIR] [--quiet]
-
-        Trains every series of the study (× every sweep value × every seed) from its base config, one run directory each, and
-        writes one table (results.csv, results.md: test accuracy mean ± std over seeds, seconds per epoch, peak managed
-        memory during the run) and one plot (results.png/.svg: test accuracy against the sweep value, or per epoch without a sweep).
-          --set key=value  override a key of the base config for every run (e.g. --set training.epochs=5)
-          --seeds 1,2      replace the study's seeds     --values 0,10,100  replace the sweep values
-          --series 1,3     run only these series (numbered from 1 in the study file)
-          --overwrite      replace an earlier study in --out DIR (without it a non-empty DIR is refused)
-        Shipped studies: experiments/configs/studies/randman_surrogate_study.json, experiments/configs/studies/randman_eventprop_vs_bptt.json.
-        """;
-
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -301,7 +288,7 @@ public static class StudyCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
         {
-            return RunConfig.OneLine(e.Message);
+            return Plots.Problem(e);
         }
     }
 }

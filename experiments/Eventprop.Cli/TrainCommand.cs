@@ -15,30 +15,6 @@ namespace Eventprop.Cli;
 /// <summary><c>eventprop train</c>: the quick start without arguments, or a JSON config with overrides.</summary>
 public static class TrainCommand
 {
-    internal const string Help = """
-        eventprop train [--config FILE.json] [--set key=value ...] [--data DIR] [--out DIR [--overwrite]] [--seed N] [--epochs N] [--device D] [--method M] [--quiet]
-        eventprop train --resume RUN_DIR [--epochs N]
-
-        Without --config: the quick start (generated randman, 10 classes; 30 → 128 recurrent → 10; stepped engine dt 1 ms; sum_exp; 30 epochs).
-        Writes a run directory (default runs/<name>-<UTC time>; it must be new or empty): config.json (resolved),
-        checkpoint_config.json, metrics.csv, metrics.json, summary.json, checkpoint.h5, model.json and the plots
-        learning_curves.png/.svg and trial_raster.png/.svg. Config keys: docs/cli.md; shipped configs: experiments/configs/.
-          --config FILE   JSON config               --set key=value  override a config key (dotted, repeatable)
-          --data DIR      directory of data files   --out DIR        run directory
-          --seed N        seed for every random choice   --epochs N  number of epochs
-          --device D      auto (CUDA if present, else CPU), cpu, cuda or ilgpu-cpu (= engine.device)
-          --method M      eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)
-          --quiet         print only the final line
-          --overwrite     replace the earlier run in --out DIR (without it a non-empty DIR is refused)
-          --resume DIR    continue the run in DIR from its checkpoint (same config; --epochs sets the new total;
-                          --device and engine.threads may change, with a recorded warning)
-          --cv speaker    leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in
-                          DIR/speaker-<id>, then cv_summary.json/.csv (validation accuracy per fold, mean ± sd)
-        --set reaches list entries: --set network.hidden[1].size=64 (network.hidden is a number or a list of layers).
-        One process writes a run directory at a time (docs/cli.md: run directories). Ctrl-C finishes the current epoch,
-        writes the checkpoint and summary, and exits with 130.
-        """;
-
     /// <summary>The stepped engine on engine.device (auto: CUDA when present, else the CPU engine); a missing GPU is a one-line user error.</summary>
     internal static IGradientEngine CreateSteppedEngine(RunConfig c, bool learnTau)
     {
@@ -170,8 +146,9 @@ public static class TrainCommand
             if (!quiet)
                 output.WriteLine(Inv($"{m.Epoch,5} {m.TrainingLoss,7:F4} {Pct(m.TrainingAccuracy)} {Pct(m.ValidationAccuracy)} {Pct(testAccuracy)} {spikes,12:F2} {m.LearningRate,11:G3} {m.Seconds,6:F1}"));
         });
-        // A progress bar with ETA on the terminal (standard error), unless --quiet or standard error is redirected (logs).
-        var bar = !quiet && !Console.IsErrorRedirected ? new ProgressBar(Console.Error, p.Options.Epochs) : null;
+        // Progress with ETA on standard error, unless --quiet: a bar fitted to the terminal, or plain lines when standard
+        // error is redirected (logs).
+        var bar = quiet ? null : new ProgressBar(Console.Error, p.Options.Epochs, width: TerminalWidth(), plain: Console.IsErrorRedirected);
         ITrainingCallback[] hooks = bar is null ? [metricsHook, checkpoints] : [bar, metricsHook, checkpoints];
         bool interrupted = false;
         while (trainer.State.Epoch < p.Options.Epochs && !trainer.State.Stopped)
@@ -314,7 +291,7 @@ public static class TrainCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)
         {
-            return RunConfig.OneLine(e.Message);
+            return Plots.Problem(e);
         }
     }
 
@@ -424,6 +401,12 @@ public static class TrainCommand
                 var o => o.ToString(),
             })));
         WriteAtomic(Path.Combine(runDir, "metrics.csv"), csv.ToString());
+    }
+
+    private static int TerminalWidth()
+    {
+        try { return Console.IsErrorRedirected || Console.WindowWidth <= 0 ? 120 : Console.WindowWidth; }
+        catch (IOException) { return 120; }
     }
 
     internal static void WriteAtomic(string path, string text)
