@@ -257,8 +257,8 @@ public sealed partial class GpuSteppedEngine
             var traceI = Download(w.TraceI, trace);
             var evaluations = new LossEvaluation[B];
             var impulseSlopes = new double[B][];
-            var rateMem = SteppedEngine.ReadoutRates(plan, true);
-            var rateSyn = SteppedEngine.ReadoutRates(plan, false);
+            var rateMem = plan.ReadoutRates(true);
+            var rateSyn = plan.ReadoutRates(false);
             Parallel(B, b =>
             {
                 int len = R * (N + 1);

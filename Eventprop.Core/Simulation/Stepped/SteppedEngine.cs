@@ -317,7 +317,7 @@ public sealed partial class SteppedEngine : IGradientEngine
                 var trial = trials[b];
                 trial.Reset(plan, batch[b], labels[b], snapshotInterval);
                 Forward(plan, trial, ws, b);
-                var trace = new SteppedReadoutTrace(ws.TraceV, ws.TraceI, ReadoutRates(plan, true), ReadoutRates(plan, false), Dt, Steps,
+                var trace = new SteppedReadoutTrace(ws.TraceV, ws.TraceI, plan.ReadoutRates(true), plan.ReadoutRates(false), Dt, Steps,
                     ReadoutSpikeTimes(plan, trial));
                 trial.Evaluation = loss.Evaluate(trace, labels[b]);
                 trial.ImpulseSlopes = ReadoutDrive.ImpulseSlopes(trial.Evaluation.Drive, trace, plan);
@@ -336,13 +336,6 @@ public sealed partial class SteppedEngine : IGradientEngine
         if (!double.IsFinite(e.Value))
             throw new InvalidOperationException($"Loss '{loss.Name}' is {e.Value} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
         throw new InvalidOperationException($"Loss '{loss.Name}' returned {e.Outputs.Length} outputs but the readout has {plan.ReadoutSize} neurons.");
-    }
-
-    internal static double[] ReadoutRates(SteppedPlan plan, bool membrane)
-    {
-        var r = new double[plan.ReadoutSize];
-        Array.Copy(membrane ? plan.RateMem : plan.RateSyn, plan.ReadoutOffset, r, 0, r.Length);
-        return r;
     }
 
     internal static double[][] ReadoutSpikeTimes(SteppedPlan plan, SteppedTrial trial)
