@@ -3,6 +3,7 @@ using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
+using Eventprop.Core.Simulation.Pipeline;
 using Eventprop.Core.Simulation.Stepped;
 using Eventprop.Core.Simulation.Stepped.Backend;
 using ILGPU;
@@ -26,15 +27,11 @@ public sealed partial class GpuSteppedEngine
         var stream = _accelerator.DefaultStream;
 
         var regJump = new float[n];
-        if (regularization is { Strength: > 0 })
+        if (RegularizationJumps.Active(regularization))
         {
-            double tauReadout = network.TauMem(network.Readout.Name).Values.Average();
-            foreach (var pop in plan.Populations.Where(p => !p.IsReadout))
-            {
-                if (!run.HiddenCounts.TryGetValue(pop.Population.Name, out var c)) continue;
-                for (int i = 0; i < pop.Size; i++)
-                    regJump[pop.Offset + i] = NeuronStepFunctions.RegularizationJump(tauReadout, regularization.Strength, regularization.TargetSpikes, c[i], B);
-            }
+            var jumps = new double[n];
+            RegularizationJumps.Fill(network, run.HiddenCounts, B, regularization!, pop => plan.PopulationOffset[pop.Index], jumps);
+            for (int g = 0; g < n; g++) regJump[g] = (float)jumps[g];
         }
 
         // The loss drives as per-step additive terms, impulses per grid point and ∂L/∂t per spike (host, once per batch).

@@ -3,6 +3,7 @@ using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
+using Eventprop.Core.Simulation.Pipeline;
 using Eventprop.Core.Simulation.Stepped;
 using Eventprop.Core.Simulation.Stepped.Backend;
 using ILGPU;
@@ -68,22 +69,8 @@ public sealed partial class GpuSteppedEngine
         ArgumentNullException.ThrowIfNull(loss);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         var plan = PreparePlan(network);
-        bool spikingReadout = network.Readout.IsSpiking;
-        if (loss.Readout == ReadoutKind.Spiking && !spikingReadout)
-            throw new ArgumentException($"Loss '{loss.Name}' needs a spiking readout but '{network.Readout.Name}' is a leaky integrator; build it with Readout(..., spiking: true).");
-        if (loss.Readout == ReadoutKind.LeakyIntegrator && spikingReadout)
-            throw new ArgumentException($"Loss '{loss.Name}' reads readout voltages but '{network.Readout.Name}' is spiking; build it with Readout(..., spiking: false).");
+        var labels = BatchValidation.CheckBatch(network, batch, loss, Duration);
         int B = batch.Count, N = Steps, n = plan.NeuronCount, R = plan.ReadoutSize, inputs = plan.InputSize;
-        var labels = new int[B];
-        for (int b = 0; b < B; b++)
-        {
-            var s = batch[b] ?? throw new ArgumentException($"Sample {b} of the batch is null.", nameof(batch));
-            if (s.Label < 0 || s.Label >= network.Readout.Size)
-                throw new ArgumentException($"Sample {b} of the batch has label {s.Label}, which is not a class of readout '{network.Readout.Name}' (0…{network.Readout.Size - 1}).", nameof(batch));
-            if (s.MaxChannel >= inputs)
-                throw new ArgumentException($"Sample {b} of the batch uses input channel {s.MaxChannel} but input '{network.Input.Name}' has {inputs} channels (0…{inputs - 1}); the data and the network's input size do not match.");
-            labels[b] = s.Label;
-        }
 
         // Binned inputs: channels in time order, and per trial and step the first input at that step or later.
         var inputStart = new int[B * (N + 1)];
@@ -216,14 +203,11 @@ public sealed partial class GpuSteppedEngine
             }
 
             var counts = Download(w.SpikeCounts, bn);
-            var hidden = new Dictionary<string, long[]>();
+            var hidden = HiddenSpikeCounts.Create(network);
             foreach (var pop in network.Hidden)
             {
-                var c = new long[pop.Size];
                 int off = plan.PopulationOffset[pop.Index];
-                for (int b = 0; b < B; b++)
-                    for (int i = 0; i < pop.Size; i++) c[i] += counts[b * n + off + i];
-                hidden[pop.Name] = c;
+                for (int b = 0; b < B; b++) HiddenSpikeCounts.Add(hidden, pop, counts.AsSpan(b * n + off, pop.Size));
             }
 
             if (DeviceLosses && DeviceLossRate(loss, out double rate))
@@ -236,8 +220,7 @@ public sealed partial class GpuSteppedEngine
                 var predictions = new int[B];
                 for (int b = 0; b < B; b++)
                 {
-                    if (!double.IsFinite(values[b]))
-                        throw new InvalidOperationException($"Loss '{loss.Name}' is {values[b]} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
+                    BatchLoss.CheckValue(loss, values[b], b);
                     int best = 0;
                     for (int k = 1; k < R; k++)
                         if (outputs[b * R + k] > outputs[b * R + best]) best = k;
@@ -257,8 +240,8 @@ public sealed partial class GpuSteppedEngine
             var traceI = Download(w.TraceI, trace);
             var evaluations = new LossEvaluation[B];
             var impulseSlopes = new double[B][];
-            var rateMem = SteppedEngine.ReadoutRates(plan, true);
-            var rateSyn = SteppedEngine.ReadoutRates(plan, false);
+            var rateMem = plan.ReadoutRates(true);
+            var rateSyn = plan.ReadoutRates(false);
             Parallel(B, b =>
             {
                 int len = R * (N + 1);
@@ -266,10 +249,7 @@ public sealed partial class GpuSteppedEngine
                 var ti = traceI.AsSpan(b * len, len).ToArray();
                 var readoutTrace = new SteppedReadoutTrace(tv, ti, rateMem, rateSyn, Dt, N, ReadoutSpikeTimes(plan, b, spikeEnd, spikeNeuron, counts));
                 var e = loss.Evaluate(readoutTrace, labels[b]);
-                if (!double.IsFinite(e.Value))
-                    throw new InvalidOperationException($"Loss '{loss.Name}' is {e.Value} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
-                if (e.Outputs.Length != R)
-                    throw new InvalidOperationException($"Loss '{loss.Name}' returned {e.Outputs.Length} outputs but the readout has {R} neurons.");
+                BatchLoss.CheckEvaluation(loss, e, R, b);
                 evaluations[b] = e;
                 impulseSlopes[b] = ReadoutDrive.ImpulseSlopes(e.Drive, readoutTrace, plan);
             });
@@ -278,7 +258,7 @@ public sealed partial class GpuSteppedEngine
             {
                 Plan = plan, Views = w, Dims = dims, Labels = labels, SpikeEnd = spikeEnd, SpikeNeuron = spikeNeuron, SpikeCounts = counts,
                 TraceV = traceV, TraceI = traceI, Evaluations = evaluations, ImpulseSlopes = impulseSlopes, HiddenCounts = hidden,
-                Values = evaluations.Select(e => e.Value).ToArray(), Predictions = evaluations.Select(e => e.Prediction).ToArray(),
+                Values = evaluations.Select(e => e.Value).ToArray(), Predictions = BatchLoss.Predictions(evaluations),
             };
         }
     }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Pipeline;
 
 namespace Eventprop.Core.Simulation;
 
@@ -54,14 +55,19 @@ public sealed class ExactEngine : IGradientEngine
     private readonly RecordArrayPool _pool = new();
 
     /// <summary>Runs the forward pass of one trial and records it.</summary>
-    public ExactTrial Simulate(Network network, SpikeSample sample) => Forward(new ExactPlan(network), sample);
+    public ExactTrial Simulate(Network network, SpikeSample sample)
+    {
+        var plan = new ExactPlan(network);
+        BatchValidation.CheckInput(network, sample, null, Duration);
+        return Forward(plan, sample);
+    }
 
     /// <summary>Runs the forward pass and evaluates <paramref name="loss"/> on one trial (no gradient).</summary>
     public LossEvaluation Evaluate(Network network, SpikeSample sample, ILoss loss)
     {
-        CheckReadout(network, loss);
+        BatchValidation.CheckReadout(network, loss);
         var trial = Simulate(network, sample);
-        var evaluation = loss.Evaluate(trial.Readout, RequireLabel(sample, network));
+        var evaluation = loss.Evaluate(trial.Readout, BatchValidation.CheckLabel(network, sample, null));
         trial.ReleaseRecords();
         return evaluation;
     }
@@ -71,7 +77,7 @@ public sealed class ExactEngine : IGradientEngine
     {
         var (plan, labels) = CheckBatch(network, batch, loss);
         var evals = new LossEvaluation[batch.Count];
-        var counts = NewSpikeCounts(network);
+        var counts = HiddenSpikeCounts.Create(network);
         for (int b = 0; b < batch.Count; b++)
         {
             var trial = Forward(plan, batch[b]);
@@ -79,7 +85,7 @@ public sealed class ExactEngine : IGradientEngine
             AddSpikeCounts(network, trial, counts);
             trial.ReleaseRecords();
         }
-        return new EvaluationResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, counts);
+        return new EvaluationResult(BatchLoss.MeanLoss(evals), BatchLoss.Predictions(evals), labels, counts);
     }
 
     /// <summary>The loss of one trial and its gradient with respect to every parameter.</summary>
@@ -105,10 +111,10 @@ public sealed class ExactEngine : IGradientEngine
         regularization?.Validate();
         var (plan, labels) = CheckBatch(network, batch, loss);
         var evals = new LossEvaluation[batch.Count];
-        var counts = NewSpikeCounts(network);
+        var counts = HiddenSpikeCounts.Create(network);
         var gradient = network.Parameters.ZerosLike();
         var trials = new ExactTrial[keepTrials ? batch.Count : 0];
-        if (regularization is not { Strength: > 0 })
+        if (!RegularizationJumps.Active(regularization))
         {
             // One trial at a time: forward, loss, backward, then its records can go.
             for (int b = 0; b < batch.Count; b++)
@@ -132,15 +138,7 @@ public sealed class ExactEngine : IGradientEngine
                 AddSpikeCounts(network, all[b], counts);
             }
             var regJump = new double[plan.NeuronCount];
-            double tauReadout = network.TauMem(network.Readout.Name).Values.Average();
-            double n = batch.Count;
-            foreach (var pop in network.Hidden)
-            {
-                int off = plan.PopulationOffset[pop.Index];
-                var c = counts[pop.Name];
-                for (int i = 0; i < pop.Size; i++)
-                    regJump[off + i] = tauReadout * regularization.Strength * (c[i] / n - regularization.TargetSpikes) / n;
-            }
+            RegularizationJumps.Fill(network, counts, batch.Count, regularization!, pop => plan.PopulationOffset[pop.Index], regJump);
             for (int b = 0; b < batch.Count; b++)
             {
                 Backward(plan, all[b], evals[b].Drive.Scaled(1.0 / batch.Count), gradient, regJump);
@@ -148,62 +146,25 @@ public sealed class ExactEngine : IGradientEngine
                 else all[b].ReleaseRecords();
             }
         }
-        return new ExactGradientResult(evals.Average(e => e.Value), evals.Select(e => e.Prediction).ToArray(), labels, counts, gradient, trials);
+        return new ExactGradientResult(BatchLoss.MeanLoss(evals), BatchLoss.Predictions(evals), labels, counts, gradient, trials);
     }
 
     private (ExactPlan Plan, int[] Labels) CheckBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.");
-        CheckReadout(network, loss);
-        var labels = new int[batch.Count];
-        for (int b = 0; b < batch.Count; b++) labels[b] = RequireLabel(batch[b], network);
+        var labels = BatchValidation.CheckBatch(network, batch, loss, Duration);
         return (new ExactPlan(network), labels);
     }
 
-    private static Dictionary<string, long[]> NewSpikeCounts(Network network) =>
-        network.Hidden.ToDictionary(p => p.Name, p => new long[p.Size]);
-
     private static void AddSpikeCounts(Network network, ExactTrial trial, Dictionary<string, long[]> counts)
     {
-        foreach (var pop in network.Hidden)
-        {
-            var c = counts[pop.Name];
-            var k = trial.SpikeCounts(pop.Name);
-            for (int i = 0; i < c.Length; i++) c[i] += k[i];
-        }
-    }
-
-    private static void CheckReadout(Network network, ILoss loss)
-    {
-        ArgumentNullException.ThrowIfNull(loss);
-        bool spiking = network.Readout.IsSpiking;
-        if (loss.Readout == ReadoutKind.Spiking && !spiking)
-            throw new ArgumentException($"Loss '{loss.Name}' needs a spiking readout but '{network.Readout.Name}' is a leaky integrator; build it with Readout(..., spiking: true).");
-        if (loss.Readout == ReadoutKind.LeakyIntegrator && spiking)
-            throw new ArgumentException($"Loss '{loss.Name}' reads readout voltages but '{network.Readout.Name}' is spiking; build it with Readout(..., spiking: false).");
-    }
-
-    private static int RequireLabel(SpikeSample sample, Network network)
-    {
-        ArgumentNullException.ThrowIfNull(sample);
-        if (sample.Label < 0 || sample.Label >= network.Readout.Size)
-            throw new ArgumentException($"Sample label {sample.Label} is not a class of readout '{network.Readout.Name}' (0…{network.Readout.Size - 1}).");
-        return sample.Label;
+        foreach (var pop in network.Hidden) HiddenSpikeCounts.Add(counts, pop, trial.SpikeCounts(pop.Name));
     }
 
     // ---------------------------------------------------------------- forward
 
     private ExactTrial Forward(ExactPlan plan, SpikeSample sample)
     {
-        ArgumentNullException.ThrowIfNull(sample);
-        if (sample.MaxChannel >= plan.InputSize)
-        {
-            var ch = sample.Channels;
-            int bad = 0;
-            while (ch[bad] < plan.InputSize) bad++;
-            throw new ArgumentException($"Input spike {bad} is on channel {ch[bad]} but input '{plan.Network.Input.Name}' has {plan.InputSize} channels (0…{plan.InputSize - 1}).");
-        }
+        ArgumentNullException.ThrowIfNull(sample); // its input was checked by BatchValidation (channels, times in [0, T))
         double T = Duration;
         int n = plan.NeuronCount;
         int nIn = 0;

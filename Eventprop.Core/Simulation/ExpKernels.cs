@@ -13,7 +13,7 @@ namespace Eventprop.Core.Simulation;
 /// about the mean node, so the results are smooth in the rates to full double precision.</para>
 /// <para>All rates must be ≥ 0 and Δ ≥ 0, so no term overflows.</para>
 /// </remarks>
-internal static class ExpKernels
+public static class ExpKernels
 {
     /// <summary>Spread (in units of 1/Δ) below which the Taylor form is used; above it the recursion loses &lt; 1 digit.</summary>
     private const double TaylorSpread = 0.5;

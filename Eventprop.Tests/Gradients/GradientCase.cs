@@ -126,7 +126,10 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
             times[s] = InputSpan * D * rng.NextDouble();
             channels[s] = rng.Next(Inputs);
         }
-        var sample = new SpikeSample(times, channels, label: rng.Next(Readout));
+        // Inputs drawn past T (InputSpan > 1) are cropped, as the data loaders do: the engines take spikes in [0, T) only.
+        // The draws are unchanged, so every case is the trial the engines simulated when they ignored such spikes.
+        var kept = Enumerable.Range(0, InputSpikes).Where(s => times[s] < D).ToArray();
+        var sample = new SpikeSample(kept.Select(s => times[s]).ToArray(), kept.Select(s => channels[s]).ToArray(), label: rng.Next(Readout));
         if (!SpikingReadout) ScaleReadout(network, sample, Duration, zTarget);
         return (network, sample);
     }

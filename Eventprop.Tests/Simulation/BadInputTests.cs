@@ -94,13 +94,22 @@ public class BadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new ExactEngine(duration));
 
     [Fact]
-    public void InputSpikesAtOrAfterTheEndOfTheTrialHaveNoEffect()
+    public void InputSpikesAtOrAfterTheEndOfTheTrialAreRejectedNamingTrialChannelTimeAndT()
     {
+        // Sample() has a spike on channel 1 at 9 ms: past T = 5 ms. The engines take [0, T) only; the loaders crop.
         var engine = new ExactEngine(5);
-        var trial = engine.Simulate(Net(), Sample());
-        Assert.Equal(4, trial.InputSpikeCount); // 9 ms is past T = 5 ms
-        var without = new SpikeSample([1.0, 2.0, 3.5, 4.0], [0, 1, 2, 0], 0);
-        Assert.Equal(engine.Evaluate(Net(), without, Loss.Sum()).Value, engine.Evaluate(Net(), Sample(), Loss.Sum()).Value);
+        var batch = new[] { new SpikeSample([1.0], [0], 0), Sample() };
+        var e = Assert.Throws<ArgumentException>(() => engine.Evaluate(Net(), batch, Loss.Sum()));
+        Assert.Contains("Sample 1 of the batch", e.Message);
+        Assert.Contains("channel 1", e.Message);
+        Assert.Contains("at 9 ms", e.Message);
+        Assert.Contains("[0, 5) ms", e.Message);
+        Assert.Contains("crop", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Throws<ArgumentException>(() => engine.Simulate(Net(), Sample()));
+        // A spike exactly at T is outside [0, T) too; one just before T is inside.
+        Assert.Contains("at 5 ms", Assert.Throws<ArgumentException>(() => engine.Simulate(Net(), new SpikeSample([5.0], [2]))).Message);
+        Assert.Equal(1, engine.Simulate(Net(), new SpikeSample([4.999], [2])).InputSpikeCount);
     }
 
     [Fact]

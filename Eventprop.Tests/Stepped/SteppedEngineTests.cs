@@ -119,18 +119,26 @@ public class SteppedEngineTests
     }
 
     [Fact]
-    public void Inputs_at_or_after_T_have_no_effect()
+    public void Inputs_rounding_to_T_have_no_effect_and_inputs_at_or_after_T_are_rejected()
     {
         var (net, batch) = RecurrentBatch(1);
         var s = batch[0];
-        var times = s.Times.ToArray().Concat([39.8, 40.0, 55.0]).ToArray(); // 39.8 rounds to the grid point T with dt = 0.5
-        var channels = s.Channels.ToArray().Concat([0, 1, 2]).ToArray();
+        var times = s.Times.ToArray().Append(39.8).ToArray(); // 39.8 < T rounds to the grid point T with dt = 0.5
+        var channels = s.Channels.ToArray().Append(0).ToArray();
         var padded = new SpikeSample(times, channels, s.Label);
         var engine = new SteppedEngine(0.5, 40);
         var a = engine.Gradient(net, [s], Loss.Sum());
         var b = engine.Gradient(net, [padded], Loss.Sum());
         for (int p = 0; p < a.Gradient.Count; p++) Assert.Equal(a.Gradient[p].Values, b.Gradient[p].Values);
         Assert.Equal(s.Count, engine.Simulate(net, padded).InputSpikeCount);
+        foreach (double late in new[] { 40.0, 55.0 })
+        {
+            var outside = new SpikeSample(s.Times.ToArray().Append(late).ToArray(), s.Channels.ToArray().Append(1).ToArray(), s.Label);
+            var e = Assert.Throws<ArgumentException>(() => engine.Gradient(net, [s, outside], Loss.Sum()));
+            Assert.Contains($"Sample 1 of the batch has an input spike on channel 1 at {late} ms, outside the trial [0, 40) ms", e.Message);
+            Assert.Contains("crop", e.Message);
+            Assert.Throws<ArgumentException>(() => engine.Simulate(net, outside));
+        }
     }
 
     [Fact]

@@ -14,7 +14,7 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// τ-gradient integrals get the matching closed-form corrections. Exponential terms are exact this way; a voltage-
 /// dependent drive is taken as constant over each step at the mean of its values at both ends (trapezoidal rule).</para>
 /// </remarks>
-internal sealed class ReadoutDrive
+public sealed class ReadoutDrive
 {
     private readonly List<double> _rates = [];
     private readonly List<double[]> _coefficients = [];
@@ -40,6 +40,7 @@ internal sealed class ReadoutDrive
     /// </summary>
     public IReadOnlyList<(int Grid, int Neuron, double Offset, double DLossdV, double CornerSlope)> Impulses => _impulses;
 
+    /// <summary>Whether the drive has ∂L/∂t terms at readout spikes.</summary>
     public bool HasSpikeTimeTerms => _spikeTimeTerms.Count > 0;
 
     /// <summary>Reads <paramref name="drive"/> (already scaled to the batch mean) for readout neurons with the given τ's.</summary>

@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
+using Eventprop.Core.Simulation.Pipeline;
 using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
@@ -128,7 +129,8 @@ public sealed partial class SteppedEngine : IGradientEngine
             var trials = RentTrials(batch.Count);
             RunForward(plan, batch, labels, loss, trials, snapshotInterval: 0);
             var counts = HiddenSpikeCounts(plan, trials, batch.Count);
-            return new EvaluationResult(MeanLoss(trials, batch.Count), Predictions(trials, batch.Count), labels, counts);
+            var evaluations = Evaluations(trials, batch.Count);
+            return new EvaluationResult(BatchLoss.MeanLoss(evaluations), BatchLoss.Predictions(evaluations), labels, counts);
         }
     }
 
@@ -155,15 +157,11 @@ public sealed partial class SteppedEngine : IGradientEngine
             StoredStateBytesPerTrial = (double)stored / count;
 
             var regJump = new float[plan.NeuronCount];
-            if (regularization is { Strength: > 0 })
+            if (RegularizationJumps.Active(regularization))
             {
-                double tauReadout = network.TauMem(network.Readout.Name).Values.Average();
-                foreach (var pop in plan.Populations.Where(p => !p.IsReadout))
-                {
-                    var c = counts[pop.Population.Name];
-                    for (int i = 0; i < pop.Size; i++)
-                        regJump[pop.Offset + i] = NeuronStepFunctions.RegularizationJump(tauReadout, regularization.Strength, regularization.TargetSpikes, c[i], count);
-                }
+                var jumps = new double[plan.NeuronCount];
+                RegularizationJumps.Fill(network, counts, count, regularization!, pop => plan.PopulationOffset[pop.Index], jumps);
+                for (int g = 0; g < jumps.Length; g++) regJump[g] = (float)jumps[g];
             }
 
             while (_buffers.Count < partitions) _buffers.Add(new GradientBuffer());
@@ -191,7 +189,8 @@ public sealed partial class SteppedEngine : IGradientEngine
 
             var gradient = network.Parameters.ZerosLike();
             Reduce(plan, gradient, partitions);
-            return new GradientResult(MeanLoss(trials, count), Predictions(trials, count), labels, counts, gradient);
+            var evaluations = Evaluations(trials, count);
+            return new GradientResult(BatchLoss.MeanLoss(evaluations), BatchLoss.Predictions(evaluations), labels, counts, gradient);
         }
     }
 
@@ -202,7 +201,7 @@ public sealed partial class SteppedEngine : IGradientEngine
         lock (_sync)
         {
             var plan = PreparePlan(network);
-            CheckChannels(plan, sample, 0);
+            BatchValidation.CheckInput(network, sample, null, Duration);
             var trial = new SteppedTrial();
             var ws = RentWorkspace(plan);
             try
@@ -226,27 +225,7 @@ public sealed partial class SteppedEngine : IGradientEngine
         ArgumentNullException.ThrowIfNull(loss);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         var plan = PreparePlan(network);
-        bool spiking = network.Readout.IsSpiking;
-        if (loss.Readout == ReadoutKind.Spiking && !spiking)
-            throw new ArgumentException($"Loss '{loss.Name}' needs a spiking readout but '{network.Readout.Name}' is a leaky integrator; build it with Readout(..., spiking: true).");
-        if (loss.Readout == ReadoutKind.LeakyIntegrator && spiking)
-            throw new ArgumentException($"Loss '{loss.Name}' reads readout voltages but '{network.Readout.Name}' is spiking; build it with Readout(..., spiking: false).");
-        var labels = new int[batch.Count];
-        for (int b = 0; b < batch.Count; b++)
-        {
-            var s = batch[b] ?? throw new ArgumentException($"Sample {b} of the batch is null.", nameof(batch));
-            if (s.Label < 0 || s.Label >= network.Readout.Size)
-                throw new ArgumentException($"Sample {b} of the batch has label {s.Label}, which is not a class of readout '{network.Readout.Name}' (0…{network.Readout.Size - 1}).", nameof(batch));
-            CheckChannels(plan, s, b);
-            labels[b] = s.Label;
-        }
-        return (plan, labels);
-    }
-
-    private static void CheckChannels(SteppedPlan plan, SpikeSample s, int index)
-    {
-        if (s.MaxChannel >= plan.InputSize)
-            throw new ArgumentException($"Sample {index} of the batch uses input channel {s.MaxChannel} but input '{plan.Network.Input.Name}' has {plan.InputSize} channels (0…{plan.InputSize - 1}); the data and the network's input size do not match.");
+        return (plan, BatchValidation.CheckBatch(network, batch, loss, Duration));
     }
 
     private SteppedPlan PreparePlan(Network network)
@@ -317,32 +296,18 @@ public sealed partial class SteppedEngine : IGradientEngine
                 var trial = trials[b];
                 trial.Reset(plan, batch[b], labels[b], snapshotInterval);
                 Forward(plan, trial, ws, b);
-                var trace = new SteppedReadoutTrace(ws.TraceV, ws.TraceI, ReadoutRates(plan, true), ReadoutRates(plan, false), Dt, Steps,
+                var trace = new SteppedReadoutTrace(ws.TraceV, ws.TraceI, plan.ReadoutRates(true), plan.ReadoutRates(false), Dt, Steps,
                     ReadoutSpikeTimes(plan, trial));
                 trial.Evaluation = loss.Evaluate(trace, labels[b]);
                 trial.ImpulseSlopes = ReadoutDrive.ImpulseSlopes(trial.Evaluation.Drive, trace, plan);
                 if (trial.Evaluation.Outputs.Length != plan.ReadoutSize || !double.IsFinite(trial.Evaluation.Value))
-                    CheckEvaluation(loss, trial.Evaluation, plan, b);
+                    BatchLoss.CheckEvaluation(loss, trial.Evaluation, plan.ReadoutSize, b);
             }
             finally
             {
                 ReturnWorkspace(ws);
             }
         });
-    }
-
-    private static void CheckEvaluation(ILoss loss, LossEvaluation e, SteppedPlan plan, int b)
-    {
-        if (!double.IsFinite(e.Value))
-            throw new InvalidOperationException($"Loss '{loss.Name}' is {e.Value} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
-        throw new InvalidOperationException($"Loss '{loss.Name}' returned {e.Outputs.Length} outputs but the readout has {plan.ReadoutSize} neurons.");
-    }
-
-    internal static double[] ReadoutRates(SteppedPlan plan, bool membrane)
-    {
-        var r = new double[plan.ReadoutSize];
-        Array.Copy(membrane ? plan.RateMem : plan.RateSyn, plan.ReadoutOffset, r, 0, r.Length);
-        return r;
     }
 
     internal static double[][] ReadoutSpikeTimes(SteppedPlan plan, SteppedTrial trial)
@@ -368,33 +333,20 @@ public sealed partial class SteppedEngine : IGradientEngine
 
     private static Dictionary<string, long[]> HiddenSpikeCounts(SteppedPlan plan, SteppedTrial[] trials, int count)
     {
-        var result = new Dictionary<string, long[]>();
+        var result = Pipeline.HiddenSpikeCounts.Create(plan.Network);
         foreach (var pop in plan.Network.Hidden)
         {
-            var c = new long[pop.Size];
             int s = plan.SpikingIndex[pop.Index];
-            for (int b = 0; b < count; b++)
-            {
-                var k = trials[b].SpikeCounts[s];
-                for (int i = 0; i < c.Length; i++) c[i] += k[i];
-            }
-            result[pop.Name] = c;
+            for (int b = 0; b < count; b++) Pipeline.HiddenSpikeCounts.Add(result, pop, trials[b].SpikeCounts[s]);
         }
         return result;
     }
 
-    private static double MeanLoss(SteppedTrial[] trials, int count)
+    private static LossEvaluation[] Evaluations(SteppedTrial[] trials, int count)
     {
-        double sum = 0;
-        for (int b = 0; b < count; b++) sum += trials[b].Evaluation.Value;
-        return sum / count;
-    }
-
-    private static int[] Predictions(SteppedTrial[] trials, int count)
-    {
-        var p = new int[count];
-        for (int b = 0; b < count; b++) p[b] = trials[b].Evaluation.Prediction;
-        return p;
+        var e = new LossEvaluation[count];
+        for (int b = 0; b < count; b++) e[b] = trials[b].Evaluation;
+        return e;
     }
 
     private void Reduce(SteppedPlan plan, ParameterSet gradient, int partitions)

@@ -10,26 +10,33 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// propagators and τ-gradient quadrature weights of every neuron.
 /// </summary>
 /// <remarks>The structure is fixed per network; <see cref="Refresh"/> copies the current parameter values in.</remarks>
-internal sealed class SteppedPlan
+public sealed class SteppedPlan
 {
     /// <summary>An outgoing connection: float weights [pre, post], the slice of its targets, its parameter index.</summary>
-    internal sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows)
+    public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows)
     {
+        /// <summary>Index of the connection's weight parameter in the network's <see cref="ParameterSet"/>.</summary>
         public int ParameterIndex { get; } = parameterIndex;
         /// <summary>Index of the target in <see cref="Populations"/>.</summary>
         public int PostPopulation { get; } = postPopulation;
+        /// <summary>First neuron of the target population in the plan's neuron index space.</summary>
         public int PostOffset { get; } = postOffset;
+        /// <summary>Neurons of the target population (the row length of <see cref="Weights"/>).</summary>
         public int PostSize { get; } = postSize;
+        /// <summary>Neurons of the source population (rows of <see cref="Weights"/>).</summary>
         public int Rows { get; } = rows;
+        /// <summary>The weights W[pre, post] as float32, row-major (refreshed by <see cref="Refresh"/>).</summary>
         public float[] Weights { get; } = new float[rows * postSize];
     }
 
     /// <summary>A population with dynamics.</summary>
-    internal sealed record DynamicPopulation(Population Population, int Offset, int Size, int TauMemParameter, int TauSynParameter)
+    public sealed record DynamicPopulation(Population Population, int Offset, int Size, int TauMemParameter, int TauSynParameter)
     {
         /// <summary>The step face of the population's neuron model (threshold, reset, reset mode, leak).</summary>
         public NeuronStep Step { get; } = NeuronStep.Of(Population.Model!);
+        /// <summary>Whether the population emits spikes.</summary>
         public bool IsSpiking => Population.IsSpiking;
+        /// <summary>Whether this is the network's readout.</summary>
         public bool IsReadout => Population.Kind == PopulationKind.Readout;
     }
 
@@ -91,43 +98,75 @@ internal sealed class SteppedPlan
         RateLeak = new double[n];
     }
 
+    /// <summary>The network this plan was built for.</summary>
     public Network Network { get; }
+    /// <summary>Time step (ms).</summary>
     public double Dt { get; }
+    /// <summary>Number of steps N = T/dt.</summary>
     public int Steps { get; }
+    /// <summary>Neurons of all populations with dynamics (the plan's index space).</summary>
     public int NeuronCount { get; }
+    /// <summary>The populations with dynamics, in network order, each a contiguous slice of the index space.</summary>
     public DynamicPopulation[] Populations { get; }
+    /// <summary>The spiking populations (hidden, and the readout when spiking), in network order.</summary>
     public DynamicPopulation[] Spiking { get; }
+    /// <summary>The readout population.</summary>
     public DynamicPopulation ReadoutPopulation { get; }
+    /// <summary>First neuron of the readout in the index space.</summary>
     public int ReadoutOffset => ReadoutPopulation.Offset;
+    /// <summary>Neurons of the readout.</summary>
     public int ReadoutSize => ReadoutPopulation.Size;
+    /// <summary>First neuron of each network population in the index space, by population index (−1 for the input).</summary>
     public int[] PopulationOffset { get; }
     /// <summary>Index into <see cref="Spiking"/> by network population index, or −1.</summary>
     public int[] SpikingIndex { get; }
+    /// <summary>Size of the largest spiking population (at least 1).</summary>
     public int MaxSpikingSize { get; }
+    /// <summary>Channels of the input population.</summary>
     public int InputSize { get; }
+    /// <summary>The outgoing connections of each network population, by population index.</summary>
     public Outgoing[][] Outgoings { get; }
+    /// <summary>The outgoing connections of the input population.</summary>
     public Outgoing[] InputOutgoings { get; }
+    /// <summary>Parameter index of every connection's weights, in network connection order.</summary>
     public int[] WeightParameters { get; }
 
     // Per-neuron propagators over one step (float, for the per-step kernels).
     // With m = 1/τm, s = 1/τs and the leak ℓ of the neuron's model (1 leaky, 0 integrate-and-fire):
+    /// <summary>Per neuron: e^{−ℓ dt/τm}, the membrane's decay over one step.</summary>
     public float[] DecayMem { get; }                // e^{−ℓm dt}
+    /// <summary>Per neuron: e^{−dt/τs}, the synaptic current's decay over one step.</summary>
     public float[] DecaySyn { get; }                // e^{−s dt}
+    /// <summary>Per neuron: the voltage one unit of current at the step's start adds by its end, m·Ψ(dt; ℓm, s).</summary>
     public float[] CurrentToVoltage { get; }        // m·Ψ(dt; ℓm, s); LIF: τs/(τm−τs)(e^{−dt/τm} − e^{−dt/τs}), IF: (τs/τm)(1 − e^{−dt/τs})
+    /// <summary>Per neuron: the adjoint transfer λV → λI over one step, s·Ψ(dt; ℓm, s).</summary>
     public float[] AdjointVoltageToCurrent { get; } // s·Ψ(dt; ℓm, s)
+    /// <summary>Per neuron: τs as float32 (the dL/dW factor).</summary>
     public float[] TauSynF { get; }
     // τ-gradient quadrature weights over one step (closed forms of ∫λV·I, ℓ∫λV·V, ∫λI·I given the step's start state).
+    /// <summary>Per neuron: Ψ(dt; ℓm, s), a τ-gradient quadrature weight.</summary>
     public float[] GradPsi { get; }                 // Ψ(dt; ℓm, s)
+    /// <summary>Per neuron: ℓ·dt·e^{−ℓm dt}, a τ-gradient quadrature weight.</summary>
     public float[] GradDtDecayMem { get; }          // ℓ·dt·e^{−ℓm dt}
+    /// <summary>Per neuron: ℓ·m·Ψ(dt; ℓm, ℓm, s), a τ-gradient quadrature weight.</summary>
     public float[] GradMemPsi3 { get; }             // ℓ·m·Ψ(dt; ℓm, ℓm, s)
+    /// <summary>Per neuron: dt·e^{−s dt}, a τ-gradient quadrature weight.</summary>
     public float[] GradDtDecaySyn { get; }          // dt·e^{−s dt}
+    /// <summary>Per neuron: s·Ψ(dt; ℓm, s, s), a τ-gradient quadrature weight.</summary>
     public float[] GradSynPsi3 { get; }             // s·Ψ(dt; ℓm, s, s)
+    /// <summary>Per neuron: τm (ms).</summary>
     public double[] TauMem { get; }
+    /// <summary>Per neuron: τs (ms).</summary>
     public double[] TauSyn { get; }
+    /// <summary>Per neuron: <see cref="DecayMem"/> in double precision.</summary>
     public double[] DecayMemExact { get; }
+    /// <summary>Per neuron: <see cref="DecaySyn"/> in double precision.</summary>
     public double[] DecaySynExact { get; }
+    /// <summary>Per neuron: <see cref="CurrentToVoltage"/> in double precision.</summary>
     public double[] CurrentToVoltageExact { get; }
+    /// <summary>Per neuron: 1/τm.</summary>
     public double[] RateMem { get; }
+    /// <summary>Per neuron: 1/τs.</summary>
     public double[] RateSyn { get; }
     /// <summary>Per neuron: ℓ/τm, the membrane's decay rate (0 for integrate-and-fire).</summary>
     public double[] RateLeak { get; }
@@ -160,6 +199,14 @@ internal sealed class SteppedPlan
         foreach (var p in network.Populations)
             if (p.Model is { IsStandardLif: false } model)
                 throw new ArgumentException($"Population '{p.Name}' is {model}; the surrogate engine simulates only LIF neurons with threshold 1 and reset 0 so far. Use the exact or stepped engine (engine.kind = exact or stepped) for other neuron models.");
+    }
+
+    /// <summary>The readout's 1/τm (<paramref name="membrane"/>) or 1/τs per readout neuron, as a new array.</summary>
+    public double[] ReadoutRates(bool membrane)
+    {
+        var r = new double[ReadoutSize];
+        Array.Copy(membrane ? RateMem : RateSyn, ReadoutOffset, r, 0, r.Length);
+        return r;
     }
 
     /// <summary>Whether this plan was built for <paramref name="network"/>'s structure with these step settings.</summary>

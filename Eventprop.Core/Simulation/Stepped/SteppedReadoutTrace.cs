@@ -11,7 +11,7 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// The engine reuses the buffers from trial to trial: a trace is valid only while the loss evaluates it (losses must
 /// not keep it). <see cref="SteppedSimulation"/> hands out owned copies.
 /// </remarks>
-internal sealed class SteppedReadoutTrace : ReadoutTrace
+public sealed class SteppedReadoutTrace : ReadoutTrace
 {
     private readonly float[] _v;
     private readonly float[] _i;
@@ -39,10 +39,13 @@ internal sealed class SteppedReadoutTrace : ReadoutTrace
         _spikeTimes = spikeTimes;
     }
 
+    /// <inheritdoc />
     public override int Size => _rateMem.Length;
 
+    /// <inheritdoc />
     public override double Duration => _dt * _steps;
 
+    /// <inheritdoc />
     public override double IntegrateVoltage(int neuron, double rate = 0)
     {
         Check(neuron);
@@ -63,6 +66,7 @@ internal sealed class SteppedReadoutTrace : ReadoutTrace
         return sum;
     }
 
+    /// <inheritdoc />
     public override double Voltage(int neuron, double time)
     {
         Check(neuron);
@@ -121,6 +125,7 @@ internal sealed class SteppedReadoutTrace : ReadoutTrace
         return new VoltageMaximum(best * _dt, max, best);
     }
 
+    /// <inheritdoc />
     public override ReadOnlySpan<double> SpikeTimes(int neuron)
     {
         Check(neuron);

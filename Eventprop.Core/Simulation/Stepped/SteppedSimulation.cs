@@ -29,7 +29,7 @@ public sealed class SteppedSimulation
         }
         InputSpikeCount = trial.InputCount;
         Readout = new SteppedReadoutTrace((float[])ws.TraceV.Clone(), (float[])ws.TraceI.Clone(),
-            SteppedEngine.ReadoutRates(plan, true), SteppedEngine.ReadoutRates(plan, false), plan.Dt, plan.Steps,
+            plan.ReadoutRates(true), plan.ReadoutRates(false), plan.Dt, plan.Steps,
             SteppedEngine.ReadoutSpikeTimes(plan, trial));
     }
 

@@ -148,7 +148,7 @@ public static class NeuronStepFunctions
     /// <paramref name="spikes"/> is the neuron's spike count over the batch of <paramref name="batch"/> trials.
     /// </summary>
     public static float RegularizationJump(double tauReadout, double strength, double target, long spikes, int batch) =>
-        (float)(tauReadout * strength * (spikes / (double)batch - target) / batch);
+        (float)Pipeline.RegularizationJumps.Of(tauReadout, strength, target, spikes, batch);
 
     /// <summary>The time (ms) the engines give a spike recorded at grid point <paramref name="step"/>: step·dt.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
