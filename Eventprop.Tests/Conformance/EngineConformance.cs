@@ -103,8 +103,8 @@ public abstract class EngineConformance
         Assert.Contains("negative time", Assert.Throws<ArgumentException>(() => new SpikeSample([1.0, -0.5], [0, 1])).Message);
     }
 
-    /// <summary>An input spike at or after T is a one-line error naming it (engines still ignore them today).</summary>
-    [ConformanceFact(Skip = "pending: engines reject input spikes outside [0,T) (issue 13 §3)")]
+    /// <summary>An input spike at or after T is a one-line error naming its time (t &lt; 0 cannot be built: SpikeSample rejects it).</summary>
+    [ConformanceFact]
     public void Input_spikes_at_or_after_T_are_one_line_errors()
     {
         var (net, sample) = Case("lif");

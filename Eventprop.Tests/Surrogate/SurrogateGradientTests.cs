@@ -277,12 +277,13 @@ public class SurrogateGradientTests(ITestOutputHelper output)
     [Fact]
     public void RecurrentGradientSwitch()
     {
-        var ff = GradientCase.Sample(CaseKind.FeedForward, 1, seed: 3)[0].Build();
+        var ffCase = GradientCase.Sample(CaseKind.FeedForward, 1, seed: 3)[0];
+        var ff = ffCase.Build();
         var on = new SurrogateOptions { Threads = 1, DoublePrecision = true };
         var off = on with { RecurrentGradient = false };
         Assert.Equal(0, Stepped.SteppedTestCases.RelativeError(
-            new SurrogateEngine(1, 40, off).Gradient(ff.Network, [ff.Sample], Loss.Sum()).Gradient,
-            new SurrogateEngine(1, 40, on).Gradient(ff.Network, [ff.Sample], Loss.Sum()).Gradient));
+            new SurrogateEngine(1, ffCase.Duration, off).Gradient(ff.Network, [ff.Sample], Loss.Sum()).Gradient,
+            new SurrogateEngine(1, ffCase.Duration, on).Gradient(ff.Network, [ff.Sample], Loss.Sum()).Gradient));
         var rec = new GradientCase(CaseKind.RecurrentDriven, 7, 4, [6], [true], 3, 40, 40).Build();
         var gOn = new SurrogateEngine(1, 40, on).Gradient(rec.Network, [rec.Sample], Loss.Sum()).Gradient;
         var gOff = new SurrogateEngine(1, 40, off).Gradient(rec.Network, [rec.Sample], Loss.Sum()).Gradient;

@@ -187,18 +187,7 @@ public sealed class SteppedPlan
         }
         foreach (var c in network.Connections)
             if (!allowSparse && c.Connectivity is not Model.Connectivities.DenseConnectivity)
-                throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) for sparse connectivity.");
-    }
-
-    /// <summary>
-    /// The surrogate engine simulates the wave-1 model only until its step face of the neuron models lands
-    /// (docs/architecture.md): LIF with threshold 1, reset 0 to value, and leaky-integrator readouts.
-    /// </summary>
-    internal static void RequireStandardModels(Network network)
-    {
-        foreach (var p in network.Populations)
-            if (p.Model is { IsStandardLif: false } model)
-                throw new ArgumentException($"Population '{p.Name}' is {model}; the surrogate engine simulates only LIF neurons with threshold 1 and reset 0 so far. Use the exact or stepped engine (engine.kind = exact or stepped) for other neuron models.");
+                throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) or method surrogate for sparse connectivity.");
     }
 
     /// <summary>The readout's 1/τm (<paramref name="membrane"/>) or 1/τs per readout neuron, as a new array.</summary>

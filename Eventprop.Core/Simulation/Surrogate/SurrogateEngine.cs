@@ -96,7 +96,7 @@ public sealed class SurrogateEngine : IGradientEngine
     {
         lock (_sync)
         {
-            var labels = Check(network, batch, loss);
+            var labels = Check(network, batch, loss, Duration);
             var (value, predictions, counts, _) = _single is not null
                 ? _single.Run(network, batch, labels, loss, gradient: false)
                 : _double!.Run(network, batch, labels, loss, gradient: false);
@@ -113,7 +113,7 @@ public sealed class SurrogateEngine : IGradientEngine
             throw new ArgumentException("The Eventprop activity regulariser (k_reg) is a heuristic of the adjoint pass and has no BPTT form; use SurrogateOptions.Regularization (seed 001's lower/upper spike-count bounds) instead.", nameof(regularization));
         lock (_sync)
         {
-            var labels = Check(network, batch, loss);
+            var labels = Check(network, batch, loss, Duration);
             var (value, predictions, counts, gradient) = _single is not null
                 ? _single.Run(network, batch, labels, loss, gradient: true)
                 : _double!.Run(network, batch, labels, loss, gradient: true);
@@ -123,7 +123,7 @@ public sealed class SurrogateEngine : IGradientEngine
         }
     }
 
-    private static int[] Check(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    private static int[] Check(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, double duration)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(batch);
@@ -132,16 +132,6 @@ public sealed class SurrogateEngine : IGradientEngine
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         if (network.Readout.IsSpiking || loss.Readout == ReadoutKind.Spiking)
             throw new ArgumentException($"The surrogate-gradient engine needs a leaky-integrator readout and a voltage loss (sum, sum_exp, max, entropy, custom); '{network.Readout.Name}' is {(network.Readout.IsSpiking ? "spiking" : "a leaky integrator")} and loss '{loss.Name}' reads {(loss.Readout == ReadoutKind.Spiking ? "spikes" : "voltages")}.");
-        var labels = new int[batch.Count];
-        for (int b = 0; b < batch.Count; b++)
-        {
-            var s = batch[b] ?? throw new ArgumentException($"Sample {b} of the batch is null.", nameof(batch));
-            if (s.Label < 0 || s.Label >= network.Readout.Size)
-                throw new ArgumentException($"Sample {b} of the batch has label {s.Label}, which is not a class of readout '{network.Readout.Name}' (0…{network.Readout.Size - 1}).", nameof(batch));
-            if (s.MaxChannel >= network.Input.Size)
-                throw new ArgumentException($"Sample {b} of the batch uses input channel {s.MaxChannel} but input '{network.Input.Name}' has {network.Input.Size} channels (0…{network.Input.Size - 1}); the data and the network's input size do not match.", nameof(batch));
-            labels[b] = s.Label;
-        }
-        return labels;
+        return Pipeline.BatchValidation.CheckBatch(network, batch, loss, duration);
     }
 }

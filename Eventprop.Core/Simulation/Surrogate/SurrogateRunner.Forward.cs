@@ -173,10 +173,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             }
         }
         var e = loss.Evaluate(trace, label);
-        if (e.Outputs.Length != rs)
-            throw new InvalidOperationException($"Loss '{loss.Name}' returned {e.Outputs.Length} outputs but the readout has {rs} neurons.");
-        if (!double.IsFinite(e.Value))
-            throw new InvalidOperationException($"Loss '{loss.Name}' is {e.Value} on sample {b} of the batch; the readout voltages have probably diverged (lower the learning rate or check the weights).");
+        Pipeline.BatchLoss.CheckEvaluation(loss, e, rs, b);
         ws.Evaluation = e;
         ws.RegValue = 0;
         Array.Clear(ws.RegGrad);
