@@ -124,7 +124,7 @@ internal sealed partial class IlgpuSteppedBackend
 
         void AssignCorner(int b, int k, double[] corner)
         {
-            // As SteppedEngine.FindCornerSpikes: the spike of grid point k with the most negative weight onto each readout
+            // As CpuSteppedBackend.FindCornerSpikes: the spike of grid point k with the most negative weight onto each readout
             // neuron (populations in order, spikes latest-listed first, strict <) carries the corner term.
             if (k >= 1 && k <= N && corner.Any(c => c != 0))
             {
