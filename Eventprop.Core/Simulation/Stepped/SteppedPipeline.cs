@@ -28,9 +28,14 @@ public sealed class SteppedPipeline
     /// <param name="dt">Time step (ms).</param>
     /// <param name="duration">Trial length T (ms), = <paramref name="steps"/>·<paramref name="dt"/>.</param>
     /// <param name="steps">Number of steps N.</param>
+    /// <exception cref="ArgumentOutOfRangeException">dt or T is not finite and &gt; 0, or N &lt; 1.</exception>
+    /// <remarks>The engines check their grid with <see cref="TimeGrid.Steps"/> first; this only refuses a grid that cannot be one.</remarks>
     public SteppedPipeline(ISteppedBackend backend, double dt, double duration, int steps)
     {
         ArgumentNullException.ThrowIfNull(backend);
+        if (!double.IsFinite(dt) || dt <= 0) throw new ArgumentOutOfRangeException(nameof(dt), dt, "The time step must be finite and > 0.");
+        if (!double.IsFinite(duration) || duration <= 0) throw new ArgumentOutOfRangeException(nameof(duration), duration, "The trial length must be finite and > 0.");
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "The grid needs at least one step.");
         _backend = backend;
         Dt = dt;
         Duration = duration;
