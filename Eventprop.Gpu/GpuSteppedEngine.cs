@@ -1,13 +1,9 @@
-using System.Runtime.ExceptionServices;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Simulation.Stepped;
-using Eventprop.Core.Simulation.Stepped.Backend;
 using ILGPU;
-using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 
 namespace Eventprop.Gpu;
@@ -36,21 +32,15 @@ namespace Eventprop.Gpu;
 /// reports what is allocated. The weights and the per-trial gradients are stored per connection (each connection's own
 /// W[pre, post], one after the other): B·Σ pre×post floats, not B·(inputs + n)·n over all neurons; for 700 → 5×512 → 20 at
 /// B = 256 that is 1.45 GB instead of 8.67 GB.</para>
+/// <para><b>Orchestration.</b> The phases of a batch (validation, plan, forward, counts, regulariser jumps, backward,
+/// gradient) are run by <see cref="SteppedPipeline"/>, the same orchestration as <see cref="SteppedEngine"/>'s; this engine
+/// is its ILGPU <see cref="ISteppedBackend"/> provider (the device code is <c>IlgpuSteppedBackend</c>).</para>
 /// </remarks>
-public sealed partial class GpuSteppedEngine : IGradientEngine, IDisposable
+public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
 {
     private readonly Lock _sync = new();
-    private readonly Context _context;
-    private readonly Accelerator _accelerator;
-    private readonly Action<Index2D, KernelViews, KernelDims, int, int> _deliver, _stepAndDetect, _resetSpikes, _restore, _events, _transport, _stepBack;
-    private readonly Action<Index1D, KernelViews, KernelDims, int> _compact;
-    private readonly Action<Index1D, KernelViews, KernelDims> _reduce;
-    private readonly Action<KernelConfig, KernelViews, KernelDims> _forwardTrials, _backwardTrials;
-    private readonly Action<Index2D, KernelViews, LossViews, KernelDims> _lossIntegrate, _lossDrive;
-    private readonly Action<Index1D, KernelViews, LossViews, KernelDims> _lossCrossEntropy;
-    private readonly Dictionary<string, MemoryBuffer> _buffers = [];
-    private SteppedPlan? _plan;
-    private int _capacity;
+    private readonly IlgpuSteppedBackend _backend;
+    private readonly SteppedPipeline _pipeline;
     private bool _disposed;
 
     /// <summary>Creates an engine on <paramref name="device"/> with step <paramref name="dt"/> for trials of <paramref name="duration"/> ms.</summary>
@@ -85,40 +75,9 @@ public sealed partial class GpuSteppedEngine : IGradientEngine, IDisposable
         DeviceLosses = deviceLosses;
         Device = device;
 
-        _context = Context.Create(b => b.Cuda().CPU().EnableAlgorithms());
-        try
-        {
-            if (device == GpuDevice.Cuda)
-            {
-                var cuda = _context.GetCudaDevices();
-                if (cuda.Count == 0) throw new InvalidOperationException(NoCudaMessage);
-                _accelerator = cuda[0].CreateAccelerator(_context);
-            }
-            else
-            {
-                _accelerator = _context.GetCPUDevice(0).CreateAccelerator(_context);
-            }
-            _deliver = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Deliver);
-            _stepAndDetect = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.StepAndDetect);
-            _resetSpikes = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.ResetSpikes);
-            _restore = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Restore);
-            _compact = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims, int>(SteppedKernels.Compact);
-            _events = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Events);
-            _transport = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Transport);
-            _stepBack = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.StepBack);
-            _reduce = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims>(SteppedKernels.Reduce);
-            _forwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.ForwardTrials);
-            _backwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.BackwardTrials);
-            _lossIntegrate = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, LossViews, KernelDims>(LossKernels.Integrate);
-            _lossDrive = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, LossViews, KernelDims>(LossKernels.Drive);
-            _lossCrossEntropy = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, LossViews, KernelDims>(LossKernels.CrossEntropy);
-        }
-        catch
-        {
-            _accelerator?.Dispose();
-            _context.Dispose();
-            throw;
-        }
+        _backend = new IlgpuSteppedBackend(device, Dt, Steps, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope,
+            slopeAtGridPoint, persistentKernels, deviceLosses);
+        _pipeline = new SteppedPipeline(_backend, Dt, Duration, Steps);
     }
 
     /// <summary>The one-line message for a CUDA request on a machine without a CUDA device.</summary>
@@ -148,28 +107,31 @@ public sealed partial class GpuSteppedEngine : IGradientEngine, IDisposable
     public GpuDevice Device { get; }
 
     /// <summary>Name of the accelerator (e.g. the GPU's model).</summary>
-    public string DeviceName => _accelerator.Name;
+    public string DeviceName => _backend.DeviceName;
 
     /// <summary>Bytes of device memory this engine holds (its buffers, grown to the largest batch so far).</summary>
     public long DeviceMemoryBytes
     {
         get
         {
-            lock (_sync) return _buffers.Values.Sum(b => b.LengthInBytes);
+            lock (_sync) return _backend.DeviceMemoryBytes;
         }
     }
 
     /// <summary>Bytes of the device buffer called <paramref name="name"/> (0 if none), for tests of the memory layout.</summary>
     internal long BufferBytes(string name)
     {
-        lock (_sync) return _buffers.TryGetValue(name, out var b) ? b.LengthInBytes : 0;
+        lock (_sync) return _backend.BufferBytes(name);
     }
+
+    /// <summary>Threads per group of the persistent kernels for <paramref name="neurons"/> neurons (for tests of the launch shape).</summary>
+    internal int GroupSize(int neurons) => _backend.GroupSize(neurons);
 
     /// <summary>Spike slots per trial on the device (grown when a forward pass overflows them; settable for tests).</summary>
     internal int SpikeSlots
     {
-        get => _capacity;
-        set => _capacity = value;
+        get => _backend.SpikeSlots;
+        set => _backend.SpikeSlots = value;
     }
 
     /// <summary>Time step (ms).</summary>
@@ -198,8 +160,8 @@ public sealed partial class GpuSteppedEngine : IGradientEngine, IDisposable
     {
         lock (_sync)
         {
-            var run = Forward(network, batch, loss);
-            return new EvaluationResult(run.MeanLoss, run.Predictions, run.Labels, run.HiddenCounts);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _pipeline.Evaluate(network, batch, loss);
         }
     }
 
@@ -209,9 +171,8 @@ public sealed partial class GpuSteppedEngine : IGradientEngine, IDisposable
         regularization?.Validate();
         lock (_sync)
         {
-            var run = Forward(network, batch, loss);
-            var gradient = Backward(network, run, regularization);
-            return new GradientResult(run.MeanLoss, run.Predictions, run.Labels, run.HiddenCounts, gradient);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _pipeline.Gradient(network, batch, loss, regularization);
         }
     }
 
@@ -222,40 +183,7 @@ public sealed partial class GpuSteppedEngine : IGradientEngine, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            foreach (var b in _buffers.Values) b.Dispose();
-            _buffers.Clear();
-            _accelerator.Dispose();
-            _context.Dispose();
+            _backend.Dispose();
         }
-    }
-
-    // ------------------------------------------------------------------ buffers
-
-    private ArrayView<T> Buffer<T>(string name, long length) where T : unmanaged
-    {
-        length = Math.Max(1, length);
-        if (_buffers.TryGetValue(name, out var existing))
-        {
-            if (existing is MemoryBuffer1D<T, Stride1D.Dense> typed && typed.Length >= length) return typed.View.SubView(0, length);
-            existing.Dispose();
-            _buffers.Remove(name);
-        }
-        var buffer = _accelerator.Allocate1D<T>(length);
-        _buffers[name] = buffer;
-        return buffer.View;
-    }
-
-    private ArrayView<T> Upload<T>(string name, T[] data) where T : unmanaged
-    {
-        var view = Buffer<T>(name, data.Length);
-        if (data.Length > 0) view.SubView(0, data.Length).CopyFromCPU(data);
-        return view;
-    }
-
-    private static T[] Download<T>(ArrayView<T> view, long length) where T : unmanaged
-    {
-        var data = new T[length];
-        if (length > 0) view.SubView(0, length).CopyToCPU(data);
-        return data;
     }
 }

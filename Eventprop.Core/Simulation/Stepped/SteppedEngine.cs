@@ -1,12 +1,7 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.ExceptionServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation.Pipeline;
-using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
@@ -34,7 +29,9 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// state is recomputed segment by segment from snapshots taken during the forward pass, so memory grows with the number
 /// of spikes (and √steps), never with steps × neurons.</para>
 /// <para>The per-neuron arithmetic (step, crossing slope, reset, adjoint step, jump, τ terms) is
-/// <see cref="Backend.NeuronStepFunctions"/>, shared with the ILGPU kernels of <c>Eventprop.Gpu</c>.</para>
+/// <see cref="Backend.NeuronStepFunctions"/>, shared with the ILGPU kernels of <c>Eventprop.Gpu</c>. The phases of a batch
+/// are run by <see cref="SteppedPipeline"/>, the same orchestration as the GPU engine's; this engine is its CPU
+/// <see cref="ISteppedBackend"/> provider.</para>
 /// <para><b>Threads and determinism.</b> Trials run in parallel. The batch is split into <see cref="Threads"/> (at most
 /// the batch size) contiguous partitions; each partition accumulates its trials in order into its own gradient buffer,
 /// and the buffers are summed in partition order. The result is bit-identical from run to run for a given thread
@@ -46,10 +43,8 @@ namespace Eventprop.Core.Simulation.Stepped;
 public sealed partial class SteppedEngine : IGradientEngine
 {
     private readonly Lock _sync = new();
-    private SteppedPlan? _plan;
-    private readonly Stack<SteppedWorkspace> _workspaces = new();
-    private readonly List<SteppedTrial> _trials = [];
-    private readonly List<GradientBuffer> _buffers = [];
+    private readonly CpuSteppedBackend _backend;
+    private readonly SteppedPipeline _pipeline;
 
     /// <summary>Creates an engine with step <paramref name="dt"/> for trials of <paramref name="duration"/> ms.</summary>
     /// <param name="dt">Time step in ms (finite, &gt; 0, ≤ duration, and duration/dt a whole number).</param>
@@ -87,6 +82,8 @@ public sealed partial class SteppedEngine : IGradientEngine
         TimeConstantGradients = timeConstantGradients;
         MinimumThresholdSlope = minimumThresholdSlope;
         SlopeAtGridPoint = slopeAtGridPoint;
+        _backend = new CpuSteppedBackend(Dt, Steps, Threads, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope, slopeAtGridPoint);
+        _pipeline = new SteppedPipeline(_backend, Dt, Duration, Steps);
     }
 
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
@@ -118,80 +115,19 @@ public sealed partial class SteppedEngine : IGradientEngine
     /// the spikes (step, neuron and threshold slope, 12 bytes each) and the state snapshots (V and I of every neuron every
     /// snapshot interval, with the replay pointers). For comparison with BPTT, which stores every step.
     /// </summary>
-    public double StoredStateBytesPerTrial { get; private set; }
+    public double StoredStateBytesPerTrial => _backend.StoredStateBytesPerTrial;
 
     /// <inheritdoc />
     public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
-        lock (_sync)
-        {
-            var (plan, labels) = Prepare(network, batch, loss);
-            var trials = RentTrials(batch.Count);
-            RunForward(plan, batch, labels, loss, trials, snapshotInterval: 0);
-            var counts = HiddenSpikeCounts(plan, trials, batch.Count);
-            var evaluations = Evaluations(trials, batch.Count);
-            return new EvaluationResult(BatchLoss.MeanLoss(evaluations), BatchLoss.Predictions(evaluations), labels, counts);
-        }
+        lock (_sync) return _pipeline.Evaluate(network, batch, loss);
     }
 
     /// <inheritdoc />
     public GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
     {
         regularization?.Validate();
-        lock (_sync)
-        {
-            var (plan, labels) = Prepare(network, batch, loss);
-            int count = batch.Count;
-            int partitions = Math.Min(Threads, count);
-            int interval = SnapshotInterval(count, partitions);
-            var trials = RentTrials(count);
-            RunForward(plan, batch, labels, loss, trials, interval);
-            var counts = HiddenSpikeCounts(plan, trials, count);
-            long stored = 0;
-            for (int b = 0; b < count; b++)
-            {
-                var t = trials[b];
-                foreach (var list in t.Spikes) stored += 12L * list.Count;
-                stored += (long)t.SnapshotCount * (8L * plan.NeuronCount + 4 + 4L * plan.Spiking.Length);
-            }
-            StoredStateBytesPerTrial = (double)stored / count;
-
-            var regJump = new float[plan.NeuronCount];
-            if (RegularizationJumps.Active(regularization))
-            {
-                var jumps = new double[plan.NeuronCount];
-                RegularizationJumps.Fill(network, counts, count, regularization!, pop => plan.PopulationOffset[pop.Index], jumps);
-                for (int g = 0; g < jumps.Length; g++) regJump[g] = (float)jumps[g];
-            }
-
-            while (_buffers.Count < partitions) _buffers.Add(new GradientBuffer());
-            var scale = 1.0 / count;
-            Run(partitions, part =>
-            {
-                var buffer = _buffers[part];
-                buffer.Reset(plan);
-                var ws = RentWorkspace(plan);
-                var drive = new ReadoutDrive();
-                try
-                {
-                    int from = part * count / partitions, to = (part + 1) * count / partitions;
-                    for (int b = from; b < to; b++)
-                    {
-                        drive.Prepare(trials[b].Evaluation.Drive.Scaled(scale), plan, trials[b].ImpulseSlopes);
-                        Backward(plan, trials[b], ws, drive, buffer, regJump);
-                    }
-                }
-                finally
-                {
-                    ReturnWorkspace(ws);
-                }
-            });
-
-            var gradient = network.Parameters.ZerosLike();
-            Reduce(plan, gradient, partitions);
-            var evaluations = Evaluations(trials, count);
-            return new GradientResult(BatchLoss.MeanLoss(evaluations), BatchLoss.Predictions(evaluations), labels, counts, gradient);
-        }
+        lock (_sync) return _pipeline.Gradient(network, batch, loss, regularization);
     }
 
     /// <summary>Runs the forward pass of one trial and returns its spikes and readout trajectory (for inspection and tests).</summary>
@@ -200,184 +136,9 @@ public sealed partial class SteppedEngine : IGradientEngine
         ArgumentNullException.ThrowIfNull(sample);
         lock (_sync)
         {
-            var plan = PreparePlan(network);
+            var plan = _pipeline.Plan(network);
             BatchValidation.CheckInput(network, sample, null, Duration);
-            var trial = new SteppedTrial();
-            var ws = RentWorkspace(plan);
-            try
-            {
-                trial.Reset(plan, sample, sample.Label, 0);
-                Forward(plan, trial, ws, 0);
-                return new SteppedSimulation(plan, trial, ws);
-            }
-            finally
-            {
-                ReturnWorkspace(ws);
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ orchestration
-
-    private (SteppedPlan Plan, int[] Labels) Prepare(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
-    {
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(loss);
-        if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
-        var plan = PreparePlan(network);
-        return (plan, BatchValidation.CheckBatch(network, batch, loss, Duration));
-    }
-
-    private SteppedPlan PreparePlan(Network network)
-    {
-        ArgumentNullException.ThrowIfNull(network);
-        network.Validate();
-        if (_plan is null || !_plan.Fits(network, Dt, Steps))
-        {
-            _plan = new SteppedPlan(network, Dt, Steps);
-            _workspaces.Clear();
-        }
-        _plan.Refresh(network);
-        return _plan;
-    }
-
-    /// <summary>Longest replay segment (steps): keeps the per-thread segment buffer in cache next to the weight rows.</summary>
-    private const int SegmentLimit = 256;
-
-    private int SnapshotInterval(int trials, int partitions)
-    {
-        // Snapshots (N/K per trial) and segment buffers (K per thread) balance at K = √(N·B/P).
-        double k = Math.Sqrt((double)Steps * trials / partitions);
-        return (int)Math.Clamp(Math.Ceiling(k), Math.Min(16, Steps), Math.Min(SegmentLimit, Steps));
-    }
-
-    private SteppedTrial[] RentTrials(int count)
-    {
-        while (_trials.Count < count) _trials.Add(new SteppedTrial());
-        return _trials.GetRange(0, count).ToArray();
-    }
-
-    private SteppedWorkspace RentWorkspace(SteppedPlan plan)
-    {
-        lock (_workspaces)
-            if (_workspaces.Count > 0) return _workspaces.Pop();
-        return new SteppedWorkspace(plan);
-    }
-
-    private void ReturnWorkspace(SteppedWorkspace ws)
-    {
-        lock (_workspaces) _workspaces.Push(ws);
-    }
-
-    private void Run(int count, Action<int> body)
-    {
-        if (count == 1 || Threads == 1)
-        {
-            for (int i = 0; i < count; i++) body(i);
-            return;
-        }
-        try
-        {
-            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Threads }, body);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
-        {
-            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-        }
-    }
-
-    private void RunForward(SteppedPlan plan, IReadOnlyList<SpikeSample> batch, int[] labels, ILoss loss, SteppedTrial[] trials, int snapshotInterval)
-    {
-        Run(batch.Count, b =>
-        {
-            var ws = RentWorkspace(plan);
-            try
-            {
-                var trial = trials[b];
-                trial.Reset(plan, batch[b], labels[b], snapshotInterval);
-                Forward(plan, trial, ws, b);
-                var trace = new SteppedReadoutTrace(ws.TraceV, ws.TraceI, plan.ReadoutRates(true), plan.ReadoutRates(false), Dt, Steps,
-                    ReadoutSpikeTimes(plan, trial));
-                trial.Evaluation = loss.Evaluate(trace, labels[b]);
-                trial.ImpulseSlopes = ReadoutDrive.ImpulseSlopes(trial.Evaluation.Drive, trace, plan);
-                if (trial.Evaluation.Outputs.Length != plan.ReadoutSize || !double.IsFinite(trial.Evaluation.Value))
-                    BatchLoss.CheckEvaluation(loss, trial.Evaluation, plan.ReadoutSize, b);
-            }
-            finally
-            {
-                ReturnWorkspace(ws);
-            }
-        });
-    }
-
-    internal static double[][] ReadoutSpikeTimes(SteppedPlan plan, SteppedTrial trial)
-    {
-        var result = new double[plan.ReadoutSize][];
-        int s = plan.Network.Readout.IsSpiking ? plan.SpikingIndex[plan.Network.Readout.Index] : -1;
-        if (s < 0)
-        {
-            Array.Fill(result, []);
-            return result;
-        }
-        var counts = trial.SpikeCounts[s];
-        for (int j = 0; j < result.Length; j++) result[j] = new double[counts[j]];
-        var fill = new int[result.Length];
-        var list = trial.Spikes[s];
-        for (int i = 0; i < list.Count; i++)
-        {
-            int j = list.Neurons[i];
-            result[j][fill[j]++] = NeuronStepFunctions.SpikeTime(list.Steps[i], plan.Dt);
-        }
-        return result;
-    }
-
-    private static Dictionary<string, long[]> HiddenSpikeCounts(SteppedPlan plan, SteppedTrial[] trials, int count)
-    {
-        var result = Pipeline.HiddenSpikeCounts.Create(plan.Network);
-        foreach (var pop in plan.Network.Hidden)
-        {
-            int s = plan.SpikingIndex[pop.Index];
-            for (int b = 0; b < count; b++) Pipeline.HiddenSpikeCounts.Add(result, pop, trials[b].SpikeCounts[s]);
-        }
-        return result;
-    }
-
-    private static LossEvaluation[] Evaluations(SteppedTrial[] trials, int count)
-    {
-        var e = new LossEvaluation[count];
-        for (int b = 0; b < count; b++) e[b] = trials[b].Evaluation;
-        return e;
-    }
-
-    private void Reduce(SteppedPlan plan, ParameterSet gradient, int partitions)
-    {
-        foreach (int param in plan.WeightParameters)
-        {
-            var dst = gradient[param].Values;
-            Run(Math.Min(Threads, Math.Max(1, dst.Length / 65536)), chunk =>
-            {
-                int chunks = Math.Min(Threads, Math.Max(1, dst.Length / 65536));
-                int from = (int)((long)chunk * dst.Length / chunks), to = (int)((long)(chunk + 1) * dst.Length / chunks);
-                for (int p = 0; p < partitions; p++)
-                {
-                    var src = _buffers[p].Weights[param]!;
-                    for (int i = from; i < to; i++) dst[i] += src[i];
-                }
-            });
-        }
-        foreach (var pop in plan.Populations)
-        {
-            var tm = gradient[pop.TauMemParameter].Values;
-            var ts = gradient[pop.TauSynParameter].Values;
-            for (int p = 0; p < partitions; p++)
-            {
-                var b = _buffers[p];
-                for (int i = 0; i < pop.Size; i++)
-                {
-                    tm[i] += b.TauMem[pop.Offset + i];
-                    ts[i] += b.TauSyn[pop.Offset + i];
-                }
-            }
+            return _backend.Simulate(plan, sample);
         }
     }
 }

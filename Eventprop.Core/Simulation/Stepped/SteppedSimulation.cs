@@ -30,7 +30,7 @@ public sealed class SteppedSimulation
         InputSpikeCount = trial.InputCount;
         Readout = new SteppedReadoutTrace((float[])ws.TraceV.Clone(), (float[])ws.TraceI.Clone(),
             plan.ReadoutRates(true), plan.ReadoutRates(false), plan.Dt, plan.Steps,
-            SteppedEngine.ReadoutSpikeTimes(plan, trial));
+            CpuSteppedBackend.ReadoutSpikeTimes(plan, trial));
     }
 
     /// <summary>Time step (ms).</summary>

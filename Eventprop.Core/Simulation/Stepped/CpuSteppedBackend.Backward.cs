@@ -10,10 +10,10 @@ using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
-/// <summary>The Eventprop backward pass of <see cref="SteppedEngine"/>.</summary>
-public sealed partial class SteppedEngine
+/// <summary>The Eventprop backward pass of <see cref="CpuSteppedBackend"/> (the CPU provider of <see cref="SteppedEngine"/>).</summary>
+internal sealed partial class CpuSteppedBackend
 {
-    private void Backward(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, ReadoutDrive drive, GradientBuffer buffer, float[] regJump)
+    private void BackwardTrial(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, ReadoutDrive drive, GradientBuffer buffer, float[] regJump)
     {
         int N = Steps, n = plan.NeuronCount, K = trial.SnapshotInterval;
         double dt = Dt;

@@ -13,26 +13,21 @@ using ILGPU.Runtime.Cuda;
 
 namespace Eventprop.Gpu;
 
-/// <summary>The Eventprop backward pass of <see cref="GpuSteppedEngine"/>: loss drives, kernels, launch shapes.</summary>
-public sealed partial class GpuSteppedEngine
+/// <summary>The Eventprop backward pass of <see cref="IlgpuSteppedBackend"/> (the ILGPU provider of <see cref="GpuSteppedEngine"/>): loss drives, kernels, launch shapes.</summary>
+internal sealed partial class IlgpuSteppedBackend
 {
-    private ParameterSet Backward(Network network, ForwardRun run, ActivityRegularization? regularization)
+    /// <inheritdoc />
+    public void Backward(SteppedPlan plan, SteppedForwardPass forward, float[] regJump, ParameterSet gradient)
     {
-        var plan = run.Plan;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (forward is not ForwardRun run)
+            throw new ArgumentException("The forward pass did not come from this provider.", nameof(forward));
         var w = run.Views;
         var dims = run.Dims;
         int B = dims.Trials, N = Steps, n = plan.NeuronCount, R = plan.ReadoutSize, ro = plan.ReadoutOffset, C = dims.Capacity;
         bool tau = TimeConstantGradients;
         double dt = Dt;
         var stream = _accelerator.DefaultStream;
-
-        var regJump = new float[n];
-        if (RegularizationJumps.Active(regularization))
-        {
-            var jumps = new double[n];
-            RegularizationJumps.Fill(network, run.HiddenCounts, B, regularization!, pop => plan.PopulationOffset[pop.Index], jumps);
-            for (int g = 0; g < n; g++) regJump[g] = (float)jumps[g];
-        }
 
         // The loss drives as per-step additive terms, impulses per grid point and ∂L/∂t per spike (host, once per batch).
         var driveV = new float[(long)B * N * R];
@@ -129,7 +124,7 @@ public sealed partial class GpuSteppedEngine
 
         void AssignCorner(int b, int k, double[] corner)
         {
-            // As SteppedEngine.FindCornerSpikes: the spike of grid point k with the most negative weight onto each readout
+            // As CpuSteppedBackend.FindCornerSpikes: the spike of grid point k with the most negative weight onto each readout
             // neuron (populations in order, spikes latest-listed first, strict <) carries the corner term.
             if (k >= 1 && k <= N && corner.Any(c => c != 0))
             {
@@ -204,7 +199,7 @@ public sealed partial class GpuSteppedEngine
             driveTauMem = Download(l.DriveTauMem, (long)B * R);
             driveTauSyn = Download(l.DriveTauSyn, (long)B * R);
         }
-        return Collect(network, plan, dims, dense, tauMem, tauSyn, driveTauMem, driveTauSyn);
+        Collect(plan, dims, dense, tauMem, tauSyn, driveTauMem, driveTauSyn, gradient);
 
         void BackwardPerStep()
         {

@@ -10,8 +10,8 @@ using Eventprop.Core.Simulation.Stepped.Backend;
 
 namespace Eventprop.Core.Simulation.Stepped;
 
-/// <summary>The forward pass of <see cref="SteppedEngine"/>: stepping, spike detection and delivery, and the backward pass's replay.</summary>
-public sealed partial class SteppedEngine
+/// <summary>The forward pass of <see cref="CpuSteppedBackend"/> (the CPU provider of <see cref="SteppedEngine"/>): stepping, spike detection and delivery, and the backward pass's replay.</summary>
+internal sealed partial class CpuSteppedBackend
 {
     private int StepOf(double time)
     {
@@ -65,7 +65,7 @@ public sealed partial class SteppedEngine
         }
     }
 
-    private void Forward(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int trialIndex)
+    internal void ForwardTrial(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int trialIndex)
     {
         int N = Steps;
         var v = ws.V;

@@ -13,7 +13,7 @@ using ILGPU.Runtime.Cuda;
 namespace Eventprop.Gpu;
 
 /// <summary>The built-in <c>sum</c> and <c>sum_exp</c> losses evaluated on the device.</summary>
-public sealed partial class GpuSteppedEngine
+internal sealed partial class IlgpuSteppedBackend
 {
     /// <summary>The weighting rate of a loss the device evaluates: 0 for <c>sum</c>, 1/T for <c>sum_exp</c>.</summary>
     private bool DeviceLossRate(ILoss loss, out double rate)

@@ -13,7 +13,7 @@ using ILGPU.Runtime.Cuda;
 namespace Eventprop.Gpu;
 
 /// <summary>The device layout of the connections (flat per-connection weights) and the gradient collected from it.</summary>
-public sealed partial class GpuSteppedEngine
+internal sealed partial class IlgpuSteppedBackend
 {
     /// <summary>The connections in the order of the device's flat weight array: the input's outgoing ones, then each dynamic population's.</summary>
     private static IEnumerable<SteppedPlan.Outgoing> ConnectionOrder(Network network, SteppedPlan plan)
@@ -58,14 +58,13 @@ public sealed partial class GpuSteppedEngine
     }
 
     /// <summary>The gradient in the network's parameter layout: weights from the device's flat array, τ's reduced in trial order.</summary>
-    private ParameterSet Collect(Network network, SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,
-        double[] driveTauMem, double[] driveTauSyn)
+    private void Collect(SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,
+        double[] driveTauMem, double[] driveTauSyn, ParameterSet gradient)
     {
         int B = dims.Trials, n = dims.Neurons, R = dims.Readout;
         bool tau = TimeConstantGradients;
-        var gradient = network.Parameters.ZerosLike();
         long offset = 0;
-        foreach (var o in ConnectionOrder(network, plan))
+        foreach (var o in ConnectionOrder(plan.Network, plan))
         {
             Array.Copy(dense, offset, gradient[o.ParameterIndex].Values, 0, o.Weights.Length);
             offset += o.Weights.Length;
@@ -91,6 +90,5 @@ public sealed partial class GpuSteppedEngine
                     }
             }
         }
-        return gradient;
     }
 }

@@ -13,47 +13,28 @@ using ILGPU.Runtime.Cuda;
 
 namespace Eventprop.Gpu;
 
-/// <summary>The forward pass of <see cref="GpuSteppedEngine"/> and the host-side loss evaluation.</summary>
-public sealed partial class GpuSteppedEngine
+/// <summary>The forward pass of <see cref="IlgpuSteppedBackend"/> (the ILGPU provider of <see cref="GpuSteppedEngine"/>) and the host-side loss evaluation.</summary>
+internal sealed partial class IlgpuSteppedBackend
 {
     /// <summary>What the forward pass leaves for the loss and the backward pass.</summary>
-    private sealed class ForwardRun
+    private sealed class ForwardRun(double[] values, int[] predictions) : SteppedForwardPass(values, predictions)
     {
         public required SteppedPlan Plan { get; init; }
         public required KernelViews Views { get; init; }
         public required KernelDims Dims { get; init; }
-        public required int[] Labels { get; init; }
         public required int[] SpikeEnd { get; init; }
         public required int[] SpikeNeuron { get; init; }
-        public required int[] SpikeCounts { get; init; }
+        /// <summary>Spikes per trial and neuron (trial-major).</summary>
+        public required int[] NeuronCounts { get; init; }
         public required float[] TraceV { get; init; }
         public required float[] TraceI { get; init; }
         public required LossEvaluation[] Evaluations { get; init; }
         public required double[][] ImpulseSlopes { get; init; }
-        public required Dictionary<string, long[]> HiddenCounts { get; init; }
-        public required double[] Values { get; init; }
-        public required int[] Predictions { get; init; }
         /// <summary>Set when the loss was evaluated on the device (sum, sum_exp): its drive is built there too.</summary>
         public LossViews? DeviceLoss { get; init; }
 
-        public double MeanLoss
-        {
-            get
-            {
-                double sum = 0;
-                foreach (double v in Values) sum += v;
-                return sum / Values.Length;
-            }
-        }
-    }
-
-    private SteppedPlan PreparePlan(Network network)
-    {
-        ArgumentNullException.ThrowIfNull(network);
-        network.Validate();
-        if (_plan is null || !_plan.Fits(network, Dt, Steps)) _plan = new SteppedPlan(network, Dt, Steps);
-        _plan.Refresh(network);
-        return _plan;
+        public override ReadOnlySpan<int> SpikeCounts(int trial, Population population) =>
+            NeuronCounts.AsSpan(trial * Dims.Neurons + Plan.PopulationOffset[population.Index], population.Size);
     }
 
     private int StepOf(double time)
@@ -62,14 +43,10 @@ public sealed partial class GpuSteppedEngine
         return x >= Steps ? Steps : (int)x;
     }
 
-    private ForwardRun Forward(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    /// <inheritdoc />
+    public SteppedForwardPass Forward(SteppedPlan plan, IReadOnlyList<SpikeSample> batch, int[] labels, ILoss loss, bool forBackward)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(batch);
-        ArgumentNullException.ThrowIfNull(loss);
-        if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
-        var plan = PreparePlan(network);
-        var labels = BatchValidation.CheckBatch(network, batch, loss, Duration);
         int B = batch.Count, N = Steps, n = plan.NeuronCount, R = plan.ReadoutSize, inputs = plan.InputSize;
 
         // Binned inputs: channels in time order, and per trial and step the first input at that step or later.
@@ -94,7 +71,7 @@ public sealed partial class GpuSteppedEngine
         for (int s = 0; s < plan.Spiking.Length; s++)
             for (int i = 0; i < plan.Spiking[s].Size; i++) spikingPopulation[plan.Spiking[s].Offset + i] = s;
         var caps = plan.Spiking.Select(p => MaxSpikesPerNeuron is int m ? (int)Math.Min(int.MaxValue, (long)m * p.Size) : int.MaxValue).ToArray();
-        var (records, weights) = CompileConnections(network, plan);
+        var (records, weights) = CompileConnections(plan.Network, plan);
 
         if (_capacity == 0) _capacity = Math.Max(64, 4 * n);
         var dims = new KernelDims
@@ -203,13 +180,6 @@ public sealed partial class GpuSteppedEngine
             }
 
             var counts = Download(w.SpikeCounts, bn);
-            var hidden = HiddenSpikeCounts.Create(network);
-            foreach (var pop in network.Hidden)
-            {
-                int off = plan.PopulationOffset[pop.Index];
-                for (int b = 0; b < B; b++) HiddenSpikeCounts.Add(hidden, pop, counts.AsSpan(b * n + off, pop.Size));
-            }
-
             if (DeviceLosses && DeviceLossRate(loss, out double rate))
             {
                 // sum / sum_exp on the device: only the losses and outputs come back (and the per-step spike offsets when
@@ -226,11 +196,11 @@ public sealed partial class GpuSteppedEngine
                         if (outputs[b * R + k] > outputs[b * R + best]) best = k;
                     predictions[b] = best;
                 }
-                return new ForwardRun
+                return new ForwardRun(values, predictions)
                 {
-                    Plan = plan, Views = w, Dims = dims, Labels = labels, SpikeCounts = counts, HiddenCounts = hidden,
+                    Plan = plan, Views = w, Dims = dims, NeuronCounts = counts,
                     SpikeEnd = PersistentKernels ? [] : Download(w.SpikeEnd, (long)B * (N + 1)), SpikeNeuron = [],
-                    TraceV = [], TraceI = [], Evaluations = [], ImpulseSlopes = [], Values = values, Predictions = predictions, DeviceLoss = l,
+                    TraceV = [], TraceI = [], Evaluations = [], ImpulseSlopes = [], DeviceLoss = l,
                 };
             }
 
@@ -254,11 +224,10 @@ public sealed partial class GpuSteppedEngine
                 impulseSlopes[b] = ReadoutDrive.ImpulseSlopes(e.Drive, readoutTrace, plan);
             });
 
-            return new ForwardRun
+            return new ForwardRun(evaluations.Select(e => e.Value).ToArray(), BatchLoss.Predictions(evaluations))
             {
-                Plan = plan, Views = w, Dims = dims, Labels = labels, SpikeEnd = spikeEnd, SpikeNeuron = spikeNeuron, SpikeCounts = counts,
-                TraceV = traceV, TraceI = traceI, Evaluations = evaluations, ImpulseSlopes = impulseSlopes, HiddenCounts = hidden,
-                Values = evaluations.Select(e => e.Value).ToArray(), Predictions = BatchLoss.Predictions(evaluations),
+                Plan = plan, Views = w, Dims = dims, SpikeEnd = spikeEnd, SpikeNeuron = spikeNeuron, NeuronCounts = counts,
+                TraceV = traceV, TraceI = traceI, Evaluations = evaluations, ImpulseSlopes = impulseSlopes,
             };
         }
     }
