@@ -64,18 +64,10 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     {
         // The CPU engine validates the settings with the same rules and messages.
         var settings = new SteppedEngine(dt, duration, 1, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope, slopeAtGridPoint);
-        Dt = settings.Dt;
         Duration = settings.Duration;
-        Steps = settings.Steps;
-        MaxSpikesPerNeuron = maxSpikesPerNeuron;
-        TimeConstantGradients = timeConstantGradients;
-        MinimumThresholdSlope = minimumThresholdSlope;
-        SlopeAtGridPoint = slopeAtGridPoint;
-        PersistentKernels = persistentKernels;
-        DeviceLosses = deviceLosses;
         Device = device;
 
-        _backend = new IlgpuSteppedBackend(device, Dt, Steps, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope,
+        _backend = new IlgpuSteppedBackend(device, settings.Dt, settings.Steps, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope,
             slopeAtGridPoint, persistentKernels, deviceLosses);
         _pipeline = new SteppedPipeline(_backend, Dt, Duration, Steps);
     }
@@ -98,10 +90,10 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     }
 
     /// <summary>Whether <c>sum</c> and <c>sum_exp</c> are evaluated on the device (see the constructor).</summary>
-    public bool DeviceLosses { get; }
+    public bool DeviceLosses => _backend.DeviceLosses;
 
     /// <summary>Whether each pass runs as one launch with a thread group per trial (see the constructor).</summary>
-    public bool PersistentKernels { get; }
+    public bool PersistentKernels => _backend.PersistentKernels;
 
     /// <summary>The device the kernels run on.</summary>
     public GpuDevice Device { get; }
@@ -135,25 +127,25 @@ public sealed class GpuSteppedEngine : IGradientEngine, IDisposable
     }
 
     /// <summary>Time step (ms).</summary>
-    public double Dt { get; }
+    public double Dt => _backend.Dt;
 
     /// <inheritdoc />
     public double Duration { get; }
 
     /// <summary>Number of steps N = T/dt.</summary>
-    public int Steps { get; }
+    public int Steps => _backend.Steps;
 
     /// <summary>The optional per-neuron spike cap per trial (null: none).</summary>
-    public int? MaxSpikesPerNeuron { get; }
+    public int? MaxSpikesPerNeuron => _backend.MaxSpikesPerNeuron;
 
     /// <summary>Whether dL/dτ is computed.</summary>
-    public bool TimeConstantGradients { get; }
+    public bool TimeConstantGradients => _backend.TimeConstantGradients;
 
     /// <summary>Lower bound on the recorded I − V used as the jump divisor.</summary>
-    public double MinimumThresholdSlope { get; }
+    public double MinimumThresholdSlope => _backend.MinimumThresholdSlope;
 
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
-    public bool SlopeAtGridPoint { get; }
+    public bool SlopeAtGridPoint => _backend.SlopeAtGridPoint;
 
     /// <inheritdoc />
     public EvaluationResult Evaluate(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)

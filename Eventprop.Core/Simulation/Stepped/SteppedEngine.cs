@@ -74,41 +74,35 @@ public sealed partial class SteppedEngine : IGradientEngine
             throw new ArgumentOutOfRangeException(nameof(maxSpikesPerNeuron), maxSpikesPerNeuron, "The spike cap must be ≥ 1 (or null for none).");
         if (!double.IsFinite(minimumThresholdSlope) || minimumThresholdSlope <= 0)
             throw new ArgumentOutOfRangeException(nameof(minimumThresholdSlope), minimumThresholdSlope, "The minimum threshold slope must be finite and > 0.");
-        Dt = dt;
         Duration = duration;
-        Steps = (int)steps;
-        Threads = threads ?? Environment.ProcessorCount;
-        MaxSpikesPerNeuron = maxSpikesPerNeuron;
-        TimeConstantGradients = timeConstantGradients;
-        MinimumThresholdSlope = minimumThresholdSlope;
-        SlopeAtGridPoint = slopeAtGridPoint;
-        _backend = new CpuSteppedBackend(Dt, Steps, Threads, maxSpikesPerNeuron, timeConstantGradients, minimumThresholdSlope, slopeAtGridPoint);
+        _backend = new CpuSteppedBackend(dt, (int)steps, threads ?? Environment.ProcessorCount, maxSpikesPerNeuron, timeConstantGradients,
+            minimumThresholdSlope, slopeAtGridPoint);
         _pipeline = new SteppedPipeline(_backend, Dt, Duration, Steps);
     }
 
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
-    public bool SlopeAtGridPoint { get; }
+    public bool SlopeAtGridPoint => _backend.SlopeAtGridPoint;
 
     /// <summary>Time step (ms).</summary>
-    public double Dt { get; }
+    public double Dt => _backend.Dt;
 
     /// <summary>Trial length T (ms).</summary>
     public double Duration { get; }
 
     /// <summary>Number of steps N = T/dt.</summary>
-    public int Steps { get; }
+    public int Steps => _backend.Steps;
 
     /// <summary>Worker threads and gradient partitions.</summary>
-    public int Threads { get; }
+    public int Threads => _backend.Threads;
 
     /// <summary>The optional per-neuron spike cap per trial (null: none).</summary>
-    public int? MaxSpikesPerNeuron { get; }
+    public int? MaxSpikesPerNeuron => _backend.MaxSpikesPerNeuron;
 
     /// <summary>Whether dL/dτ is computed.</summary>
-    public bool TimeConstantGradients { get; }
+    public bool TimeConstantGradients => _backend.TimeConstantGradients;
 
     /// <summary>Lower bound on the recorded I − V used as the jump divisor.</summary>
-    public double MinimumThresholdSlope { get; }
+    public double MinimumThresholdSlope => _backend.MinimumThresholdSlope;
 
     /// <summary>
     /// Bytes per trial that the last <see cref="Gradient"/> call recorded for its backward pass, averaged over the batch:
