@@ -13,7 +13,7 @@ namespace Eventprop.Core.Simulation.Stepped;
 public sealed class SteppedPlan
 {
     /// <summary>An outgoing connection: float weights [pre, post], the slice of its targets, its parameter index.</summary>
-    public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows)
+    public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, int weightCount)
     {
         /// <summary>Index of the connection's weight parameter in the network's <see cref="ParameterSet"/>.</summary>
         public int ParameterIndex { get; } = parameterIndex;
@@ -25,8 +25,9 @@ public sealed class SteppedPlan
         public int PostSize { get; } = postSize;
         /// <summary>Neurons of the source population (rows of <see cref="Weights"/>).</summary>
         public int Rows { get; } = rows;
-        /// <summary>The weights W[pre, post] as float32, row-major (refreshed by <see cref="Refresh"/>).</summary>
-        public float[] Weights { get; } = new float[rows * postSize];
+        /// <summary>The connection's stored weights as float32 (refreshed by <see cref="Refresh"/>): W[pre, post] row-major when
+        /// dense; a sparse mask's nonzeros row by row (admitted only for engines that deliver them themselves).</summary>
+        public float[] Weights { get; } = new float[weightCount];
     }
 
     /// <summary>A population with dynamics.</summary>
@@ -41,7 +42,7 @@ public sealed class SteppedPlan
     }
 
     /// <summary>Flattens <paramref name="network"/>; <paramref name="allowSparse"/> admits sparse connections for an engine that
-    /// delivers them itself (the surrogate engine): the plan's float weights of such a connection are then left unfilled.</summary>
+    /// delivers them itself (the surrogate engine).</summary>
     public SteppedPlan(Network network, double dt, int steps, bool allowSparse = false)
     {
         RequireSteppedModels(network, allowSparse);
@@ -70,7 +71,8 @@ public sealed class SteppedPlan
         Outgoings = new Outgoing[pops.Count][];
         foreach (var p in pops)
             Outgoings[p.Index] = network.Connections.Where(c => c.Pre == p)
-                .Select(c => new Outgoing(names[c.Name], dyn.FindIndex(d => d.Population == c.Post), offsets[c.Post.Index], c.Post.Size, c.Pre.Size)).ToArray();
+                .Select(c => new Outgoing(names[c.Name], dyn.FindIndex(d => d.Population == c.Post), offsets[c.Post.Index], c.Post.Size, c.Pre.Size,
+                    c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
         InputOutgoings = Outgoings[network.Input.Index];
         SpikingIndex = new int[pops.Count];
         Array.Fill(SpikingIndex, -1);
@@ -213,7 +215,6 @@ public sealed class SteppedPlan
             {
                 var src = parameters[o.ParameterIndex].Values;
                 var dst = o.Weights;
-                if (src.Length != dst.Length) continue; // a sparse connection (allowSparse): its caller keeps its own weights
                 for (int i = 0; i < dst.Length; i++) dst[i] = (float)src[i];
             }
         double dt = Dt;
