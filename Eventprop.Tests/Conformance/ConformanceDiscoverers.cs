@@ -21,6 +21,18 @@ internal static class ConformanceSkips
             ? $"not applicable to this engine: {na.Reason}"
             : null;
     }
+
+    /// <summary>
+    /// The one skipped test case that stands for <paramref name="testMethod"/> when it has a <see cref="Reason"/> and the
+    /// attribute sets no Skip of its own; null when the test runs (a theory is skipped whole: its data rows are not
+    /// enumerated, they may need what is missing).
+    /// </summary>
+    public static IXunitTestCase[]? SkippedCase(IMessageSink sink, ITestFrameworkDiscoveryOptions options, ITestMethod testMethod, IAttributeInfo attribute)
+    {
+        string? reason = Reason(testMethod);
+        if (reason is null || attribute.GetNamedArgument<string>("Skip") is not null) return null;
+        return [new XunitSkippedDataRowTestCase(sink, options.MethodDisplayOrDefault(), options.MethodDisplayOptionsOrDefault(), testMethod, reason)];
+    }
 }
 
 /// <summary>Discovers <see cref="ConformanceFactAttribute"/> tests: skipped with <see cref="ConformanceSkips.Reason"/>, else as a fact.</summary>
@@ -28,14 +40,9 @@ internal static class ConformanceSkips
 public sealed class ConformanceFactDiscoverer(IMessageSink diagnosticMessageSink) : FactDiscoverer(diagnosticMessageSink)
 {
     /// <inheritdoc />
-    public override IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo factAttribute)
-    {
-        string? reason = ConformanceSkips.Reason(testMethod);
-        if (reason is null || factAttribute.GetNamedArgument<string>("Skip") is not null)
-            return base.Discover(discoveryOptions, testMethod, factAttribute);
-        return [new XunitSkippedDataRowTestCase(DiagnosticMessageSink, discoveryOptions.MethodDisplayOrDefault(),
-            discoveryOptions.MethodDisplayOptionsOrDefault(), testMethod, reason)];
-    }
+    public override IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo factAttribute) =>
+        ConformanceSkips.SkippedCase(DiagnosticMessageSink, discoveryOptions, testMethod, factAttribute)
+        ?? base.Discover(discoveryOptions, testMethod, factAttribute);
 }
 
 /// <summary>Discovers <see cref="ConformanceTheoryAttribute"/> tests: skipped with <see cref="ConformanceSkips.Reason"/>, else as a theory.</summary>
@@ -43,13 +50,7 @@ public sealed class ConformanceFactDiscoverer(IMessageSink diagnosticMessageSink
 public sealed class ConformanceTheoryDiscoverer(IMessageSink diagnosticMessageSink) : TheoryDiscoverer(diagnosticMessageSink)
 {
     /// <inheritdoc />
-    public override IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo theoryAttribute)
-    {
-        string? reason = ConformanceSkips.Reason(testMethod);
-        if (reason is null || theoryAttribute.GetNamedArgument<string>("Skip") is not null)
-            return base.Discover(discoveryOptions, testMethod, theoryAttribute);
-        // One skipped case for the whole theory (its data rows are not enumerated: they may need what is missing).
-        return [new XunitSkippedDataRowTestCase(DiagnosticMessageSink, discoveryOptions.MethodDisplayOrDefault(),
-            discoveryOptions.MethodDisplayOptionsOrDefault(), testMethod, reason)];
-    }
+    public override IEnumerable<IXunitTestCase> Discover(ITestFrameworkDiscoveryOptions discoveryOptions, ITestMethod testMethod, IAttributeInfo theoryAttribute) =>
+        ConformanceSkips.SkippedCase(DiagnosticMessageSink, discoveryOptions, testMethod, theoryAttribute)
+        ?? base.Discover(discoveryOptions, testMethod, theoryAttribute);
 }

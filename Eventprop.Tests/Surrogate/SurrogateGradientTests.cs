@@ -42,6 +42,46 @@ public class SurrogateGradientTests(ITestOutputHelper output)
 
     internal static SpikeCountRegularization Regulariser => new(LowerStrength: 0.3, LowerTarget: 2, UpperStrength: 0.05, UpperTarget: 0.5, UpperExponent: 2);
 
+    /// <summary>The smooth-forward check mode: sigmoid forward spike, its exact derivative as the surrogate, a
+    /// differentiable reset, double precision, one thread (and the case's scheme and regulariser).</summary>
+    internal static SurrogateOptions SmoothOptions(SurrogateCase sc) => new()
+    {
+        Surrogate = SurrogateFn.SigmoidDerivative(sc.Beta, height: sc.Beta),
+        ForwardSpike = ForwardSpike.Sigmoid,
+        Reset = ResetGradient.Differentiable,
+        Discretisation = sc.Scheme,
+        DoublePrecision = true,
+        Regularization = sc.Regularised ? Regulariser : null,
+        Threads = 1,
+    };
+
+    /// <summary>
+    /// Runs <see cref="CheckSmooth"/> as a property over <paramref name="cases"/> generated cases (CI's fixed replay seed),
+    /// reports the counts under <paramref name="label"/>, and fails if more than 2 % of the comparisons were skipped.
+    /// </summary>
+    internal static void AssertSmoothProperty(Arbitrary<SurrogateCase> generator, int cases, string label, ITestOutputHelper output)
+    {
+        int compared = 0, skipped = 0, evaluated = 0;
+        var property = Prop.ForAll(generator, sc =>
+        {
+            var (c, k, failure) = CheckSmooth(sc);
+            Interlocked.Add(ref compared, c);
+            Interlocked.Add(ref skipped, k);
+            Interlocked.Increment(ref evaluated);
+            return (failure is null).Label(failure ?? "passed");
+        });
+        var config = Config.QuickThrowOnFailure.WithMaxTest(cases).WithReplay(GradientProperties.Seed, 0x5DEECE66DUL);
+        try
+        {
+            Check.One(config, property);
+        }
+        finally
+        {
+            output.WriteLine($"{label}: {evaluated} cases, {compared} gradients compared, {skipped} skipped (non-smooth within ±h)");
+        }
+        Assert.True(skipped <= 0.02 * (compared + skipped), $"{skipped} of {compared + skipped} comparisons were skipped");
+    }
+
     /// <summary>
     /// The smooth-forward check of one case (see <see cref="SmoothForwardGradientsMatchFiniteDifferences"/>): every weight and
     /// time constant's BPTT gradient against Richardson-extrapolated central differences of the engine's own loss,
@@ -52,16 +92,7 @@ public class SurrogateGradientTests(ITestOutputHelper output)
     internal static (int Compared, int Skipped, string? Failure) CheckSmooth(SurrogateCase sc, SurrogateFault fault = SurrogateFault.None)
     {
         var (net, sample) = sc.Case.Build();
-        var options = new SurrogateOptions
-        {
-            Surrogate = SurrogateFn.SigmoidDerivative(sc.Beta, height: sc.Beta),
-            ForwardSpike = ForwardSpike.Sigmoid,
-            Reset = ResetGradient.Differentiable,
-            Discretisation = sc.Scheme,
-            DoublePrecision = true,
-            Regularization = sc.Regularised ? Regulariser : null,
-            Threads = 1,
-        };
+        var options = SmoothOptions(sc);
         var engine = new SurrogateEngine(sc.Dt, sc.Case.Duration, options);
         var loss = Loss.FromName(sc.LossName);
         var gradientEngine = fault == SurrogateFault.None ? engine : new SurrogateEngine(sc.Dt, sc.Case.Duration, options) { Fault = fault };
@@ -113,28 +144,8 @@ public class SurrogateGradientTests(ITestOutputHelper output)
     [Theory]
     [InlineData(Discretisation.ExactPropagator, 60)]
     [InlineData(Discretisation.ZenkeVogels, 60)]
-    public void SmoothForwardGradientsMatchFiniteDifferences(Discretisation scheme, int cases)
-    {
-        int compared = 0, skipped = 0, evaluated = 0;
-        var property = Prop.ForAll(SmoothCases(scheme), sc =>
-        {
-            var (c, k, failure) = CheckSmooth(sc);
-            Interlocked.Add(ref compared, c);
-            Interlocked.Add(ref skipped, k);
-            Interlocked.Increment(ref evaluated);
-            return (failure is null).Label(failure ?? "passed");
-        });
-        var config = Config.QuickThrowOnFailure.WithMaxTest(cases).WithReplay(GradientProperties.Seed, 0x5DEECE66DUL);
-        try
-        {
-            Check.One(config, property);
-        }
-        finally
-        {
-            output.WriteLine($"{scheme}: {evaluated} cases, {compared} gradients compared, {skipped} skipped (non-smooth within ±h)");
-        }
-        Assert.True(skipped <= 0.02 * (compared + skipped), $"{skipped} of {compared + skipped} comparisons were skipped");
-    }
+    public void SmoothForwardGradientsMatchFiniteDifferences(Discretisation scheme, int cases) =>
+        AssertSmoothProperty(SmoothCases(scheme), cases, scheme.ToString(), output);
 
     private static Arbitrary<SurrogateCase> HardCases(Discretisation scheme) => Arb.From(
         from kind in Gen.Elements(CaseKind.FeedForward, CaseKind.Recurrent, CaseKind.RecurrentDriven)

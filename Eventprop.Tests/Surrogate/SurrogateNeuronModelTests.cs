@@ -38,28 +38,8 @@ public class SurrogateNeuronModelTests(ITestOutputHelper output)
     [Theory]
     [InlineData(Discretisation.ExactPropagator, 40)]
     [InlineData(Discretisation.ZenkeVogels, 40)]
-    public void SmoothForwardGradientsOfOtherModelsMatchFiniteDifferences(Discretisation scheme, int cases)
-    {
-        int compared = 0, skipped = 0, evaluated = 0;
-        var property = Prop.ForAll(ModelCases(scheme), sc =>
-        {
-            var (c, k, failure) = SurrogateGradientTests.CheckSmooth(sc);
-            Interlocked.Add(ref compared, c);
-            Interlocked.Add(ref skipped, k);
-            Interlocked.Increment(ref evaluated);
-            return (failure is null).Label(failure ?? "passed");
-        });
-        var config = Config.QuickThrowOnFailure.WithMaxTest(cases).WithReplay(GradientProperties.Seed, 0x5DEECE66DUL);
-        try
-        {
-            Check.One(config, property);
-        }
-        finally
-        {
-            output.WriteLine($"{scheme}: {evaluated} cases, {compared} gradients compared, {skipped} skipped (non-smooth within ±h)");
-        }
-        Assert.True(skipped <= 0.02 * (compared + skipped), $"{skipped} of {compared + skipped} comparisons were skipped");
-    }
+    public void SmoothForwardGradientsOfOtherModelsMatchFiniteDifferences(Discretisation scheme, int cases) =>
+        SurrogateGradientTests.AssertSmoothProperty(ModelCases(scheme), cases, scheme.ToString(), output);
 
     /// <summary>
     /// A fault can only be caught where it changes the gradient; the claim: every case where the faulty gradient differs
@@ -89,15 +69,7 @@ public class SurrogateNeuronModelTests(ITestOutputHelper output)
     private static bool FaultChangesGradient(SurrogateCase sc, SurrogateFault fault)
     {
         var (net, sample) = sc.Case.Build();
-        var options = new SurrogateOptions
-        {
-            Surrogate = Core.Simulation.Surrogate.Surrogate.SigmoidDerivative(sc.Beta, height: sc.Beta),
-            ForwardSpike = ForwardSpike.Sigmoid,
-            Reset = ResetGradient.Differentiable,
-            Discretisation = sc.Scheme,
-            DoublePrecision = true,
-            Threads = 1,
-        };
+        var options = SurrogateGradientTests.SmoothOptions(sc);
         var right = new SurrogateEngine(sc.Dt, sc.Case.Duration, options).Gradient(net, [sample], Loss.Sum()).Gradient;
         var wrong = new SurrogateEngine(sc.Dt, sc.Case.Duration, options) { Fault = fault }.Gradient(net, [sample], Loss.Sum()).Gradient;
         return right.Zip(wrong).Any(pw => pw.First.Values.Zip(pw.Second.Values)
