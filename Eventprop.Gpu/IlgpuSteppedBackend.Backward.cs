@@ -145,7 +145,7 @@ internal sealed partial class IlgpuSteppedBackend
                             for (int j = 0; j < R; j++)
                             {
                                 if (corner[j] == 0) continue;
-                                float wt = o.Weights[i * o.PostSize + j];
+                                float wt = o.WeightOrInfinity(i, j);
                                 if (wt < bestWeight[j])
                                 {
                                     bestWeight[j] = wt;

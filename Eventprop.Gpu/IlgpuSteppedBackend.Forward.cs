@@ -71,7 +71,8 @@ internal sealed partial class IlgpuSteppedBackend
         for (int s = 0; s < plan.Spiking.Length; s++)
             for (int i = 0; i < plan.Spiking[s].Size; i++) spikingPopulation[plan.Spiking[s].Offset + i] = s;
         var caps = plan.Spiking.Select(p => MaxSpikesPerNeuron is int m ? (int)Math.Min(int.MaxValue, (long)m * p.Size) : int.MaxValue).ToArray();
-        var (records, weights) = CompileConnections(plan.Network, plan);
+        var connections = CompileConnections(plan.Network, plan);
+        var (records, weights) = (connections.Records, connections.Weights);
 
         if (_capacity == 0) _capacity = Math.Max(64, 4 * n);
         var dims = new KernelDims
@@ -111,6 +112,8 @@ internal sealed partial class IlgpuSteppedBackend
                 RegularizationJump = Buffer<float>("RegularizationJump", n),
                 Connection = Upload("Connection", records.Length == 0 ? [default(ConnectionRecord)] : records),
                 Weights = Upload("Weights", weights),
+                SparseRowStarts = Upload("SparseRowStarts", connections.SparseRowStarts.Length == 0 ? [0] : connections.SparseRowStarts),
+                SparseTargets = Upload("SparseTargets", connections.SparseTargets.Length == 0 ? [0] : connections.SparseTargets),
                 InputChannel = Upload("InputChannel", channels.Count == 0 ? [0] : channels.ToArray()),
                 InputStart = Upload("InputStart", inputStart),
                 V = Buffer<float>("V", bn),

@@ -26,24 +26,36 @@ internal sealed partial class IlgpuSteppedBackend
     }
 
     /// <summary>
-    /// The device records of the connections and their weights, each connection's W[pre, post] row-major one after the
-    /// other: device memory for weights and per-trial gradients follows the stored weights, not (inputs + n) × n.
+    /// The device records of the connections and their stored weights, one connection after the other (dense W[pre, post]
+    /// row-major, or a sparse mask's nonzeros row by row, with the masks' row starts and targets in two shared arrays):
+    /// device memory for weights and per-trial gradients follows the stored weights, not (inputs + n) × n.
     /// </summary>
-    private static (ConnectionRecord[] Records, float[] Weights) CompileConnections(Network network, SteppedPlan plan)
+    private static DeviceConnections CompileConnections(Network network, SteppedPlan plan)
     {
         var records = new List<ConnectionRecord>();
+        var rowStarts = new List<int>();
+        var targets = new List<int>();
         long total = 0;
         foreach (var pop in network.Populations)
         {
             if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
             foreach (var o in plan.Outgoings[pop.Index])
             {
-                records.Add(new ConnectionRecord
+                var record = new ConnectionRecord
                 {
                     FromInput = pop == network.Input ? 1 : 0,
                     PreOffset = pop == network.Input ? 0 : plan.PopulationOffset[pop.Index],
                     PreSize = o.Rows, PostOffset = o.PostOffset, PostSize = o.PostSize, WeightOffset = total,
-                });
+                    RowStartOffset = -1,
+                };
+                if (o.Synapses.RowStarts is { } starts && o.Synapses.Targets is { } to)
+                {
+                    record.RowStartOffset = rowStarts.Count;
+                    record.TargetOffset = targets.Count;
+                    rowStarts.AddRange(starts);
+                    targets.AddRange(to);
+                }
+                records.Add(record);
                 total += o.Weights.Length;
             }
         }
@@ -54,8 +66,11 @@ internal sealed partial class IlgpuSteppedBackend
             o.Weights.CopyTo(weights, at);
             at += o.Weights.Length;
         }
-        return (records.ToArray(), weights);
+        return new DeviceConnections(records.ToArray(), weights, rowStarts.ToArray(), targets.ToArray());
     }
+
+    /// <summary>The compiled connections (see <see cref="CompileConnections"/>).</summary>
+    private sealed record DeviceConnections(ConnectionRecord[] Records, float[] Weights, int[] SparseRowStarts, int[] SparseTargets);
 
     /// <summary>The gradient in the network's parameter layout: weights from the device's flat array, τ's reduced in trial order.</summary>
     private void Collect(SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,

@@ -26,26 +26,6 @@ internal struct KernelDims
     public double Dt;
 }
 
-/// <summary>
-/// A connection on the device: presynaptic slice (input channels when <see cref="FromInput"/>, else dynamic neurons),
-/// postsynaptic slice, and the offset of its W[pre, post] (row-major) in the flat weight and gradient arrays.
-/// </summary>
-internal struct ConnectionRecord
-{
-    public int FromInput;
-    public int PreOffset, PreSize;
-    public int PostOffset, PostSize;
-    public long WeightOffset;
-
-    /// <summary>Index of W[pre, post] in the flat arrays, or −1 when this connection does not join them.</summary>
-    public readonly long IndexOf(int pre, int post)
-    {
-        int i = pre - PreOffset, j = post - PostOffset;
-        if (i < 0 || i >= PreSize || j < 0 || j >= PostSize) return -1;
-        return WeightOffset + (long)i * PostSize + j;
-    }
-}
-
 /// <summary>Every device array the kernels touch (kernel argument; a struct of views).</summary>
 internal struct KernelViews
 {
@@ -58,7 +38,9 @@ internal struct KernelViews
     public ArrayView<NeuronStep> Models;       // per spiking population: threshold, reset, reset mode, leak
     public ArrayView<float> RegularizationJump; // per neuron
     public ArrayView<ConnectionRecord> Connection; // per connection: its slices and where its weights start
-    public ArrayView<float> Weights;           // [WeightCount]: each connection's W[pre, post] row-major, one after the other
+    public ArrayView<float> Weights;           // [WeightCount]: each connection's stored weights (dense W[pre, post] row-major, or a mask's nonzeros), one after the other
+    public ArrayView<int> SparseRowStarts;     // the sparse connections' row starts (pre + 1 each, relative to the connection's weights)
+    public ArrayView<int> SparseTargets;       // the sparse connections' postsynaptic index (within the post population) of every stored weight
 
     // Inputs: channels of the binned input spikes, and per trial and step the first index ([B × (N+1)]).
     public ArrayView<int> InputChannel, InputStart;
@@ -126,7 +108,7 @@ internal static class SteppedKernels
                     {
                         var con = w.Connection[c];
                         if (con.FromInput != 0) continue;
-                        long e = con.IndexOf(pre, post);
+                        long e = con.IndexOf(pre, post, w.SparseRowStarts, w.SparseTargets);
                         if (e >= 0) cur += w.Weights[e];
                     }
                 }
@@ -139,7 +121,7 @@ internal static class SteppedKernels
                 {
                     var con = w.Connection[c];
                     if (con.FromInput == 0) continue;
-                    long e = con.IndexOf(channel, post);
+                    long e = con.IndexOf(channel, post, w.SparseRowStarts, w.SparseTargets);
                     if (e >= 0) cur += w.Weights[e];
                 }
             }
@@ -305,7 +287,7 @@ internal static class SteppedKernels
                 {
                     var con = w.Connection[c];
                     if (con.FromInput == 0) continue;
-                    long e = con.IndexOf(channel, g);
+                    long e = con.IndexOf(channel, g, w.SparseRowStarts, w.SparseTargets);
                     if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
                 }
             }
@@ -321,7 +303,7 @@ internal static class SteppedKernels
                 {
                     var con = w.Connection[c];
                     if (con.FromInput != 0) continue;
-                    long e = con.IndexOf(pre, g);
+                    long e = con.IndexOf(pre, g, w.SparseRowStarts, w.SparseTargets);
                     if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
                 }
             }
@@ -350,11 +332,11 @@ internal static class SteppedKernels
             var con = w.Connection[c];
             int i = pre - con.PreOffset;
             if (con.FromInput != 0 || i < 0 || i >= con.PreSize) continue;
-            long row = con.WeightOffset + (long)i * con.PostSize;
-            for (int k = 0; k < con.PostSize; k++)
+            con.Row(i, w.SparseRowStarts, out long from, out long to);
+            for (long e = from; e < to; e++)
             {
-                int post = con.PostOffset + k;
-                transport += w.Weights[row + k] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
+                int post = con.PostOffset + con.Target(e, from, w.SparseTargets);
+                transport += w.Weights[e] * (w.LambdaV[b * n + post] - w.LambdaI[b * n + post]);
             }
         }
         int j = pre - d.ReadoutOffset;

@@ -110,6 +110,18 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
         Compare(net, Batch(net, 2, 32, 5), Loss.SumExp(), 0.5, 40, new ActivityRegularization(0.01, 2));
     }
 
+    /// <summary>Sparse masks on every connection: the device's binary search over a row's targets (delivery, weight gradient) and
+    /// its row-wise transport; <c>max</c> also exercises the corner search over a sparse row.</summary>
+    [Theory]
+    [InlineData("sum_exp")]
+    [InlineData("max")]
+    public void Sparse_masks_match_the_cpu_engine(string lossName)
+    {
+        var net = SteppedTestCases.Cases(CaseKind.Sparse, 1)[0].Network;
+        Assert.Contains(net.Connections, c => c.Connectivity is Eventprop.Core.Model.Connectivities.SparseConnectivity);
+        Compare(net, Batch(net, 3, 32, 11), Loss.FromName(lossName), 0.5, 40, new ActivityRegularization(0.01, 2));
+    }
+
     /// <summary>Three hidden layers with mixed models and constants, and the grid-point slope option on an IF network.</summary>
     [Fact]
     public void Deep_mixed_models_and_the_grid_point_slope_match_the_cpu_engine()
@@ -141,6 +153,19 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
         Assert.Equal(4 * weights, engine.BufferBytes("Weights"));
         Assert.Equal(3 * 4 * weights, engine.BufferBytes("TrialGradient"));
         Assert.Equal(4 * weights, engine.BufferBytes("Gradient"));
+
+        // A sparse mask stores only its nonzeros: a → b keeps 5 of its 12 synapses.
+        var mask = Eventprop.Core.Model.Connectivities.SparseConnectivity.FromMask(new bool[,]
+            { { true, false, false }, { false, true, true }, { false, false, true }, { true, false, false } });
+        var sparse = Network.Create(3).Input("in", 5).Lif("a", 4).Lif("b", 3).Readout("out", 2)
+            .Connect("in", "a", Init.Normal(1.0, 0.5)).Connect("a", "a", Init.Normal(0, 0.2))
+            .Connect("a", "b", Init.Normal(1.0, 0.5), mask).Connect("b", "out", Init.Normal(0.5, 0.3)).Build();
+        using var sparseEngine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 1, 20);
+        sparseEngine.Gradient(sparse, Batch(sparse, 3, 15, 1), Loss.Sum());
+        long stored = 5 * 4 + 4 * 4 + 5 + 3 * 2;
+        Assert.Equal(3 * 4 * stored, sparseEngine.BufferBytes("TrialGradient"));
+        Assert.Equal(4 * (4 + 1), sparseEngine.BufferBytes("SparseRowStarts"));
+        Assert.Equal(4 * 5, sparseEngine.BufferBytes("SparseTargets"));
     }
 
     [Fact]

@@ -41,6 +41,10 @@ public enum CaseKind
 /// </summary>
 public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hidden, bool[] Recurrent, int Readout, int InputSpikes, double Duration, bool SpikingReadout = false, double InputSpan = 0.8)
 {
+    /// <summary>For a <see cref="CaseKind.Sparse"/> case: build its dense twin instead — the same draws, every connection dense
+    /// with weight 0 wherever the mask has no synapse (an oracle for the sparse code paths that does not use them).</summary>
+    public bool DenseTwin { get; init; }
+
     /// <summary>Builds the network and the sample.</summary>
     public (Network Network, SpikeSample Sample) Build()
     {
@@ -59,8 +63,9 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
             var mask = SparseConnectivity.Random(w.GetLength(0), w.GetLength(1), p, maskRng);
             var scaled = new double[w.GetLength(0), w.GetLength(1)];
             for (int i = 0; i < w.GetLength(0); i++)
-                for (int j = 0; j < w.GetLength(1); j++) scaled[i, j] = w[i, j] / p;
-            builder.Connect(pre, post, Init.Values(scaled), mask);
+                for (int j = 0; j < w.GetLength(1); j++) scaled[i, j] = DenseTwin && !mask.Contains(i, j) ? 0 : w[i, j] / p;
+            if (DenseTwin) builder.Connect(pre, post, Init.Values(scaled));
+            else builder.Connect(pre, post, Init.Values(scaled), mask);
         }
         var taus = new List<(double[] Tm, double[] Ts)>();
         var models = LayerModels();

@@ -107,8 +107,7 @@ internal sealed partial class CpuSteppedBackend
             while (inPtr >= 0 && StepOf(sample.Times[inPtr]) == k)
             {
                 int ch = sample.Channels[inPtr--];
-                foreach (var o in plan.InputOutgoings)
-                    VectorMath.Subtract(buffer.Weights[o.ParameterIndex]!.AsSpan(ch * o.PostSize, o.PostSize), Weighted(o, stamp));
+                foreach (var o in plan.InputOutgoings) o.SubtractWeightGradient(buffer.Weights[o.ParameterIndex]!, ch, Weighted(o, stamp));
             }
             var jumps = ws.Jumps;
             jumps.Clear();
@@ -125,8 +124,8 @@ internal sealed partial class CpuSteppedBackend
                     float transport = 0;
                     foreach (var o in outs)
                     {
-                        VectorMath.Subtract(buffer.Weights[o.ParameterIndex]!.AsSpan(i * o.PostSize, o.PostSize), Weighted(o, stamp));
-                        transport += VectorMath.Dot(o.Weights.AsSpan(i * o.PostSize, o.PostSize), Difference(o, stamp));
+                        o.SubtractWeightGradient(buffer.Weights[o.ParameterIndex]!, i, Weighted(o, stamp));
+                        transport += o.Transport(i, Difference(o, stamp));
                     }
                     double dldt = 0;
                     if (s == readoutSpiking)
@@ -170,7 +169,7 @@ internal sealed partial class CpuSteppedBackend
                         for (int j = 0; j < rs; j++)
                         {
                             if (corner![j] == 0) continue;
-                            float w = o.Weights[i * o.PostSize + j];
+                            float w = o.WeightOrInfinity(i, j);
                             if (w < cornerWeight[j])
                             {
                                 cornerWeight[j] = w;

@@ -38,8 +38,7 @@ internal sealed partial class CpuSteppedBackend
         while (ptr < count && StepOf(times[ptr]) == step)
         {
             int ch = channels[ptr];
-            foreach (var o in outs)
-                VectorMath.Add(cur.AsSpan(o.PostOffset, o.PostSize), o.Weights.AsSpan(ch * o.PostSize, o.PostSize));
+            foreach (var o in outs) o.Deliver(cur, ch);
             ptr++;
         }
         return ptr;
@@ -50,8 +49,7 @@ internal sealed partial class CpuSteppedBackend
         for (int i = from; i < to; i++)
         {
             int n = list.Neurons[i];
-            foreach (var o in outs)
-                VectorMath.Add(cur.AsSpan(o.PostOffset, o.PostSize), o.Weights.AsSpan(n * o.PostSize, o.PostSize));
+            foreach (var o in outs) o.Deliver(cur, n);
         }
     }
 

@@ -80,6 +80,13 @@ public sealed partial class SteppedEngine : IGradientEngine
         _pipeline = new SteppedPipeline(_backend, Dt, Duration, Steps);
     }
 
+    /// <summary>Fault injection for tests: sparse rows transport the adjoint from the wrong targets.</summary>
+    internal bool SparseTransportMisindexed
+    {
+        get => _backend.SparseTransportMisindexed;
+        init => _backend.SparseTransportMisindexed = value;
+    }
+
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
     public bool SlopeAtGridPoint => _backend.SlopeAtGridPoint;
 

@@ -10,26 +10,8 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// propagators and τ-gradient quadrature weights of every neuron.
 /// </summary>
 /// <remarks>The structure is fixed per network; <see cref="Refresh"/> copies the current parameter values in.</remarks>
-public sealed class SteppedPlan
+public sealed partial class SteppedPlan
 {
-    /// <summary>An outgoing connection: float weights [pre, post], the slice of its targets, its parameter index.</summary>
-    public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, int weightCount)
-    {
-        /// <summary>Index of the connection's weight parameter in the network's <see cref="ParameterSet"/>.</summary>
-        public int ParameterIndex { get; } = parameterIndex;
-        /// <summary>Index of the target in <see cref="Populations"/>.</summary>
-        public int PostPopulation { get; } = postPopulation;
-        /// <summary>First neuron of the target population in the plan's neuron index space.</summary>
-        public int PostOffset { get; } = postOffset;
-        /// <summary>Neurons of the target population (the row length of <see cref="Weights"/>).</summary>
-        public int PostSize { get; } = postSize;
-        /// <summary>Neurons of the source population (rows of <see cref="Weights"/>).</summary>
-        public int Rows { get; } = rows;
-        /// <summary>The connection's stored weights as float32 (refreshed by <see cref="Refresh"/>): W[pre, post] row-major when
-        /// dense; a sparse mask's nonzeros row by row (admitted only for engines that deliver them themselves).</summary>
-        public float[] Weights { get; } = new float[weightCount];
-    }
-
     /// <summary>A population with dynamics.</summary>
     public sealed record DynamicPopulation(Population Population, int Offset, int Size, int TauMemParameter, int TauSynParameter)
     {
@@ -41,11 +23,10 @@ public sealed class SteppedPlan
         public bool IsReadout => Population.Kind == PopulationKind.Readout;
     }
 
-    /// <summary>Flattens <paramref name="network"/>; <paramref name="allowSparse"/> admits sparse connections for an engine that
-    /// delivers them itself (the surrogate engine).</summary>
-    public SteppedPlan(Network network, double dt, int steps, bool allowSparse = false)
+    /// <summary>Flattens <paramref name="network"/>.</summary>
+    public SteppedPlan(Network network, double dt, int steps)
     {
-        RequireSteppedModels(network, allowSparse);
+        RequireSteppedModels(network);
         Network = network;
         Dt = dt;
         Steps = steps;
@@ -72,7 +53,7 @@ public sealed class SteppedPlan
         foreach (var p in pops)
             Outgoings[p.Index] = network.Connections.Where(c => c.Pre == p)
                 .Select(c => new Outgoing(names[c.Name], dyn.FindIndex(d => d.Population == c.Post), offsets[c.Post.Index], c.Post.Size, c.Pre.Size,
-                    c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
+                    c.Connectivity.Rows(c.Pre.Size, c.Post.Size), c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
         InputOutgoings = Outgoings[network.Input.Index];
         SpikingIndex = new int[pops.Count];
         Array.Fill(SpikingIndex, -1);
@@ -177,7 +158,7 @@ public sealed class SteppedPlan
     /// The time-stepped CPU and GPU engines have the step face of the current-based family (LIF, IF, LI; any threshold,
     /// reset and reset mode). Readouts must have a leaky membrane: the loss drives are those of the leaky integrator.
     /// </summary>
-    internal static void RequireSteppedModels(Network network, bool allowSparse = false)
+    internal static void RequireSteppedModels(Network network)
     {
         foreach (var p in network.Populations)
         {
@@ -187,9 +168,6 @@ public sealed class SteppedPlan
             if (p.Kind == PopulationKind.Readout && model.Leak != 1)
                 throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
         }
-        foreach (var c in network.Connections)
-            if (!allowSparse && c.Connectivity is not Model.Connectivities.DenseConnectivity)
-                throw new ArgumentException($"Connection {c.Name} is {c.Connectivity.Name}; the time-stepped engines deliver dense connections only so far. Use the exact engine (engine.kind = exact) or method surrogate for sparse connectivity.");
     }
 
     /// <summary>The readout's 1/τm (<paramref name="membrane"/>) or 1/τs per readout neuron, as a new array.</summary>

@@ -73,10 +73,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
 
     private Plan PreparePlan(Network network)
     {
-        SteppedPlan.RequireSteppedModels(network, allowSparse: true);
+        SteppedPlan.RequireSteppedModels(network);
         if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
         {
-            var sp = new SteppedPlan(network, Dt, N, allowSparse: true);
+            var sp = new SteppedPlan(network, Dt, N);
             var names = network.Parameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
             SurrogateSynapses<T>[] Outs(Population p) => network.Connections.Where(c => c.Pre == p)
                 .Select(c => new SurrogateSynapses<T>(names[c.Name], sp.PopulationOffset[c.Post.Index], c.Post.Size, c.Pre.Size, c.IsRecurrent,

@@ -1,0 +1,89 @@
+using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
+
+namespace Eventprop.Core.Simulation.Stepped;
+
+public sealed partial class SteppedPlan
+{
+    /// <summary>
+    /// An outgoing connection as the time-stepped CPU engine sees it: float weights stored as its connectivity stores them
+    /// (W[pre, post] row-major when dense, a sparse mask's nonzeros row by row), the slice of its targets, its parameter
+    /// index, and the three operations every engine needs of a connectivity — deliver a presynaptic row into the
+    /// postsynaptic current, accumulate a row's weight gradient, transport the adjoint back. Dense rows take the vectorised
+    /// loops; sparse rows loop over their stored synapses.
+    /// </summary>
+    public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, SynapseRows synapses, int weightCount)
+    {
+        /// <summary>Index of the connection's weight parameter in the network's <see cref="ParameterSet"/>.</summary>
+        public int ParameterIndex { get; } = parameterIndex;
+        /// <summary>Index of the target in <see cref="Populations"/>.</summary>
+        public int PostPopulation { get; } = postPopulation;
+        /// <summary>First neuron of the target population in the plan's neuron index space.</summary>
+        public int PostOffset { get; } = postOffset;
+        /// <summary>Neurons of the target population.</summary>
+        public int PostSize { get; } = postSize;
+        /// <summary>Neurons of the source population (rows of the connection).</summary>
+        public int Rows { get; } = rows;
+        /// <summary>The connectivity's row layout (which stored weight reaches which target).</summary>
+        public SynapseRows Synapses { get; } = synapses;
+        /// <summary>The connection's stored weights as float32 (refreshed by <see cref="Refresh"/>), laid out as <see cref="Synapses"/> says.</summary>
+        public float[] Weights { get; } = new float[weightCount];
+
+        /// <summary>current[post] += W[row, post] over the stored synapses of <paramref name="row"/> (<paramref name="current"/>: the plan's index space).</summary>
+        public void Deliver(Span<float> current, int row)
+        {
+            var post = current.Slice(PostOffset, PostSize);
+            int start = Synapses.Start(row);
+            if (Synapses.Targets is not { } targets)
+            {
+                VectorMath.Add(post, Weights.AsSpan(start, PostSize));
+                return;
+            }
+            var w = Weights.AsSpan(start, Synapses.Length(row));
+            var to = targets.AsSpan(start, w.Length);
+            for (int k = 0; k < to.Length; k++) post[to[k]] += w[k];
+        }
+
+        /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
+        public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
+        {
+            int start = Synapses.Start(row);
+            if (Synapses.Targets is not { } targets)
+            {
+                VectorMath.Subtract(gradient.AsSpan(start, PostSize), weighted);
+                return;
+            }
+            var g = gradient.AsSpan(start, Synapses.Length(row));
+            var to = targets.AsSpan(start, g.Length);
+            for (int k = 0; k < to.Length; k++) g[k] -= weighted[to[k]];
+        }
+
+        /// <summary>Σ_post W[row, post]·adjoint[post] over the stored synapses (<paramref name="adjoint"/>: the target slice, λV − λI).</summary>
+        public float Transport(int row, ReadOnlySpan<float> adjoint)
+        {
+            int start = Synapses.Start(row);
+            if (Synapses.Targets is not { } targets) return VectorMath.Dot(Weights.AsSpan(start, PostSize), adjoint);
+            var w = Weights.AsSpan(start, Synapses.Length(row));
+            var to = targets.AsSpan(start, w.Length);
+            float sum = 0;
+            if (TransportMisindexed)
+            {
+                for (int k = 0; k < to.Length; k++) sum += w[k] * adjoint[k];
+                return sum;
+            }
+            for (int k = 0; k < to.Length; k++) sum += w[k] * adjoint[to[k]];
+            return sum;
+        }
+
+        /// <summary>W[row, column], or +∞ when the synapse does not exist (for the corner search, which looks for the most negative weight).</summary>
+        public float WeightOrInfinity(int row, int column)
+        {
+            int e = Synapses.IndexOf(row, column);
+            return e >= 0 ? Weights[e] : float.PositiveInfinity;
+        }
+
+        /// <summary>Fault injection for tests: a sparse row's transport reads the adjoint at the synapse's position in the row
+        /// instead of at its target (proves the sparse-vs-dense checks bite).</summary>
+        internal bool TransportMisindexed { get; set; }
+    }
+}
