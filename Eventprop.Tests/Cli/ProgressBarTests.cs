@@ -33,7 +33,7 @@ public class ProgressBarTests
         now = TimeSpan.FromSeconds(32);
         bar.OnBatchEnd(null!, new BatchProgress(2, 1, 4, 1.0, 0.5, 0.01));
         now = TimeSpan.FromSeconds(35);
-        Assert.Contains("ETA epoch 0:06, run 0:36", bar.Line(new BatchProgress(2, 2, 4, 1.0, 0.5, 0.01), now));
+        Assert.Contains("ETA epoch 0:06.0, run 0:36", bar.Line(new BatchProgress(2, 2, 4, 1.0, 0.5, 0.01), now));
     }
 
     [Fact]
@@ -94,5 +94,7 @@ public class ProgressBarTests
         Assert.EndsWith("\r", writer.ToString());
         Assert.Equal("?", ProgressBar.Clock(double.NaN));
         Assert.Equal("1:01:05", ProgressBar.Clock(3665));
+        Assert.Equal("0:01.8", ProgressBar.Clock(1.84)); // tenths under 10 s, where whole seconds would be off by up to 50 %
+        Assert.Equal("0:12", ProgressBar.Clock(12.4));
     }
 }

@@ -29,7 +29,8 @@ internal static class HelpDetails
         "gradcheck" => GradCheckDetails,
         "bench" => BenchCommand.Help.Split('\n', 2)[1].Trim(),
         "study" => StudyDetails,
-            _ => null,
+        "data" => DataCommands.Help.Trim(),
+        _ => null,
     };
 
     private const string TrainDetails = """

@@ -136,10 +136,12 @@ public sealed class ProgressBar : ITrainingCallback
         return line.Length > max ? line[..max] : line;
     }
 
-    /// <summary>Seconds as m:ss or h:mm:ss ("?" when unknown).</summary>
+    /// <summary>Seconds as m:ss or h:mm:ss, with tenths under 10 s (0:01.8); "?" when unknown.</summary>
     public static string Clock(double seconds)
     {
         if (!double.IsFinite(seconds) || seconds < 0) return "?";
+        // Under 10 s whole seconds would be off by up to 50 %: tenths there.
+        if (seconds < 9.95) return string.Create(CultureInfo.InvariantCulture, $"0:0{seconds:0.0}");
         var t = TimeSpan.FromSeconds(Math.Round(seconds));
         return t.TotalHours >= 1
             ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}")
