@@ -130,7 +130,7 @@ internal sealed partial class IlgpuSteppedBackend
             {
                 int stride = N + 1;
                 int from = run.SpikeEnd[b * stride + k - 1], to = run.SpikeEnd[b * stride + k];
-                var best = new int[R];
+                var best = new long[R];
                 var bestWeight = new float[R];
                 Array.Fill(best, -1);
                 Array.Fill(bestWeight, float.PositiveInfinity);
@@ -142,16 +142,7 @@ internal sealed partial class IlgpuSteppedBackend
                         {
                             int i = run.SpikeNeuron[b * C + p] - pop.Offset;
                             if (i < 0 || i >= pop.Size) continue;
-                            for (int j = 0; j < R; j++)
-                            {
-                                if (corner[j] == 0) continue;
-                                float wt = o.WeightOrInfinity(i, j);
-                                if (wt < bestWeight[j])
-                                {
-                                    bestWeight[j] = wt;
-                                    best[j] = p;
-                                }
-                            }
+                            CornerSpikes.Consider(o, i, p, corner, bestWeight, best);
                         }
                     }
                 for (int j = 0; j < R; j++)

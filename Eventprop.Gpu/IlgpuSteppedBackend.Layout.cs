@@ -100,8 +100,7 @@ internal sealed partial class IlgpuSteppedBackend
                             sm += driveTauMem[b * R + i];
                             ss += driveTauSyn[b * R + i];
                         }
-                        tm[i] += sm * plan.RateMem[g];
-                        ts[i] -= ss * plan.RateSyn[g];
+                        plan.AddTimeConstantGradient(g, sm, ss, ref tm[i], ref ts[i]);
                     }
             }
         }

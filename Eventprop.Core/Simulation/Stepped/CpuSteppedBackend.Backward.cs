@@ -79,8 +79,7 @@ internal sealed partial class CpuSteppedBackend
         {
             for (int g = 0; g < n; g++)
             {
-                buffer.TauMem[g] += ws.TauMemSum[g] * plan.RateMem[g];
-                buffer.TauSyn[g] -= ws.TauSynSum[g] * plan.RateSyn[g];
+                plan.AddTimeConstantGradient(g, ws.TauMemSum[g], ws.TauSynSum[g], ref buffer.TauMem[g], ref buffer.TauSyn[g]);
             }
         }
         return;
@@ -164,19 +163,7 @@ internal sealed partial class CpuSteppedBackend
                 {
                     if (o.PostOffset != ro) continue;
                     for (int p = p0; p >= 0 && list.Steps[p] == k; p--)
-                    {
-                        int i = list.Neurons[p];
-                        for (int j = 0; j < rs; j++)
-                        {
-                            if (corner![j] == 0) continue;
-                            float w = o.WeightOrInfinity(i, j);
-                            if (w < cornerWeight[j])
-                            {
-                                cornerWeight[j] = w;
-                                cornerSpike[j] = (long)s << 32 | (uint)p;
-                            }
-                        }
-                    }
+                        CornerSpikes.Consider(o, list.Neurons[p], (long)s << 32 | (uint)p, corner!, cornerWeight, cornerSpike);
                 }
             }
         }

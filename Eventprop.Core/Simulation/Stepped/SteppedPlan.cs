@@ -170,6 +170,17 @@ public sealed partial class SteppedPlan
         }
     }
 
+    /// <summary>
+    /// Adds neuron <paramref name="g"/>'s τ gradients from its accumulated step integrals (the sums of
+    /// <see cref="Backend.NeuronStepFunctions.TauGradientTerms{T, TOps}"/> over the trial, loss-drive terms included):
+    /// dL/dτm += m·Σmem, dL/dτs −= s·Σsyn. Both providers collect their τ gradients through it.
+    /// </summary>
+    public void AddTimeConstantGradient(int g, double memIntegral, double synIntegral, ref double tauMem, ref double tauSyn)
+    {
+        tauMem += memIntegral * RateMem[g];
+        tauSyn -= synIntegral * RateSyn[g];
+    }
+
     /// <summary>The readout's 1/τm (<paramref name="membrane"/>) or 1/τs per readout neuron, as a new array.</summary>
     public double[] ReadoutRates(bool membrane)
     {
