@@ -26,6 +26,10 @@ public sealed partial class SteppedPlan
         public int Rows { get; } = rows;
         /// <summary>The connectivity's row layout (which stored weight reaches which target).</summary>
         public SynapseRows Synapses { get; } = synapses;
+
+        // The layout's arrays, read directly on the hot paths (null when dense).
+        private readonly int[]? _rowStarts = synapses.RowStarts;
+        private readonly int[]? _targets = synapses.Targets;
         /// <summary>The connection's stored weights as float32 (refreshed by <see cref="Refresh"/>), laid out as <see cref="Synapses"/> says.</summary>
         public float[] Weights { get; } = new float[weightCount];
 
@@ -33,13 +37,13 @@ public sealed partial class SteppedPlan
         public void Deliver(Span<float> current, int row)
         {
             var post = current.Slice(PostOffset, PostSize);
-            int start = Synapses.Start(row);
-            if (Synapses.Targets is not { } targets)
+            if (_targets is not { } targets)
             {
-                VectorMath.Add(post, Weights.AsSpan(start, PostSize));
+                VectorMath.Add(post, Weights.AsSpan(row * PostSize, PostSize));
                 return;
             }
-            var w = Weights.AsSpan(start, Synapses.Length(row));
+            int start = _rowStarts![row];
+            var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
             var to = targets.AsSpan(start, w.Length);
             for (int k = 0; k < to.Length; k++) post[to[k]] += w[k];
         }
@@ -47,13 +51,13 @@ public sealed partial class SteppedPlan
         /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
         public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
         {
-            int start = Synapses.Start(row);
-            if (Synapses.Targets is not { } targets)
+            if (_targets is not { } targets)
             {
-                VectorMath.Subtract(gradient.AsSpan(start, PostSize), weighted);
+                VectorMath.Subtract(gradient.AsSpan(row * PostSize, PostSize), weighted);
                 return;
             }
-            var g = gradient.AsSpan(start, Synapses.Length(row));
+            int start = _rowStarts![row];
+            var g = gradient.AsSpan(start, _rowStarts[row + 1] - start);
             var to = targets.AsSpan(start, g.Length);
             for (int k = 0; k < to.Length; k++) g[k] -= weighted[to[k]];
         }
@@ -61,9 +65,9 @@ public sealed partial class SteppedPlan
         /// <summary>Σ_post W[row, post]·adjoint[post] over the stored synapses (<paramref name="adjoint"/>: the target slice, λV − λI).</summary>
         public float Transport(int row, ReadOnlySpan<float> adjoint)
         {
-            int start = Synapses.Start(row);
-            if (Synapses.Targets is not { } targets) return VectorMath.Dot(Weights.AsSpan(start, PostSize), adjoint);
-            var w = Weights.AsSpan(start, Synapses.Length(row));
+            if (_targets is not { } targets) return VectorMath.Dot(Weights.AsSpan(row * PostSize, PostSize), adjoint);
+            int start = _rowStarts![row];
+            var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
             var to = targets.AsSpan(start, w.Length);
             float sum = 0;
             if (TransportMisindexed)
