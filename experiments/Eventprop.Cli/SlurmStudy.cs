@@ -29,7 +29,6 @@ public static class SlurmStudy
     /// <summary>Writes the study folder, its run directories and the batch script, and submits it with sbatch.</summary>
     public static int Submit(Arguments a, StudyConfig study, List<string> common, TextWriter output)
     {
-        string sbatch = FindTool("sbatch") ?? throw new UserError("--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module), or leave out --slurm to run the study here.");
         var resources = Resources(a, null, common);
         var tasks = StudyTask.All(study, common);
         string outDir = Path.GetFullPath(a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}"));
@@ -43,6 +42,7 @@ public static class SlurmStudy
                 ? $"'{shown}' already holds this study; 'eventprop study status {shown}' shows its tasks and 'eventprop study resume {shown} --slurm' resubmits the unfinished ones."
                 : $"'{shown}' already holds a different study; choose another --out (or --overwrite to replace it).");
         }
+        string sbatch = FindTool("sbatch") ?? throw new UserError("--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module), or leave out --slurm to run the study here.");
         bool existed = Directory.Exists(outDir);
         var record = new SlurmStudyRecord(studyText, common, resources, EventpropCommand(), []);
         using (RunDirectory.Acquire(outDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false))
