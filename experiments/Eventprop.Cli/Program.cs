@@ -27,8 +27,10 @@ public static class Program
         // SIGTERM (Slurm's scancel, or its signal before a time limit) stops train and study like the first Ctrl-C.
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
-            if (!graceful || stop.IsCancellationRequested) return; // the default: end now
+            if (!graceful) return; // the default: end now
+            // Slurm signals every process of the job and the batch script forwards it too: a repeat is not an abort.
             context.Cancel = true;
+            if (stop.IsCancellationRequested) return;
             Console.Error.WriteLine("SIGTERM: stopping after the current epoch…");
             stop.Cancel();
         });

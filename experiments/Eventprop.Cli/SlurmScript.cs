@@ -73,8 +73,11 @@ pid=$!
 # Slurm's SIGTERM (scancel, or --signal before the time limit) goes to this shell: hand it to train, which then
 # finishes or abandons the epoch, writes a checkpoint and exits 130.
 trap 'kill -TERM "$pid" 2> /dev/null' TERM INT
+# A wait that the trap interrupts returns 143: wait while train still runs, then once more for its own exit status
+# (bash keeps it for a child that has ended).
+wait "$pid"
+while kill -0 "$pid" 2> /dev/null; do wait "$pid"; done
 wait "$pid"; code=$?
-while kill -0 "$pid" 2> /dev/null; do wait "$pid"; code=$?; done
 cat "$dir/task.stderr" >&2
 case "$code" in
   0) mark task.done "exit 0" ;;
