@@ -22,7 +22,10 @@ public sealed class CliSyntaxTests
         { "data download", "to which", "" },
         { "data encode-audio", "out channels label-from speaker-from seed threads", "skip-bad exact-fft" },
         { "bench", "cases batches batch threads loss device", "" },
-        { "study", "config set out data seeds values series", "quiet overwrite" },
+        { "study", "config set out data seeds values series device partition time cpus-per-task max-parallel sbatch-arg", "quiet overwrite slurm" },
+        { "study status", "", "" },
+        { "study resume", "partition time cpus-per-task max-parallel sbatch-arg", "slurm" },
+        { "study collect", "", "" },
     };
 
     private static System.CommandLine.ParseResult Parse(params string[] args) =>
@@ -81,6 +84,9 @@ public sealed class CliSyntaxTests
         "gradcheck" => GradientCommands.GradCheck(args, o),
         "bench" => BenchCommand.Run(args, o),
         "study" => StudyCommand.Run(args, o, default),
+        "study status" => SlurmStudy.Status(args, o),
+        "study resume" => SlurmStudy.Resume(args, o),
+        "study collect" => SlurmStudy.Collect(args, o),
         _ => DataCommands.Run([.. Words(command).Skip(1), .. args], o),
     };
 

@@ -115,7 +115,26 @@ internal static class CommandLineSyntax
             Value("--seeds", "1,2", "replace the study's seeds"),
             Value("--values", "0,10,100", "replace the sweep values"),
             Value("--series", "1,3", "run only these series (numbered from 1 in the study file)"),
-            Flag("--quiet", "print only the final lines", "-q")));
+            Flag("--quiet", "print only the final lines", "-q"),
+            Value("--device", "D", "every run's engine.device (auto, cpu, cuda, ilgpu-cpu); with --slurm, cuda also asks for --gres=gpu:1"),
+            Flag("--slurm", "submit the runs as one Slurm job array (sbatch) instead of running them here; see docs/cluster.md"),
+            Value("--partition", "NAME", "with --slurm: the Slurm partition (default: the cluster's)"),
+            Value("--time", "D-HH:MM:SS", "with --slurm: each task's time limit (Slurm's --time)"),
+            Value("--cpus-per-task", "N", "with --slurm: CPUs per task (default 1; match engine.threads)"),
+            Value("--max-parallel", "N", "with --slurm: at most N tasks at once (the array's %N)"),
+            Repeated("--sbatch-arg", "ARG", "with --slurm: one more sbatch option, passed through as written (e.g. --sbatch-arg=--account=lab; repeatable)"),
+            Command("status", "the state of each task of a Slurm study (pending, running, done, failed, interrupted)", args => SlurmStudy.Status(args, output),
+                Positional("DIR", "the study folder")),
+            Command("resume", "resubmit the unfinished tasks of a Slurm study (interrupted ones continue from their checkpoints)", args => SlurmStudy.Resume(args, output),
+                Positional("DIR", "the study folder"),
+                Flag("--slurm", "submit to Slurm (required)"),
+                Value("--partition", "NAME", "replace the partition"),
+                Value("--time", "D-HH:MM:SS", "replace the time limit"),
+                Value("--cpus-per-task", "N", "replace the CPUs per task"),
+                Value("--max-parallel", "N", "replace the array's %N"),
+                Repeated("--sbatch-arg", "ARG", "replace the extra sbatch options")),
+            Command("collect", "the results table, CSV and plot of a Slurm study (the unfinished tasks are listed as missing)", args => SlurmStudy.Collect(args, output),
+                Positional("DIR", "the study folder"))));
         return root;
     }
 
@@ -133,6 +152,7 @@ internal static class CommandLineSyntax
         foreach (var s in symbols)
         {
             if (s is Option o) command.Options.Add(o);
+            else if (s is Command sub) command.Subcommands.Add(sub);
             else command.Arguments.Add((Argument)s);
         }
         command.SetAction(result => handler(Canonical(result)));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.Runtime.InteropServices;
 using Eventprop.Core.Simulation;
 using Eventprop.Core.Training;
 
@@ -10,7 +11,7 @@ public static class Program
 {
     /// <summary>
     /// Process entry point. Ctrl-C (SIGINT) stops <c>train</c> and <c>study</c> after the current epoch (with a checkpoint)
-    /// and exits with 130; a second Ctrl-C, or Ctrl-C in any other command, ends the process at once (also 130).
+    /// and exits with 130; so does SIGTERM (Slurm's scancel and its signal before a time limit). A second Ctrl-C, or Ctrl-C in any other command, ends the process at once (also 130).
     /// </summary>
     public static int Main(string[] args)
     {
@@ -23,6 +24,16 @@ public static class Program
             Console.Error.WriteLine("stopping after the current epoch (Ctrl-C again to abort)…");
             stop.Cancel();
         };
+        // SIGTERM (Slurm's scancel, or its signal before a time limit) stops train and study like the first Ctrl-C.
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            if (!graceful) return; // the default: end now
+            // Slurm signals every process of the job and the batch script forwards it too: a repeat is not an abort.
+            context.Cancel = true;
+            if (stop.IsCancellationRequested) return;
+            Console.Error.WriteLine("SIGTERM: stopping after the current epoch…");
+            stop.Cancel();
+        });
         return Run(args, Console.Out, Console.Error, stop.Token);
     }
 

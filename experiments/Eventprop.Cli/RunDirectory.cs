@@ -129,11 +129,12 @@ public sealed class RunDirectory : IDisposable
         _lock = null;
     }
 
-    /// <summary>Whether <paramref name="fullPath"/> holds anything besides the lock and owner files.</summary>
+    /// <summary>Whether <paramref name="fullPath"/> holds anything besides the lock and owner files and a Slurm task's markers.</summary>
     public static bool HasContent(string fullPath) => Directory.Exists(fullPath) && Entries(fullPath).Any();
 
     private static IEnumerable<string> Entries(string full) =>
-        Directory.EnumerateFileSystemEntries(full).Where(e => System.IO.Path.GetFileName(e) is not (LockFileName or OwnerFileName));
+        Directory.EnumerateFileSystemEntries(full).Where(e => System.IO.Path.GetFileName(e) is string name
+            && name is not (LockFileName or OwnerFileName) && !TaskMarkers.IsMarkerFile(name));
 
     private static void RequireEmpty(string path, string full, string option, bool canResume)
     {

@@ -61,6 +61,9 @@ public sealed record StudySweep
 /// <summary><c>eventprop study</c>: runs a <see cref="StudyConfig"/> and writes results.csv, results.md and a plot.</summary>
 public static class StudyCommand
 {
+    /// <summary>How a run that has not finished (yet) starts its note in the table.</summary>
+    internal const string MissingNote = "missing:";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -70,23 +73,53 @@ public static class StudyCommand
         WriteIndented = true,
     };
 
-    /// <summary>One finished (or skipped) run.</summary>
-    private sealed record Row(string Series, double? Value, int Seed, double? TestAccuracy, double? TrainAccuracy, double SecondsPerEpoch,
+    /// <summary>One finished (or skipped, or missing) run.</summary>
+    internal sealed record Row(string Series, double? Value, int Seed, double? TestAccuracy, double? TrainAccuracy, double SecondsPerEpoch,
         double PeakManagedMegabytes, string? Note, double[] TestCurve);
 
-    /// <summary>Runs the command.</summary>
+    /// <summary>Runs the command (<c>--slurm</c>: submits it as a job array instead, see <see cref="SlurmStudy"/>).</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "study", ["config", "set", "out", "data", "seeds", "values", "series"], ["quiet", "overwrite"]);
+        var a = Arguments.Parse(args, "study", ["config", "set", "out", "data", "seeds", "values", "series", "device", .. SlurmStudy.ValueOptions], ["quiet", "overwrite", "slurm"]);
         a.RequireAtMostPositional(0, "study");
+        var (study, common) = Load(a);
+        if (a.Flag("slurm")) return SlurmStudy.Submit(a, study, common, output);
+        if (SlurmStudy.ValueOptions.FirstOrDefault(o => a.Value(o) is not null) is string slurmOnly)
+            throw new UserError($"--{slurmOnly} is a Slurm resource; add --slurm to submit the study to Slurm, or leave it out to run here.");
+        bool quiet = a.Flag("quiet");
+
+        string outDir = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        using var directory = RunDirectory.Acquire(outDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false);
+        string basePath = WriteBase(outDir, study);
+
+        var rows = new List<Row>();
+        var tasks = StudyTask.All(study, common);
+        int done = 0;
+        foreach (var task in tasks)
+        {
+            if (stop.IsCancellationRequested) break;
+            done++;
+            string runDir = Path.Combine(outDir, task.RunName);
+            var row = TrainOne(basePath, task, runDir, stop);
+            rows.Add(row);
+            if (!quiet)
+            {
+                string sweepText = task.Value is double y ? TrainCommand.Inv($", {study.Sweep!.Key} = {y}") : "";
+                string result = row.Note ?? TrainCommand.Inv($"test {100 * row.TestAccuracy:F1} %, {row.SecondsPerEpoch:F2} s/epoch, peak heap {row.PeakManagedMegabytes:F0} MiB");
+                output.WriteLine(TrainCommand.Inv($"[{done}/{tasks.Count}] {task.Series}{sweepText}, seed {task.Seed}: {result}"));
+            }
+        }
+        WriteResults(outDir, study, rows, output);
+        output.WriteLine($"study {study.Name}: {rows.Count} runs{(stop.IsCancellationRequested ? $" of {tasks.Count} (interrupted)" : "")}; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
+        return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
+    }
+
+    /// <summary>Reads the study file and applies --seeds, --values, --series, --set and --data; checks every series (one line on error).</summary>
+    internal static (StudyConfig Study, List<string> Common) Load(Arguments a)
+    {
         string path = a.Value("config") ?? throw new UserError("study needs --config STUDY.json (see experiments/configs/studies/).");
         if (!File.Exists(path)) throw new UserError($"Study file '{path}' not found.");
-        StudyConfig study;
-        try { study = JsonSerializer.Deserialize<StudyConfig>(File.ReadAllText(path), Json) ?? throw new UserError($"Study '{path}' is empty."); }
-        catch (JsonException e) { throw new UserError($"Study '{path}': {RunConfig.OneLine(e.Message)}"); }
-        if (study.Series.Length == 0) throw new UserError($"Study '{path}' has no series.");
-        if (study.Seeds.Length == 0) throw new UserError($"Study '{path}' has no seeds.");
-        bool quiet = a.Flag("quiet");
+        var study = Parse(File.ReadAllText(path), path);
         if (a.Value("seeds") is string seedList) study = study with { Seeds = Numbers(seedList, "--seeds").Select(x => (int)x).ToArray() };
         if (a.Value("values") is string valueList)
             study = study with { Sweep = (study.Sweep ?? throw new UserError("--values needs a study with a sweep.")) with { Values = Numbers(valueList, "--values") } };
@@ -98,49 +131,40 @@ public static class StudyCommand
         }
         var common = new List<string>(a.Values("set"));
         if (a.Value("data") is string data) common.Add($"dataset.path={JsonSerializer.Serialize(data)}");
+        if (a.Value("device") is string device) common.Add($"engine.device={JsonSerializer.Serialize(device)}");
         // Fail early, with one line, if the base config, a --set or any series (with any sweep value) is bad.
         CheckSeries(path, study, common);
+        return (study, common);
+    }
 
-        string outDir = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        using var directory = RunDirectory.Acquire(outDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false);
+    /// <summary>Parses a study file's text (<paramref name="path"/> names it in errors).</summary>
+    internal static StudyConfig Parse(string text, string path)
+    {
+        StudyConfig study;
+        try { study = JsonSerializer.Deserialize<StudyConfig>(text, Json) ?? throw new UserError($"Study '{path}' is empty."); }
+        catch (JsonException e) { throw new UserError($"Study '{path}': {RunConfig.OneLine(e.Message)}"); }
+        if (study.Series.Length == 0) throw new UserError($"Study '{path}' has no series.");
+        if (study.Seeds.Length == 0) throw new UserError($"Study '{path}' has no seeds.");
+        return study;
+    }
+
+    /// <summary>The study as JSON (as <see cref="Parse"/> reads it).</summary>
+    internal static string Serialize(StudyConfig study) => JsonSerializer.Serialize(study, Json);
+
+    /// <summary>Writes base_config.json into the study folder; returns its path.</summary>
+    internal static string WriteBase(string outDir, StudyConfig study)
+    {
         string basePath = Path.Combine(outDir, "base_config.json");
         TrainCommand.WriteAtomic(basePath, study.Base.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = RunConfig.Json.Encoder }));
+        return basePath;
+    }
 
-        double?[] values = study.Sweep is { } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
-        var rows = new List<Row>();
-        int total = study.Series.Length * values.Length * study.Seeds.Length, done = 0;
-        foreach (var series in study.Series)
-            foreach (var value in values)
-                foreach (int seed in study.Seeds)
-                {
-                    if (stop.IsCancellationRequested) break;
-                    done++;
-                    var sets = new List<string>(common);
-                    sets.AddRange(SeriesSets(series, study.Sweep, value));
-                    sets.Add($"seed={seed}");
-                    string runName = Slug($"{series.Label}{(value is double x ? $"-{x.ToString(CultureInfo.InvariantCulture)}" : "")}-seed{seed}");
-                    string runDir = Path.Combine(outDir, runName);
-                    var row = TrainOne(basePath, sets, runDir, series.Label, value, seed, stop);
-                    rows.Add(row);
-                    if (!quiet)
-                    {
-                        string sweepText = value is double y ? TrainCommand.Inv($", {study.Sweep!.Key} = {y}") : "";
-                        string result = row.Note ?? TrainCommand.Inv($"test {100 * row.TestAccuracy:F1} %, {row.SecondsPerEpoch:F2} s/epoch, peak heap {row.PeakManagedMegabytes:F0} MiB");
-                        output.WriteLine(TrainCommand.Inv($"[{done}/{total}] {series.Label}{sweepText}, seed {seed}: {result}"));
-                    }
-                }
+    /// <summary>Writes results.csv, results.md and the plot (a warning line if the plot cannot be written).</summary>
+    internal static void WriteResults(string outDir, StudyConfig study, List<Row> rows, TextWriter output)
+    {
         WriteTable(outDir, study, rows);
         string? plotProblem = WritePlot(outDir, study, rows);
         if (plotProblem is not null) output.WriteLine($"warning: plot not written ({plotProblem}); the table is unaffected.");
-        output.WriteLine($"study {study.Name}: {rows.Count} runs{(stop.IsCancellationRequested ? $" of {total} (interrupted)" : "")}; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
-        return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
-    }
-
-    /// <summary>The <c>--set</c> assignments of one series at one sweep value.</summary>
-    private static IEnumerable<string> SeriesSets(StudySeries series, StudySweep? sweep, double? value)
-    {
-        foreach (var (key, v) in series.Set) yield return $"{key}={(v is null ? "null" : v.ToJsonString())}";
-        if (value is double x) yield return $"{sweep!.Key}={x.ToString("R", CultureInfo.InvariantCulture)}";
     }
 
     /// <summary>Builds every series' config (at every sweep value) before the first run; one line naming the series and the key.</summary>
@@ -162,7 +186,7 @@ public static class StudyCommand
             {
                 string at = value is double x ? TrainCommand.Inv($" at {study.Sweep!.Key} = {x}") : "";
                 RunConfig config;
-                try { config = RunConfig.FromJson(study.Base.DeepClone(), "", [.. common, .. SeriesSets(series, study.Sweep, value)], validate: false); }
+                try { config = RunConfig.FromJson(study.Base.DeepClone(), "", [.. common, .. StudyTask.SeriesSets(series, study.Sweep, value)], validate: false); }
                 catch (UserError e) { throw new UserError($"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}"); }
                 try { config.Validate(); runnable++; }
                 catch (UserError e) { firstRangeError ??= $"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}"; }
@@ -177,10 +201,10 @@ public static class StudyCommand
         catch (FormatException) { throw new UserError($"{option} takes a comma-separated list of numbers, e.g. {option} 1,2,3."); }
     }
 
-    private static Row TrainOne(string basePath, List<string> sets, string runDir, string label, double? value, int seed, CancellationToken stop)
+    private static Row TrainOne(string basePath, StudyTask task, string runDir, CancellationToken stop)
     {
         var args = new List<string> { "--config", basePath, "--out", runDir, "--quiet" };
-        foreach (var s in sets) { args.Add("--set"); args.Add(s); }
+        foreach (var s in task.Sets) { args.Add("--set"); args.Add(s); }
         long peak = 0;
         using var halt = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
@@ -198,26 +222,25 @@ public static class StudyCommand
         }
         catch (UserError e)
         {
-            return new Row(label, value, seed, null, null, 0, 0, $"skipped: {e.Message}", []);
+            return new Row(task.Series, task.Value, task.Seed, null, null, 0, 0, $"skipped: {e.Message}", []);
         }
         finally
         {
             halt.Cancel();
             sampler.Wait();
         }
+        return ReadRow(task, runDir, peak / 1048576.0);
+    }
+
+    /// <summary>The row of a finished run from its summary.json and metrics.json.</summary>
+    internal static Row ReadRow(StudyTask task, string runDir, double peakMegabytes)
+    {
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json")))!;
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "metrics.json"))) as JsonArray ?? [];
         double seconds = metrics.Count == 0 ? 0 : metrics.Average(m => m!["seconds"]!.GetValue<double>());
         double[] curve = metrics.Select(m => m!["test_accuracy"] is JsonNode t ? t.GetValue<double>() : double.NaN).ToArray();
-        return new Row(label, value, seed, summary["test_accuracy"]?.GetValue<double>(), summary["final_train_accuracy"]?.GetValue<double>(),
-            seconds, peak / 1048576.0, null, curve);
-    }
-
-    private static string Slug(string s)
-    {
-        var b = new StringBuilder();
-        foreach (char c in s) b.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? char.ToLowerInvariant(c) : '_');
-        return b.ToString();
+        return new Row(task.Series, task.Value, task.Seed, summary["test_accuracy"]?.GetValue<double>(), summary["final_train_accuracy"]?.GetValue<double>(),
+            seconds, peakMegabytes, null, curve);
     }
 
     private static void WriteTable(string outDir, StudyConfig study, List<Row> rows)
@@ -238,8 +261,11 @@ public static class StudyCommand
             : $"| series | {key} | test accuracy (%) | final train accuracy (%) | s/epoch | peak heap MiB | note |\n|---|---|---|---|---|---|---|");
         foreach (var g in rows.GroupBy(r => (r.Series, r.Value)))
         {
-            var ok = g.Where(r => r.Note is null).ToList();
-            string note = g.FirstOrDefault(r => r.Note is not null)?.Note ?? "";
+            // A group with a missing run (a Slurm study collected early) shows no mean: it would average the missing seed away.
+            var missing = g.Where(r => r.Note?.StartsWith(MissingNote, StringComparison.Ordinal) == true).ToList();
+            var ok = missing.Count > 0 ? [] : g.Where(r => r.Note is null).ToList();
+            string note = missing.Count > 0 ? $"{MissingNote} {string.Join(", ", missing.Select(r => r.Note![MissingNote.Length..].Trim()))}"
+                : g.FirstOrDefault(r => r.Note is not null)?.Note ?? "";
             string acc = ok.Count == 0 ? "–" : MeanStd(ok.Select(r => 100 * r.TestAccuracy!.Value));
             string train = ok.Count == 0 ? "–" : MeanStd(ok.Select(r => 100 * r.TrainAccuracy!.Value));
             string sec = ok.Count == 0 ? "–" : ok.Average(r => r.SecondsPerEpoch).ToString("F2", inv);
