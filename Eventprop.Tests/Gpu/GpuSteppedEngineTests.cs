@@ -46,17 +46,6 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
 {
     private const double Tolerance = 1e-4;
 
-    private static SpikeSample[] Batch(Network net, int trials, double span, int seed, int spikes = 30)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, trials).Select(b =>
-        {
-            var times = Enumerable.Range(0, spikes).Select(_ => span * rng.NextDouble()).ToArray();
-            var channels = Enumerable.Range(0, spikes).Select(_ => rng.Next(net.Input.Size)).ToArray();
-            return new SpikeSample(times, channels, label: b % net.Readout.Size);
-        }).ToArray();
-    }
-
     private void Compare(Network net, SpikeSample[] batch, ILoss loss, double dt, double duration, ActivityRegularization? reg = null, bool tau = true)
     {
         var cpu = new SteppedEngine(dt, duration, threads: 1, timeConstantGradients: tau).Gradient(net, batch, loss, reg);
@@ -96,7 +85,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     public void Leaky_readout_losses_match_the_cpu_engine(string lossName, CaseKind kind)
     {
         var net = SteppedTestCases.Cases(kind, 1)[0].Network;
-        Compare(net, Batch(net, 3, 32, 7), Loss.FromName(lossName), 0.5, 40, new ActivityRegularization(0.01, 2));
+        Compare(net, SteppedTestCases.Batch(net, 3, 32, 7), Loss.FromName(lossName), 0.5, 40, new ActivityRegularization(0.01, 2));
     }
 
     public static TheoryData<CaseKind> ModelFamilies => [CaseKind.IntegrateAndFire, CaseKind.SubtractiveReset, CaseKind.ThresholdsAndResets];
@@ -107,7 +96,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     public void Neuron_models_thresholds_and_resets_match_the_cpu_engine(CaseKind kind)
     {
         var net = SteppedTestCases.ModelCases(kind, 1)[0].Network;
-        Compare(net, Batch(net, 2, 32, 5), Loss.SumExp(), 0.5, 40, new ActivityRegularization(0.01, 2));
+        Compare(net, SteppedTestCases.Batch(net, 2, 32, 5), Loss.SumExp(), 0.5, 40, new ActivityRegularization(0.01, 2));
     }
 
     /// <summary>Sparse masks on every connection: the device's binary search over a row's targets (delivery, weight gradient) and
@@ -119,7 +108,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     {
         var net = SteppedTestCases.Cases(CaseKind.Sparse, 1)[0].Network;
         Assert.Contains(net.Connections, c => c.Connectivity is Eventprop.Core.Model.Connectivities.SparseConnectivity);
-        Compare(net, Batch(net, 3, 32, 11), Loss.FromName(lossName), 0.5, 40, new ActivityRegularization(0.01, 2));
+        Compare(net, SteppedTestCases.Batch(net, 3, 32, 11), Loss.FromName(lossName), 0.5, 40, new ActivityRegularization(0.01, 2));
     }
 
     /// <summary>Three hidden layers with mixed models and constants, and the grid-point slope option on an IF network.</summary>
@@ -128,9 +117,9 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     {
         var c = new GradientCase(CaseKind.Deep, 3, Inputs: 4, Hidden: [5, 5, 4], Recurrent: [false, true, false], Readout: 3, InputSpikes: 30, Duration: 40);
         var (net, _) = c.Build();
-        Compare(net, Batch(net, 2, 32, 9), Loss.Sum(), 0.5, 40);
+        Compare(net, SteppedTestCases.Batch(net, 2, 32, 9), Loss.Sum(), 0.5, 40);
         var ifNet = SteppedTestCases.ModelCases(CaseKind.IntegrateAndFire, 1)[0].Network;
-        var batch = Batch(ifNet, 2, 32, 3);
+        var batch = SteppedTestCases.Batch(ifNet, 2, 32, 3);
         var cpu = new SteppedEngine(0.5, 40, threads: 1, slopeAtGridPoint: true).Gradient(ifNet, batch, Loss.Sum());
         using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, slopeAtGridPoint: true);
         var gpu = engine.Gradient(ifNet, batch, Loss.Sum());
@@ -148,7 +137,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
             .Connect("in", "a", Init.Normal(1.0, 0.5)).Connect("a", "a", Init.Normal(0, 0.2))
             .Connect("a", "b", Init.Normal(1.0, 0.5)).Connect("b", "out", Init.Normal(0.5, 0.3)).Build();
         using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 1, 20);
-        engine.Gradient(net, Batch(net, 3, 15, 1), Loss.Sum());
+        engine.Gradient(net, SteppedTestCases.Batch(net, 3, 15, 1), Loss.Sum());
         long weights = 5 * 4 + 4 * 4 + 4 * 3 + 3 * 2; // 54, against (5 + 9)·9 = 126 for the dense layout
         Assert.Equal(4 * weights, engine.BufferBytes("Weights"));
         Assert.Equal(3 * 4 * weights, engine.BufferBytes("TrialGradient"));
@@ -161,7 +150,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
             .Connect("in", "a", Init.Normal(1.0, 0.5)).Connect("a", "a", Init.Normal(0, 0.2))
             .Connect("a", "b", Init.Normal(1.0, 0.5), mask).Connect("b", "out", Init.Normal(0.5, 0.3)).Build();
         using var sparseEngine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 1, 20);
-        sparseEngine.Gradient(sparse, Batch(sparse, 3, 15, 1), Loss.Sum());
+        sparseEngine.Gradient(sparse, SteppedTestCases.Batch(sparse, 3, 15, 1), Loss.Sum());
         long stored = 5 * 4 + 4 * 4 + 5 + 3 * 2;
         Assert.Equal(3 * 4 * stored, sparseEngine.BufferBytes("TrialGradient"));
         Assert.Equal(4 * (4 + 1), sparseEngine.BufferBytes("SparseRowStarts"));
@@ -172,7 +161,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     public void Equal_time_constants_and_the_grid_point_slope_option_match_the_cpu_engine()
     {
         var net = SteppedTestCases.Cases(CaseKind.EqualTau, 1)[0].Network;
-        var batch = Batch(net, 2, 32, 13);
+        var batch = SteppedTestCases.Batch(net, 2, 32, 13);
         Compare(net, batch, Loss.SumExp(), 0.5, 40);
         var cpu = new SteppedEngine(0.5, 40, threads: 1, slopeAtGridPoint: true).Gradient(net, batch, Loss.Sum());
         using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, 0.5, 40, slopeAtGridPoint: true);
@@ -195,7 +184,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     public void Custom_loss_and_voltage_dependent_drive_match_the_cpu_engine()
     {
         var net = SteppedTestCases.Cases(CaseKind.Recurrent, 1)[0].Network;
-        var batch = Batch(net, 3, 32, 11);
+        var batch = SteppedTestCases.Batch(net, 3, 32, 11);
         Compare(net, batch, CustomLoss.MeanSquaredError(40, net.Readout.Size), 0.5, 40);
         Compare(net, batch, new TestLosses.SquaredVoltage(), 0.5, 40);
     }
@@ -214,7 +203,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
             .Connect("h0", "h0", Init.Normal(0, 0.2))
             .Connect("h0", "out", Init.Normal(0.3, 0.5))
             .Build();
-        var raw = Batch(baseNet, 3, 25, 5, spikes: 20);
+        var raw = SteppedTestCases.Batch(baseNet, 3, 25, 5, spikes: 20);
         var batch = raw.Select(s => delay.Apply(s, new Random(0))).ToArray();
         Assert.Contains(batch, s => s.MaxChannel >= baseNet.Input.Size);
         Compare(net, batch, Loss.SumExp(), 1.0, 40);

@@ -23,17 +23,6 @@ public class SteppedSparseTests(ITestOutputHelper output)
     /// relative to the gradient's norm, per parameter kind.</summary>
     private const double TwinTolerance = 1e-5;
 
-    private static SpikeSample[] Batch(Network net, int trials, double span, int seed, int spikes = 30)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, trials).Select(b =>
-        {
-            var times = Enumerable.Range(0, spikes).Select(_ => span * rng.NextDouble()).ToArray();
-            var channels = Enumerable.Range(0, spikes).Select(_ => rng.Next(net.Input.Size)).ToArray();
-            return new SpikeSample(times, channels, label: b % net.Readout.Size);
-        }).ToArray();
-    }
-
     /// <summary>The sparse gradient laid out densely (0 off the mask), so it can be compared with the dense twin's.</summary>
     private static ParameterSet Densified(Network sparse, ParameterSet gradient, Network dense)
     {
@@ -74,7 +63,7 @@ public class SteppedSparseTests(ITestOutputHelper output)
         var (dense, _) = (c with { DenseTwin = true }).Build();
         Assert.Contains(sparse.Connections, x => x.Connectivity is SparseConnectivity);
         Assert.All(dense.Connections, x => Assert.IsType<DenseConnectivity>(x.Connectivity));
-        var batch = Batch(sparse, 3, 32, c.Seed);
+        var batch = SteppedTestCases.Batch(sparse, 3, 32, c.Seed);
         sparseResult = engine.Gradient(sparse, batch, loss, new ActivityRegularization(0.01, 2));
         denseResult = new SteppedEngine(0.5, 40, threads: 1).Gradient(dense, batch, loss, new ActivityRegularization(0.01, 2));
         var a = Densified(sparse, sparseResult.Gradient, dense);
@@ -114,7 +103,8 @@ public class SteppedSparseTests(ITestOutputHelper output)
         foreach (var (c, _, _) in SteppedTestCases.Cases(CaseKind.Sparse, 6))
         {
             double faulty = TwinError(c, new SteppedEngine(0.5, 40, threads: 1) { SparseTransportMisindexed = true }, Loss.SumExp(), out var bad, out _);
-            var good = new SteppedEngine(0.5, 40, threads: 1).Gradient(c.Build().Network, Batch(c.Build().Network, 3, 32, c.Seed), Loss.SumExp(),
+            var net = c.Build().Network;
+            var good = new SteppedEngine(0.5, 40, threads: 1).Gradient(net, SteppedTestCases.Batch(net, 3, 32, c.Seed), Loss.SumExp(),
                 new ActivityRegularization(0.01, 2));
             if (SteppedTestCases.RelativeError(bad.Gradient, good.Gradient) == 0) continue;
             changed++;

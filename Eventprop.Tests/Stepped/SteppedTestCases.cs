@@ -9,6 +9,19 @@ namespace Eventprop.Tests.Stepped;
 /// <summary>Helpers shared by the time-stepped engine tests: comparing gradients and picking well-conditioned cases.</summary>
 internal static class SteppedTestCases
 {
+    /// <summary>A batch of <paramref name="trials"/> random samples: <paramref name="spikes"/> input spikes each, uniform over
+    /// [0, <paramref name="span"/>) ms and the channels, labels cycling through the readout.</summary>
+    public static SpikeSample[] Batch(Network net, int trials, double span, int seed, int spikes = 30)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, trials).Select(b =>
+        {
+            var times = Enumerable.Range(0, spikes).Select(_ => span * rng.NextDouble()).ToArray();
+            var channels = Enumerable.Range(0, spikes).Select(_ => rng.Next(net.Input.Size)).ToArray();
+            return new SpikeSample(times, channels, label: b % net.Readout.Size);
+        }).ToArray();
+    }
+
     /// <summary>‖a − b‖ / ‖b‖ over the parameters selected by <paramref name="include"/>.</summary>
     public static double RelativeError(ParameterSet a, ParameterSet b, Func<Parameter, bool>? include = null)
     {
