@@ -152,11 +152,10 @@ public sealed class NetworkBuilder
         for (int k = 0; k < connections.Count; k++)
         {
             var c = connections[k];
-            var dense = new double[c.Pre.Size * c.Post.Size];
-            inits[k].Fill(dense, c.Pre.Size, c.Post.Size, new Random(StreamSeed(_seed, c.Name)));
-            var values = c.Connectivity.FromDense(dense, c.Pre.Size, c.Post.Size);
-            // Dense weights are a pre × post matrix; a mask's are its synapses in row order (1 × count).
-            var (rows, columns) = c.Connectivity is DenseConnectivity ? (c.Pre.Size, c.Post.Size) : (1, values.Length);
+            var values = c.Connectivity.InitialWeights(inits[k], c.Pre.Size, c.Post.Size, new Random(StreamSeed(_seed, c.Name)));
+            // Dense weights are a pre × post matrix; a mask's are its synapses in row order (1 × count); a convolution's
+            // its kernels (out × in·kh·kw).
+            var (rows, columns) = c.Connectivity.ParameterShape(c.Pre.Size, c.Post.Size);
             parameters.Add(new Parameter(c.Name, ParameterKind.Weight, c.Pre.Name, c.Post.Name, rows, columns, values));
         }
         foreach (var p in _pops.Where(p => p.Kind != PopulationKind.Input))

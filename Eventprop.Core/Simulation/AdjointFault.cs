@@ -14,4 +14,6 @@ internal enum AdjointFault
     LeakyAdjoint,
     /// <summary>Read a sparse row's postsynaptic adjoints by storage position instead of by target in the transport term.</summary>
     SparseTransportMisindexed,
+    /// <summary>Pair each convolution synapse with the kernel tap mirrored in both directions in the transport term.</summary>
+    ConvTransportMirrored,
 }

@@ -337,7 +337,7 @@ public sealed class ExactEngine : IGradientEngine
                         int r = trial.RecordAt(k, ev.Time);
                         int synapse = o.Synapses.IndexOf(plan.LocalIndex[ev.Neuron], k - o.PostOffset);
                         if (synapse < 0) continue; // no synapse to this readout neuron: its V has no corner here
-                        double iBefore = rec.Current(r) - o.Weights[synapse];
+                        double iBefore = rec.Current(r) - o.Synapses.Scale * o.Weights[synapse];
                         double vDot = (iBefore - rec.Voltage(r)) * plan.RateMem[k];
                         spikeTimeTerms ??= [];
                         var key = (ev.Neuron, ev.Ordinal);

@@ -3,7 +3,7 @@ namespace Eventprop.Core.Simulation;
 /// <summary>
 /// The exact engine's three connectivity operations over a compiled connection (<see cref="ExactPlan.Outgoing"/>): deliver
 /// a presynaptic spike, accumulate the weight gradient, transport the adjoint. Dense rows take a contiguous loop; a sparse
-/// mask's rows loop over their stored synapses.
+/// mask's rows loop over their stored synapses; a convolution's rows visit their kernel footprint (Conv2dGeometry).
 /// </summary>
 internal static class ExactSynapses
 {
@@ -25,6 +25,19 @@ internal static class ExactSynapses
         var tauMem = plan.TauMem.AsSpan(post, cols);
         var nextRow = next.AsSpan(post, cols);
         var exactRow = nextIsExact.AsSpan(post, cols);
+        if (o.Synapses.Convolution is { } conv)
+        {
+            // Computed synapses: visit the spike's kernel footprint only; each target is reached at most once.
+            double scale = conv.Scale;
+            for (int k = 0; k < conv.FootprintSize; k++)
+            {
+                if (!conv.Synapse(row, k, out int jj, out int weight)) continue;
+                cur[jj] += scale * o.Weights[weight];
+                if (post + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+                if (spiking) ExactCrossing.Bound(theta, leakTheta, leak, tauMem[jj], t, v[jj], cur[jj], out nextRow[jj], out exactRow[jj]);
+            }
+            return;
+        }
         int start = o.Start(row), length = o.Length(row);
         var w = o.Weights.AsSpan(start, length);
         if (o.Targets is not { } targets)
@@ -55,6 +68,14 @@ internal static class ExactSynapses
     {
         var lambdaI = li.AsSpan(o.PostOffset, o.Columns);
         var tauSyn = plan.TauSyn.AsSpan(o.PostOffset, o.Columns);
+        if (o.Synapses.Convolution is { } conv)
+        {
+            // A shared kernel weight collects the terms of every synapse that uses it.
+            double scale = conv.Scale;
+            for (int k = 0; k < conv.FootprintSize; k++)
+                if (conv.Synapse(row, k, out int jj, out int weight)) gradient[weight] -= scale * tauSyn[jj] * lambdaI[jj];
+            return;
+        }
         int start = o.Start(row), length = o.Length(row);
         var gradientRow = gradient.AsSpan(start, length);
         if (o.Targets is not { } targets)
@@ -69,6 +90,17 @@ internal static class ExactSynapses
     /// <summary>Σ_post W[pre, post](λV,post − λI,post) over the stored synapses of presynaptic row <paramref name="row"/>.</summary>
     public static double TransportTerm(ExactPlan.Outgoing o, int row, ReadOnlySpan<double> lambdaV, ReadOnlySpan<double> lambdaI, AdjointFault fault = AdjointFault.None)
     {
+        if (o.Synapses.Convolution is { } conv)
+        {
+            double total = 0;
+            for (int k = 0; k < conv.FootprintSize; k++)
+            {
+                if (!conv.Synapse(row, k, out int jj, out int weight)) continue;
+                if (fault == AdjointFault.ConvTransportMirrored) weight = conv.Mirrored(weight);
+                total += o.Weights[weight] * (lambdaV[jj] - lambdaI[jj]);
+            }
+            return conv.Scale * total;
+        }
         int start = o.Start(row), length = o.Length(row);
         var w = o.Weights.AsSpan(start, length);
         double sum = 0;

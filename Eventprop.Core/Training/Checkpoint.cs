@@ -69,6 +69,10 @@ internal static class Checkpoint
             if (c.Connectivity is SparseConnectivity sparse)
                 masks[c.Name] = new H5Group { ["row_starts"] = sparse.RowStarts.ToArray(), ["targets"] = sparse.Targets.ToArray() };
         if (masks.Count > 0) ((H5Group)file["network"])["masks"] = masks;
+        var convolutions = new H5Group();
+        foreach (var c in net.Connections)
+            if (c.Connectivity is Conv2dConnectivity conv) convolutions[c.Name] = ConvGeometry(conv);
+        if (convolutions.Count > 0) ((H5Group)file["network"])["convolutions"] = convolutions;
 
         string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
         try
@@ -132,6 +136,14 @@ internal static class Checkpoint
             throw new InvalidDataException($"{name}: the checkpoint is of another network (connections {string.Join(", ", conns)}; this network has {string.Join(", ", expectedConns)}).");
         foreach (var c in network.Connections)
         {
+            bool storedConv = file.LinkExists("network/convolutions") && file.Group("network/convolutions").LinkExists(c.Name);
+            if (c.Connectivity is Conv2dConnectivity conv)
+            {
+                if (!storedConv || !file.Dataset("network/convolutions/" + c.Name).Read<int[]>().AsSpan().SequenceEqual(ConvGeometry(conv)))
+                    throw new InvalidDataException($"{name}: connection {c.Name} is the convolution {conv.Geometry} in this network but {(storedConv ? "another convolution" : "not a convolution")} in the checkpoint.");
+                continue;
+            }
+            if (storedConv) throw new InvalidDataException($"{name}: connection {c.Name} is a convolution in the checkpoint but {c.Connectivity.Name} in this network.");
             string key = "network/masks/" + c.Name;
             bool stored = file.LinkExists("network/masks") && file.Group("network/masks").LinkExists(c.Name);
             if (c.Connectivity is not SparseConnectivity sparse)
@@ -218,5 +230,12 @@ internal static class Checkpoint
             Array.Copy(values, p.Values, p.Length);
         }
         return set;
+    }
+
+    /// <summary>A convolution's geometry as the checkpoint stores it: in channels, height, width, pool, out channels, kernel height, width, stride, padding.</summary>
+    private static int[] ConvGeometry(Conv2dConnectivity conv)
+    {
+        var g = conv.Geometry;
+        return [g.InChannels, g.InHeight, g.InWidth, g.Pool, g.OutChannels, g.KernelHeight, g.KernelWidth, g.Stride, g.Padding];
     }
 }

@@ -147,7 +147,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     /// It keeps the finite-difference reference meaningful: its rounding floor is about ε·max|z|/h
     /// (≈ 1e-10 · max|z| at h = 1e-6), which must stay well below the 1e-9 absolute tolerance.
     /// </remarks>
-    private static void ScaleReadout(Network network, SpikeSample sample, double duration, double zTarget)
+    internal static void ScaleReadout(Network network, SpikeSample sample, double duration, double zTarget)
     {
         var trial = new Core.Simulation.ExactEngine(duration).Simulate(network, sample);
         double zMax = 0;

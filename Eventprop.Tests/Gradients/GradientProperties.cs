@@ -55,4 +55,30 @@ public class GradientProperties(ITestOutputHelper output)
         // Discards must stay rare, or the property would test little.
         Assert.True(stats.Evaluated >= 0.9 * cases, $"only {stats.Evaluated} of {cases} cases were evaluated: {stats.Summary(kind.ToString())}");
     }
+
+    /// <summary>Convolutions (kernel, stride, padding), average pooling folded into the next connection and a pooled dense
+    /// readout, through LIF and IF layers with both reset modes: every kernel weight is shared by many synapses.</summary>
+    [Fact]
+    public void EventpropGradientsThroughConvolutionsMatchFiniteDifferences()
+    {
+        const int cases = 60;
+        var stats = new PropertyStatistics();
+        var property = Prop.ForAll(ConvGradientCase.Arbitrary(), c =>
+        {
+            var (network, sample) = c.Build();
+            var report = GradientCheck.Run(new ExactEngine(c.Duration), network, sample, Loss.Sum());
+            stats.Add(report, c.HiddenNeurons);
+            return (report.Outcome != GradientCheckOutcome.Failed).Label(report.Detail ?? "passed");
+        });
+        var config = Config.QuickThrowOnFailure.WithMaxTest(cases).WithReplay(Seed, 0x9E3779B97F4A7C15UL);
+        try
+        {
+            Check.One(config, property);
+        }
+        finally
+        {
+            output.WriteLine($"seed {Seed}: " + stats.Summary("Conv2d"));
+        }
+        Assert.True(stats.Evaluated >= 0.9 * cases, $"only {stats.Evaluated} of {cases} cases were evaluated: {stats.Summary("Conv2d")}");
+    }
 }

@@ -66,6 +66,12 @@ public static class ModelFiles
             string pre = Text(c, "pre", path), post = Text(c, "post", path);
             if (!sizes.TryGetValue(pre, out int rows) || !sizes.TryGetValue(post, out int cols))
                 throw new UserError($"{path}: connection {pre}->{post} names an unknown population; known: {string.Join(", ", sizes.Keys)}.");
+            if (c["connectivity"] is JsonObject convNode && convNode["kind"] is JsonValue kindValue && kindValue.GetValueKind() == JsonValueKind.String && kindValue.GetValue<string>() == "conv2d")
+            {
+                var (conv, kernels) = ConvWeights(c, convNode, $"{pre}->{post}", path);
+                builder = builder.Connect(pre, post, Init.Values(kernels), conv);
+                continue;
+            }
             if (c["connectivity"] is JsonObject sparseNode)
             {
                 var (mask, dense) = SparseWeights(c, sparseNode, $"{pre}->{post}", rows, cols, path);
@@ -119,6 +125,29 @@ public static class ModelFiles
         foreach (var c in network.Connections)
         {
             var w = network.Parameters.Weights(c.Pre.Name, c.Post.Name);
+            if (c.Connectivity is Conv2dConnectivity conv)
+            {
+                var g = conv.Geometry;
+                var kernelRows = new JsonArray();
+                for (int r = 0; r < w.Rows; r++) kernelRows.Add(Numbers(w.Values.AsSpan(r * w.Columns, w.Columns).ToArray()));
+                conns.Add(new JsonObject
+                {
+                    ["pre"] = c.Pre.Name,
+                    ["post"] = c.Post.Name,
+                    ["connectivity"] = new JsonObject
+                    {
+                        ["kind"] = "conv2d",
+                        ["in_shape"] = new JsonArray(g.InChannels, g.InHeight, g.InWidth),
+                        ["out_channels"] = g.OutChannels,
+                        ["kernel"] = new JsonArray(g.KernelHeight, g.KernelWidth),
+                        ["stride"] = g.Stride,
+                        ["padding"] = g.Padding,
+                        ["pool"] = g.Pool,
+                    },
+                    ["weights"] = kernelRows,
+                });
+                continue;
+            }
             if (c.Connectivity is SparseConnectivity sparse)
             {
                 conns.Add(new JsonObject
@@ -240,6 +269,38 @@ public static class ModelFiles
         for (int r = 0; r < rows; r++)
             for (int k = starts[r]; k < starts[r + 1]; k++) dense[r, targets[k]] = Element(w[k], $"{name}.weights[{k}]", path);
         return (mask, dense);
+    }
+
+    // A convolution: its geometry and its kernels as out_channels rows of in·kh·kw numbers (PyTorch's (out, in, kh, kw) order).
+    private static (Conv2dConnectivity Conv, double[,] Kernels) ConvWeights(JsonObject c, JsonObject node, string name, string path)
+    {
+        Allow(node, path, "kind", "in_shape", "out_channels", "kernel", "stride", "padding", "pool");
+        int Whole(JsonNode? n, string key) => Element(n, $"{name}.connectivity.{key}", path) is var x && x == Math.Floor(x) && x >= 0 && x <= int.MaxValue
+            ? (int)x : throw new UserError($"{path}: {name}.connectivity.{key} must be a whole number ≥ 0.");
+        int[] Shape(string key, int length) => node[key] is JsonArray a && a.Count == length
+            ? a.Select(x => Whole(x, key)).ToArray()
+            : throw new UserError($"{path}: connection {name}: conv2d '{key}' must be an array of {length} whole numbers.");
+        var shape = Shape("in_shape", 3);
+        var kernel = Shape("kernel", 2);
+        Conv2dConnectivity conv;
+        try
+        {
+            conv = Conv2dConnectivity.Create(shape[0], shape[1], shape[2], Whole(node["out_channels"], "out_channels"), kernel[0], kernel[1],
+                node["stride"] is null ? 1 : Whole(node["stride"], "stride"), node["padding"] is null ? 0 : Whole(node["padding"], "padding"),
+                node["pool"] is null ? 1 : Whole(node["pool"], "pool"));
+        }
+        catch (ArgumentException e) { throw new UserError($"{path}: connection {name}: {RunConfig.OneLine(e.Message)}"); }
+        var g = conv.Geometry;
+        if (c["weights"] is not JsonArray w || w.Count != g.OutChannels)
+            throw new UserError($"{path}: connection {name} is conv2d with {g.OutChannels} output channels; 'weights' must be {g.OutChannels} rows of {g.FanIn} numbers (in·kh·kw).");
+        var kernels = new double[g.OutChannels, g.FanIn];
+        for (int r = 0; r < g.OutChannels; r++)
+        {
+            if (w[r] is not JsonArray row || row.Count != g.FanIn)
+                throw new UserError($"{path}: connection {name} kernel row {r} must have {g.FanIn} numbers (in·kh·kw = {g.InChannels}·{g.KernelHeight}·{g.KernelWidth}).");
+            for (int k = 0; k < g.FanIn; k++) kernels[r, k] = Element(row[k], $"{name}.weights[{r}][{k}]", path);
+        }
+        return (conv, kernels);
     }
 
     private static double[] Taus(JsonObject p, string key, int size, string name, string path)

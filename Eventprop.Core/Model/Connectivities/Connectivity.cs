@@ -5,7 +5,8 @@ namespace Eventprop.Core.Model.Connectivities;
 /// weights are stored. Every engine needs three operations of it — deliver a presynaptic spike, accumulate the weight
 /// gradient at a presynaptic spike, transport the adjoint back — and reads the layout through
 /// <see cref="SynapseRows"/> (docs/architecture.md §2). <see cref="Dense"/> is all-to-all; <see cref="SparseConnectivity"/>
-/// a fixed mask.
+/// a fixed mask; <see cref="Conv2dConnectivity"/> a convolution with shared kernels (and optional pooling), whose
+/// synapses are computed from its geometry rather than stored.
 /// </summary>
 public abstract class Connectivity
 {
@@ -14,7 +15,7 @@ public abstract class Connectivity
     /// <summary>All-to-all: W[pre, post] stored row-major.</summary>
     public static DenseConnectivity Dense => DenseConnectivity.Instance;
 
-    /// <summary>The name configs and model files use: <c>dense</c> or <c>sparse</c>.</summary>
+    /// <summary>The name configs and model files use: <c>dense</c>, <c>sparse</c> or <c>conv2d</c>.</summary>
     public abstract string Name { get; }
 
     /// <summary>Number of stored weights for a connection of <paramref name="preSize"/> → <paramref name="postSize"/> neurons.</summary>
@@ -35,28 +36,51 @@ public abstract class Connectivity
     /// entries. So a sparse connection's initial weights are the dense draws at the mask's positions.
     /// </summary>
     internal abstract double[] FromDense(double[] dense, int preSize, int postSize);
+
+    /// <summary>
+    /// The stored initial weights drawn by <paramref name="init"/>: by default its dense pre × post draws passed through
+    /// <see cref="FromDense"/>; a convolution draws its kernels (out × fan-in) instead.
+    /// </summary>
+    internal virtual double[] InitialWeights(IWeightInit init, int preSize, int postSize, Random random)
+    {
+        var dense = new double[preSize * postSize];
+        init.Fill(dense, preSize, postSize, random);
+        return FromDense(dense, preSize, postSize);
+    }
+
+    /// <summary>The shape of the weight parameter: pre × post for dense, 1 × count for a mask, out × fan-in for a convolution.</summary>
+    internal virtual (int Rows, int Columns) ParameterShape(int preSize, int postSize) => (1, WeightCount(preSize, postSize));
 }
 
 /// <summary>The row layout of a connectivity (see <see cref="Connectivity.Rows"/>).</summary>
 /// <param name="RowStarts">pre + 1 offsets into the stored weights; null for dense (row i starts at i·post).</param>
 /// <param name="Targets">Postsynaptic index of every stored weight; null for dense.</param>
 /// <param name="Columns">The postsynaptic population's size.</param>
-public readonly record struct SynapseRows(int[]? RowStarts, int[]? Targets, int Columns)
+/// <param name="Convolution">For a convolution: its geometry (synapses computed, weights shared; RowStarts and Targets
+/// null, and <see cref="Start"/>/<see cref="Length"/> do not apply).</param>
+public readonly record struct SynapseRows(int[]? RowStarts, int[]? Targets, int Columns, Conv2dGeometry? Convolution = null)
 {
     /// <summary>Whether the layout is all-to-all.</summary>
-    public bool IsDense => Targets is null;
+    public bool IsDense => Targets is null && Convolution is null;
 
-    /// <summary>Offset of row <paramref name="row"/>'s first stored weight.</summary>
-    public int Start(int row) => RowStarts is null ? row * Columns : RowStarts[row];
+    /// <summary>The factor every stored weight is multiplied by when it is delivered (1/pool² for a pooled convolution, else 1).</summary>
+    public double Scale => Convolution is { } g ? g.Scale : 1.0;
 
-    /// <summary>Number of stored weights of row <paramref name="row"/>.</summary>
-    public int Length(int row) => RowStarts is null ? Columns : RowStarts[row + 1] - RowStarts[row];
+    /// <summary>Offset of row <paramref name="row"/>'s first stored weight (dense and sparse rows only).</summary>
+    public int Start(int row) => Convolution is not null ? throw ComputedRows() : RowStarts is null ? row * Columns : RowStarts[row];
+
+    /// <summary>Number of stored weights of row <paramref name="row"/> (dense and sparse rows only).</summary>
+    public int Length(int row) => Convolution is not null ? throw ComputedRows() : RowStarts is null ? Columns : RowStarts[row + 1] - RowStarts[row];
 
     /// <summary>Position of synapse (row → column) in the stored weights, or −1 if there is none.</summary>
     public int IndexOf(int row, int column)
     {
+        if (Convolution is { } g) return g.WeightIndex(row, column);
         if (Targets is null) return row * Columns + column;
         int i = Array.BinarySearch(Targets, RowStarts![row], RowStarts[row + 1] - RowStarts[row], column);
         return i >= 0 ? i : -1;
     }
+
+    private static InvalidOperationException ComputedRows() =>
+        new("A convolution's synapses are computed from its geometry (Conv2dGeometry.Synapse); it has no stored rows.");
 }

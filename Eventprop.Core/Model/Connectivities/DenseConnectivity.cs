@@ -19,4 +19,6 @@ public sealed class DenseConnectivity : Connectivity
     internal override void RequireShape(string connection, int preSize, int postSize) { }
 
     internal override double[] FromDense(double[] dense, int preSize, int postSize) => dense;
+
+    internal override (int Rows, int Columns) ParameterShape(int preSize, int postSize) => (preSize, postSize);
 }

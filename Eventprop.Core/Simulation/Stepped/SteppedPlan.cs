@@ -168,6 +168,9 @@ public sealed partial class SteppedPlan
             if (p.Kind == PopulationKind.Readout && model.Leak != 1)
                 throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
         }
+        foreach (var c in network.Connections)
+            if (c.Synapses.Convolution is not null)
+                throw new ArgumentException($"Connection {c.Name} is a convolution, which the time-stepped and surrogate engines do not simulate yet; use the exact engine (engine.kind = exact).");
     }
 
     /// <summary>

@@ -1,0 +1,184 @@
+using Eventprop.Core.Data;
+using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
+using Eventprop.Core.Simulation;
+using Eventprop.Losses;
+using Xunit;
+
+namespace Eventprop.Tests.Model;
+
+/// <summary>
+/// The convolution connectivity against a plain-loop definition written here (PyTorch's Conv2d and AvgPool2d semantics,
+/// not the library's index arithmetic), through a dense twin: the same network with every synapse expanded into a dense
+/// matrix. The exact engine must give the same spikes and loss, and the kernel gradient must be the dense gradient summed
+/// over the synapses that share each kernel weight.
+/// </summary>
+public class Conv2dConnectivityTests
+{
+    /// <summary>
+    /// The dense pre × post matrix of a pooled convolution by definition: pooled input P[c, Y, X] = mean of the pool window
+    /// of input (c, y, x); output[o, y′, x′] = Σ_{c, ky, kx} K[o, c, ky, kx]·P_padded[c, y′·s + ky − pad, x′·s + kx − pad].
+    /// Also returns which kernel weight each nonzero entry came from.
+    /// </summary>
+    private static (double[,] Dense, int[,] Tap) Expand(int c, int h, int w, int pool, int outC, int k, int stride, int pad, double[] kernel)
+    {
+        int ph = h / pool, pw = w / pool;
+        int oh = (ph + 2 * pad - k) / stride + 1, ow = (pw + 2 * pad - k) / stride + 1;
+        var dense = new double[c * h * w, outC * oh * ow];
+        var tap = new int[c * h * w, outC * oh * ow];
+        for (int i = 0; i < tap.GetLength(0); i++)
+            for (int j = 0; j < tap.GetLength(1); j++) tap[i, j] = -1;
+        for (int o = 0; o < outC; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                    for (int ci = 0; ci < c; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++)
+                            {
+                                int Y = oy * stride + ky - pad, X = ox * stride + kx - pad;
+                                if (Y < 0 || X < 0 || Y >= ph || X >= pw) continue; // zero padding
+                                int kIndex = ((o * c + ci) * k + ky) * k + kx;
+                                for (int dy = 0; dy < pool; dy++)
+                                    for (int dx = 0; dx < pool; dx++)
+                                    {
+                                        int pre = (ci * h + Y * pool + dy) * w + X * pool + dx;
+                                        int post = (o * oh + oy) * ow + ox;
+                                        Assert.Equal(-1, tap[pre, post]); // one tap per pair
+                                        dense[pre, post] += kernel[kIndex] / (pool * pool);
+                                        tap[pre, post] = kIndex;
+                                    }
+                            }
+        return (dense, tap);
+    }
+
+    [Theory]
+    [InlineData(1, 5, 5, 1, 2, 3, 1, 0)]
+    [InlineData(2, 5, 4, 1, 2, 2, 2, 1)]
+    [InlineData(2, 6, 6, 2, 3, 2, 1, 1)]
+    [InlineData(1, 7, 7, 2, 2, 3, 2, 0)] // 7 is not a multiple of the pool: the last row and column reach nothing
+    public void AConvolutionEqualsItsDenseTwinFromThePlainLoopDefinition(int c, int h, int w, int pool, int outC, int k, int stride, int pad)
+    {
+        var conv = Conv2dConnectivity.Create(c, h, w, outC, k, stride, pad, pool);
+        var g = conv.Geometry;
+        var rng = new Random(7);
+        var kernel = Enumerable.Range(0, g.WeightCount).Select(_ => 0.6 + 0.8 * rng.NextDouble()).ToArray();
+        var (dense, tap) = Expand(c, h, w, pool, outC, k, stride, pad, kernel);
+        Assert.Equal(dense.GetLength(1), g.PostSize);
+        var kernelMatrix = new double[g.OutChannels, g.FanIn];
+        for (int i = 0; i < kernel.Length; i++) kernelMatrix[i / g.FanIn, i % g.FanIn] = kernel[i];
+        var readout = new double[g.PostSize, 2];
+        for (int j = 0; j < g.PostSize; j++) { readout[j, 0] = 0.5 - 0.1 * (j % 3); readout[j, 1] = 0.1 * (j % 4) - 0.2; }
+
+        Network Build(Connectivity first, double[,] weights) => Network.Create(3)
+            .Input("in", g.PreSize)
+            .Lif("h", g.PostSize, tauMem: 12, tauSyn: 4)
+            .Readout("out", 2)
+            .Connect("in", "h", Init.Values(weights), first)
+            .Connect("h", "out", Init.Values(readout))
+            .Build();
+        var sample = InputSpikes(g.PreSize, 120, 20, seed: 5);
+        var engine = new ExactEngine(25);
+        var viaConv = engine.Gradient(Build(conv, kernelMatrix), sample, Loss.SumExp());
+        var twin = engine.Gradient(Build(Connectivity.Dense, dense), sample, Loss.SumExp());
+
+        int spikes = Enumerable.Range(0, g.PostSize).Sum(j => twin.Trials[0].SpikeTimes("h", j).Length);
+        Assert.True(spikes > g.PostSize / 2, $"the twin spiked only {spikes} times");
+        for (int j = 0; j < g.PostSize; j++)
+            Assert.Equal(twin.Trials[0].SpikeTimes("h", j).ToArray(), viaConv.Trials[0].SpikeTimes("h", j).ToArray(), new ToleranceComparer(1e-12));
+        Assert.Equal(twin.Loss, viaConv.Loss, 12);
+        var denseGradient = twin.Gradient.Weights("in", "h");
+        var expected = new double[g.WeightCount];
+        for (int i = 0; i < g.PreSize; i++)
+            for (int j = 0; j < g.PostSize; j++)
+                if (tap[i, j] >= 0) expected[tap[i, j]] += denseGradient[i, j] / (pool * pool);
+        var got = viaConv.Gradient[ParameterSet.WeightName("in", "h")].Values;
+        double scale = expected.Max(Math.Abs);
+        Assert.True(scale > 0);
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - got[i]) <= 1e-10 * scale, $"kernel weight {i}: {got[i]} vs {expected[i]}");
+        foreach (var p in twin.Gradient.Where(p => p.Kind != ParameterKind.Weight))
+            Assert.Equal(p.Values, viaConv.Gradient[p.Name].Values, new ToleranceComparer(1e-10 * Math.Max(1, p.Values.Max(Math.Abs))));
+    }
+
+    [Fact]
+    public void APooledDenseLayerEqualsADenseLayerOverThePooledMap()
+    {
+        var pd = Conv2dConnectivity.PooledDense(2, 4, 4, 2, 5);
+        var g = pd.Geometry;
+        Assert.Equal((2, 2, 2), (g.InChannels, g.PooledHeight, g.PooledWidth));
+        Assert.Equal((5, 1, 1), (g.OutChannels, g.OutHeight, g.OutWidth));
+        Assert.Equal(5 * 8, g.WeightCount);
+        // Input (c=1, y=3, x=2) pools into (1, 1, 1): flattened pooled index 1·4 + 1·2 + 1 = 7; weight [o, 7].
+        int pre = (1 * 4 + 3) * 4 + 2;
+        for (int o = 0; o < 5; o++) Assert.Equal(o * 8 + 7, g.WeightIndex(pre, o));
+    }
+
+    [Theory]
+    [InlineData(1, 3, 3, 2, 4, 1, 0, 1, "kernel 4×4 is larger than its input 3×3")]
+    [InlineData(1, 5, 5, 2, 3, 0, 0, 1, "stride must be at least 1, not 0")]
+    [InlineData(1, 5, 5, 2, 3, 1, -1, 1, "padding must be ≥ 0")]
+    [InlineData(1, 4, 4, 2, 3, 1, 0, 2, "kernel 3×3 is larger than its input 2×2 (after pooling)")]
+    [InlineData(1, 4, 4, 2, 3, 1, 0, 5, "pooling window 5×5 is larger than its input 4×4")]
+    [InlineData(0, 4, 4, 2, 3, 1, 0, 1, "input shape must be positive")]
+    public void BadGeometryIsAOneLineError(int c, int h, int w, int outC, int k, int stride, int pad, int pool, string expected)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Conv2dConnectivity.Create(c, h, w, outC, k, stride, pad, pool));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void ShapesThatDoNotChainNameTheConnection()
+    {
+        var conv = Conv2dConnectivity.Create(1, 4, 4, 2, 3); // 16 → 2×2×2 = 8
+        var wrongIn = Assert.Throws<ArgumentException>(() => Network.Create().Input("in", 15).Lif("h", 8).Readout("out", 2)
+            .Connect("in", "h", Init.Constant(1), conv).Connect("h", "out", Init.Constant(1)).Build());
+        Assert.Contains("Connection in->h", wrongIn.Message);
+        Assert.Contains("1×4×4 = 16 neurons but the presynaptic population has 15", wrongIn.Message);
+        var wrongOut = Assert.Throws<ArgumentException>(() => Network.Create().Input("in", 16).Lif("h", 9).Readout("out", 2)
+            .Connect("in", "h", Init.Constant(1), conv).Connect("h", "out", Init.Constant(1)).Build());
+        Assert.Contains("give it 8 neurons", wrongOut.Message);
+    }
+
+    [Fact]
+    public void KernelsAreDrawnAsOutByFanInAndStoredThatWay()
+    {
+        var conv = Conv2dConnectivity.Create(2, 4, 4, 3, 2);
+        var net = Network.Create(9).Input("in", 32).Lif("h", conv.Geometry.PostSize).Readout("out", 2)
+            .Connect("in", "h", Init.Normal(0, 1), conv).Connect("h", "out", Init.Constant(1)).Build();
+        var w = net.Weights("in", "h");
+        Assert.Equal((3, 8), (w.Rows, w.Columns));
+        var again = new double[24];
+        Init.Normal(0, 1).Fill(again, 3, 8, new Random(NetworkBuilder.StreamSeed(9, "in->h")));
+        Assert.Equal(again, w.Values);
+    }
+
+    [Fact]
+    public void TheTimeSteppedEnginesRefuseConvolutionsInOneLine()
+    {
+        var conv = Conv2dConnectivity.Create(1, 4, 4, 2, 3);
+        var net = Network.Create().Input("in", 16).Lif("h", 8).Readout("out", 2)
+            .Connect("in", "h", Init.Constant(1), conv).Connect("h", "out", Init.Constant(1)).Build();
+        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Stepped.SteppedEngine(1, 10).Evaluate(net, [new SpikeSample([1.0], [0], 0)], Loss.Sum()));
+        Assert.Contains("in->h is a convolution", e.Message);
+        Assert.Contains("engine.kind = exact", e.Message);
+    }
+
+    private static SpikeSample InputSpikes(int channels, int count, double span, int seed)
+    {
+        var rng = new Random(seed);
+        var times = new double[count];
+        var ch = new int[count];
+        for (int s = 0; s < count; s++)
+        {
+            times[s] = span * rng.NextDouble();
+            ch[s] = rng.Next(channels);
+        }
+        return new SpikeSample(times, ch, label: 1);
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(double obj) => 0;
+    }
+}
