@@ -280,14 +280,14 @@ public sealed class Trainer
         foreach (var pop in Network.Hidden)
         {
             var c = counts[pop.Name];
-            var incoming = Network.Connections.Where(x => x.Post == pop).Select(x => Network.Parameters[x.Name]).ToArray();
+            var incoming = Network.Connections.Where(x => x.Post == pop).ToArray();
             for (int j = 0; j < c.Length; j++)
             {
                 if (c[j] != 0) continue;
                 silent++;
                 if (Options.SilentNeuronBoost == 0) continue;
-                foreach (var w in incoming)
-                    for (int pre = 0; pre < w.Rows; pre++) w.Values[pre * w.Columns + j] += Options.SilentNeuronBoost;
+                foreach (var x in incoming)
+                    x.Connectivity.AddToIncoming(Network.Parameters[x.Name].Values, x.Pre.Size, x.Post.Size, j, Options.SilentNeuronBoost);
             }
         }
         return silent;

@@ -71,7 +71,11 @@ public sealed record TrainingOptions
     /// <summary>The metric the halving schedule watches; null: validation accuracy when there is validation data, else training accuracy.</summary>
     public TrainingMetric? ScheduleMetric { get; init; }
 
-    /// <summary>Silent-neuron rescue: a hidden neuron that fired no spike in a whole epoch gets this much added to all its incoming weights (default 0.002; 0 switches it off).</summary>
+    /// <summary>
+    /// Silent-neuron rescue: a hidden neuron that fired no spike in a whole epoch gets this much added to all its incoming
+    /// weights (default 0.002; 0 switches it off). Over a convolution, whose kernels are shared, each silent neuron adds
+    /// this / (output height · width) to its channel's kernel (an all-silent channel: this much per kernel weight).
+    /// </summary>
     public double SilentNeuronBoost { get; init; } = 0.002;
 
     /// <summary>Whether τ_mem of the hidden and readout populations is trained.</summary>

@@ -76,12 +76,43 @@ public class ModelFileFormatTests
         Assert.Equal(engine.Gradient(net, sample, Loss.Sum()).Loss, engine.Gradient(back, sample, Loss.Sum()).Loss);
     }
 
+    [Fact]
+    public void ConvolutionsRoundTripWithTheirGeometry()
+    {
+        using var dir = new TempDirectory();
+        var first = Conv2dConnectivity.Create(2, 5, 5, 3, 3, stride: 1, padding: 1);       // 2×5×5 → 3×5×5
+        var second = Conv2dConnectivity.Create(3, 5, 5, 2, 2, stride: 1, padding: 0, pool: 2); // pooled 2×2 → 2×1×1
+        var net = Network.Create(6).Input("in", 50)
+            .IntegrateAndFire("c1", 75, tauMem: 10, tauSyn: 3, resetMode: ResetMode.Subtract)
+            .Lif("c2", 2)
+            .Readout("out", 2)
+            .Connect("in", "c1", Init.Normal(0.4, 0.2), first)
+            .Connect("c1", "c2", Init.Normal(0.5, 0.2), second)
+            .Connect("c2", "out", Init.Normal(0, 1), Conv2dConnectivity.PooledDense(2, 1, 1, 1, 2))
+            .Build();
+        string path = dir.File("model.json");
+        ModelFiles.WriteModel(path, net, 25);
+        var back = ModelFiles.ReadModel(path).Network;
+        for (int i = 0; i < 3; i++)
+            Assert.True(((Conv2dConnectivity)net.Connections[i].Connectivity).SameGeometry(Assert.IsType<Conv2dConnectivity>(back.Connections[i].Connectivity)));
+        foreach (var p in net.Parameters)
+        {
+            Assert.Equal(p.Values, back.Parameters[p.Name].Values);
+            Assert.Equal((p.Rows, p.Columns), (back.Parameters[p.Name].Rows, back.Parameters[p.Name].Columns));
+        }
+        var sample = new SpikeSample([1.0, 2.0, 4.0, 5.0, 7.0], [0, 11, 23, 37, 49], 1);
+        var engine = new ExactEngine(25);
+        Assert.Equal(engine.Gradient(net, sample, Loss.Sum()).Loss, engine.Gradient(back, sample, Loss.Sum()).Loss);
+    }
+
     [Theory]
     [InlineData("""{"format": 3, "duration_ms": 10, "populations": [], "connections": []}""", "model format 3 is not one this eventprop reads")]
     [InlineData("""{"duration_ms": 10, "populations": [{"name": "in", "kind": "input", "size": 2}, {"name": "h", "kind": "lif", "size": 1, "tau_mem": 10, "tau_syn": 5, "threshold": 0.5, "reset": 0.5}, {"name": "o", "kind": "readout", "size": 1, "tau_mem": 10, "tau_syn": 5}], "connections": []}""", "the threshold (0.5) must be above the reset value (0.5)")]
     [InlineData("""{"duration_ms": 10, "populations": [{"name": "in", "kind": "input", "size": 2}, {"name": "h", "kind": "lif", "size": 1, "tau_mem": 10, "tau_syn": 5, "reset_mode": "soft"}, {"name": "o", "kind": "readout", "size": 1, "tau_mem": 10, "tau_syn": 5}], "connections": []}""", "use \"value\" or \"subtract\"")]
     [InlineData("""{"duration_ms": 10, "populations": [{"name": "in", "kind": "input", "size": 2}, {"name": "h", "kind": "lif", "size": 2, "tau_mem": 10, "tau_syn": 5}, {"name": "o", "kind": "readout", "size": 1, "tau_mem": 10, "tau_syn": 5}], "connections": [{"pre": "in", "post": "h", "connectivity": {"kind": "sparse", "row_starts": [0, 1, 2], "targets": [0, 5]}, "weights": [1, 1]}]}""", "connection in->h: Sparse mask row 1 targets neuron 5, outside 0 … 1")]
     [InlineData("""{"duration_ms": 10, "populations": [{"name": "in", "kind": "input", "size": 2}, {"name": "h", "kind": "lif", "size": 2, "tau_mem": 10, "tau_syn": 5}, {"name": "o", "kind": "readout", "size": 1, "tau_mem": 10, "tau_syn": 5}], "connections": [{"pre": "in", "post": "h", "connectivity": {"kind": "sparse", "row_starts": [0, 1, 2], "targets": [0, 1]}, "weights": [1, 1, 1]}]}""", "is sparse with 2 synapses; 'weights' must list 2 numbers")]
+    [InlineData("""{"duration_ms": 10, "populations": [{"name": "in", "kind": "input", "size": 9}, {"name": "h", "kind": "lif", "size": 2, "tau_mem": 10, "tau_syn": 5}, {"name": "o", "kind": "readout", "size": 1, "tau_mem": 10, "tau_syn": 5}], "connections": [{"pre": "in", "post": "h", "connectivity": {"kind": "conv2d", "in_shape": [1, 3, 3], "out_channels": 2, "kernel": [4, 4]}, "weights": [[1], [1]]}]}""", "connection in->h: The conv2d kernel 4×4 is larger than its input 3×3")]
+    [InlineData("""{"duration_ms": 10, "populations": [{"name": "in", "kind": "input", "size": 9}, {"name": "h", "kind": "lif", "size": 2, "tau_mem": 10, "tau_syn": 5}, {"name": "o", "kind": "readout", "size": 1, "tau_mem": 10, "tau_syn": 5}], "connections": [{"pre": "in", "post": "h", "connectivity": {"kind": "conv2d", "in_shape": [1, 3, 3], "out_channels": 2, "kernel": [3, 3]}, "weights": [[1, 1], [1]]}]}""", "kernel row 0 must have 9 numbers")]
     public void BadModelFilesAreOneLineErrors(string json, string expected)
     {
         using var dir = new TempDirectory();

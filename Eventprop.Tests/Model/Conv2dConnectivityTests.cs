@@ -2,7 +2,10 @@ using Eventprop.Core.Data;
 using Eventprop.Core.Model;
 using Eventprop.Core.Model.Connectivities;
 using Eventprop.Core.Simulation;
+using Eventprop.Core.Training;
 using Eventprop.Losses;
+using Eventprop.Tests.Data;
+using Eventprop.Tests.Training;
 using Xunit;
 
 namespace Eventprop.Tests.Model;
@@ -161,6 +164,26 @@ public class Conv2dConnectivityTests
         var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Stepped.SteppedEngine(1, 10).Evaluate(net, [new SpikeSample([1.0], [0], 0)], Loss.Sum()));
         Assert.Contains("in->h is a convolution", e.Message);
         Assert.Contains("engine.kind = exact", e.Message);
+    }
+
+    [Fact]
+    public void CheckpointsStoreTheGeometryAndRefuseAnotherOne()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("run.h5");
+        // Two geometries with the same sizes and kernel shape (1×4×5 → 2×2×3, 2 kernels of 3×3): stride 1 vs stride 2, padding 1.
+        Network Build(int stride, int padding) => Network.Create(1).Input("in", 20).Lif("h", 12).Readout("out", 2)
+            .Connect("in", "h", Init.Normal(0.8, 0.2), Conv2dConnectivity.Create(1, 4, 5, 2, 3, stride, padding))
+            .Connect("h", "out", Init.Normal(0, 1)).Build();
+        var trainer = new Trainer(Build(1, 0), new ExactEngine(30), Loss.Sum(), new TrainingOptions { Epochs = 1, BatchSize = 2 });
+        trainer.Fit(TrainingTestData.TwoClassTask(4, 1));
+        trainer.SaveCheckpoint(path);
+        var same = new Trainer(Build(1, 0), new ExactEngine(30), Loss.Sum());
+        same.LoadCheckpoint(path);
+        Assert.Equal(trainer.Network.Weights("in", "h").Values, same.Network.Weights("in", "h").Values);
+        var other = new Trainer(Build(2, 1), new ExactEngine(30), Loss.Sum());
+        var e = Assert.ThrowsAny<Exception>(() => other.LoadCheckpoint(path));
+        Assert.Contains("another convolution", e.Message);
     }
 
     private static SpikeSample InputSpikes(int channels, int count, double span, int seed)

@@ -48,6 +48,21 @@ public abstract class Connectivity
         return FromDense(dense, preSize, postSize);
     }
 
+    /// <summary>
+    /// Adds <paramref name="amount"/> to every stored weight onto postsynaptic neuron <paramref name="post"/> (the trainer's
+    /// silent-neuron rescue). A convolution shares its kernels, so it adds amount / (output height · width) to the kernel of
+    /// the neuron's channel: a channel whose neurons are all silent gets exactly <paramref name="amount"/> on each weight.
+    /// </summary>
+    internal virtual void AddToIncoming(double[] weights, int preSize, int postSize, int post, double amount)
+    {
+        var rows = Rows(preSize, postSize);
+        for (int pre = 0; pre < preSize; pre++)
+        {
+            int k = rows.IndexOf(pre, post);
+            if (k >= 0) weights[k] += amount;
+        }
+    }
+
     /// <summary>The shape of the weight parameter: pre × post for dense, 1 × count for a mask, out × fan-in for a convolution.</summary>
     internal virtual (int Rows, int Columns) ParameterShape(int preSize, int postSize) => (1, WeightCount(preSize, postSize));
 }

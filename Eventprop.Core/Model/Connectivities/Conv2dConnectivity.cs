@@ -91,6 +91,14 @@ public sealed class Conv2dConnectivity : Connectivity
         return kernels;
     }
 
+    internal override void AddToIncoming(double[] weights, int preSize, int postSize, int post, double amount)
+    {
+        var g = Geometry;
+        int channel = post / (g.OutHeight * g.OutWidth);
+        double share = amount / (g.OutHeight * g.OutWidth);
+        for (int k = channel * g.FanIn; k < (channel + 1) * g.FanIn; k++) weights[k] += share;
+    }
+
     internal override (int Rows, int Columns) ParameterShape(int preSize, int postSize) => (Geometry.OutChannels, Geometry.FanIn);
 
     /// <summary>Whether <paramref name="other"/> has the same geometry.</summary>
