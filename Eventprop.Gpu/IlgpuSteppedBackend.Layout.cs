@@ -32,6 +32,7 @@ internal sealed partial class IlgpuSteppedBackend
     /// </summary>
     private static DeviceConnections CompileConnections(Network network, SteppedPlan plan)
     {
+        SteppedPlan.RequireNoConvolutions(network, "GPU engine");
         var records = new List<ConnectionRecord>();
         var rowStarts = new List<int>();
         var targets = new List<int>();

@@ -18,42 +18,6 @@ namespace Eventprop.Tests.Model;
 /// </summary>
 public class Conv2dConnectivityTests
 {
-    /// <summary>
-    /// The dense pre × post matrix of a pooled convolution by definition: pooled input P[c, Y, X] = mean of the pool window
-    /// of input (c, y, x); output[o, y′, x′] = Σ_{c, ky, kx} K[o, c, ky, kx]·P_padded[c, y′·s + ky − pad, x′·s + kx − pad].
-    /// Also returns which kernel weight each nonzero entry came from.
-    /// </summary>
-    private static (double[,] Dense, int[,] Tap) Expand(int c, int h, int w, int pool, int outC, int k, int stride, int pad, double[] kernel)
-    {
-        int ph = h / pool, pw = w / pool;
-        int oh = (ph + 2 * pad - k) / stride + 1, ow = (pw + 2 * pad - k) / stride + 1;
-        var dense = new double[c * h * w, outC * oh * ow];
-        var tap = new int[c * h * w, outC * oh * ow];
-        for (int i = 0; i < tap.GetLength(0); i++)
-            for (int j = 0; j < tap.GetLength(1); j++) tap[i, j] = -1;
-        for (int o = 0; o < outC; o++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++)
-                    for (int ci = 0; ci < c; ci++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++)
-                            {
-                                int Y = oy * stride + ky - pad, X = ox * stride + kx - pad;
-                                if (Y < 0 || X < 0 || Y >= ph || X >= pw) continue; // zero padding
-                                int kIndex = ((o * c + ci) * k + ky) * k + kx;
-                                for (int dy = 0; dy < pool; dy++)
-                                    for (int dx = 0; dx < pool; dx++)
-                                    {
-                                        int pre = (ci * h + Y * pool + dy) * w + X * pool + dx;
-                                        int post = (o * oh + oy) * ow + ox;
-                                        Assert.Equal(-1, tap[pre, post]); // one tap per pair
-                                        dense[pre, post] += kernel[kIndex] / (pool * pool);
-                                        tap[pre, post] = kIndex;
-                                    }
-                            }
-        return (dense, tap);
-    }
-
     [Theory]
     [InlineData(1, 5, 5, 1, 2, 3, 1, 0)]
     [InlineData(2, 5, 4, 1, 2, 2, 2, 1)]
@@ -65,7 +29,7 @@ public class Conv2dConnectivityTests
         var g = conv.Geometry;
         var rng = new Random(7);
         var kernel = Enumerable.Range(0, g.WeightCount).Select(_ => 0.6 + 0.8 * rng.NextDouble()).ToArray();
-        var (dense, tap) = Expand(c, h, w, pool, outC, k, stride, pad, kernel);
+        var (dense, tap) = ConvReference.Expand(c, h, w, pool, outC, k, k, stride, pad, kernel);
         Assert.Equal(dense.GetLength(1), g.PostSize);
         var kernelMatrix = new double[g.OutChannels, g.FanIn];
         for (int i = 0; i < kernel.Length; i++) kernelMatrix[i / g.FanIn, i % g.FanIn] = kernel[i];
@@ -156,14 +120,14 @@ public class Conv2dConnectivityTests
     }
 
     [Fact]
-    public void TheTimeSteppedEnginesRefuseConvolutionsInOneLine()
+    public void TheSurrogateEngineRefusesConvolutionsInOneLine()
     {
         var conv = Conv2dConnectivity.Create(1, 4, 4, 2, 3);
         var net = Network.Create().Input("in", 16).Lif("h", 8).Readout("out", 2)
             .Connect("in", "h", Init.Constant(1), conv).Connect("h", "out", Init.Constant(1)).Build();
-        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Stepped.SteppedEngine(1, 10).Evaluate(net, [new SpikeSample([1.0], [0], 0)], Loss.Sum()));
-        Assert.Contains("in->h is a convolution", e.Message);
-        Assert.Contains("engine.kind = exact", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Surrogate.SurrogateEngine(1, 10).Evaluate(net, [new SpikeSample([1.0], [0], 0)], Loss.Sum()));
+        Assert.Contains("in->h is a convolution, which the surrogate-gradient engine does not simulate yet", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

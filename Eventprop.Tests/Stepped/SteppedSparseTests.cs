@@ -102,7 +102,7 @@ public class SteppedSparseTests(ITestOutputHelper output)
         int changed = 0, caught = 0;
         foreach (var (c, _, _) in SteppedTestCases.Cases(CaseKind.Sparse, 6))
         {
-            double faulty = TwinError(c, new SteppedEngine(0.5, 40, threads: 1) { SparseTransportMisindexed = true }, Loss.SumExp(), out var bad, out _);
+            double faulty = TwinError(c, new SteppedEngine(0.5, 40, threads: 1) { TransportMisindexed = true }, Loss.SumExp(), out var bad, out _);
             var net = c.Build().Network;
             var good = new SteppedEngine(0.5, 40, threads: 1).Gradient(net, SteppedTestCases.Batch(net, 3, 32, c.Seed), Loss.SumExp(),
                 new ActivityRegularization(0.01, 2));

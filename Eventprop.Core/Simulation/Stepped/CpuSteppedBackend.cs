@@ -41,7 +41,7 @@ internal sealed partial class CpuSteppedBackend : ISteppedBackend
     public bool SlopeAtGridPoint { get; }
 
     /// <summary>Fault injection for tests (see <see cref="SteppedPlan.Outgoing.Transport"/>).</summary>
-    internal bool SparseTransportMisindexed { get; set; }
+    internal bool TransportMisindexed { get; set; }
 
     /// <summary>Bytes per trial the last forward pass for a backward pass recorded (see <see cref="SteppedEngine.StoredStateBytesPerTrial"/>).</summary>
     public double StoredStateBytesPerTrial { get; private set; }
@@ -137,7 +137,7 @@ internal sealed partial class CpuSteppedBackend : ISteppedBackend
         if (ReferenceEquals(plan, _workspacePlan)) return;
         lock (_workspaces) _workspaces.Clear();
         foreach (var group in plan.Outgoings)
-            foreach (var o in group) o.TransportMisindexed = SparseTransportMisindexed;
+            foreach (var o in group) o.TransportMisindexed = TransportMisindexed;
         _workspacePlan = plan;
     }
 

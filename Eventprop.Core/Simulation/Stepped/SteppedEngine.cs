@@ -80,11 +80,11 @@ public sealed partial class SteppedEngine : IGradientEngine
         _pipeline = new SteppedPipeline(_backend, Dt, Duration, Steps);
     }
 
-    /// <summary>Fault injection for tests: sparse rows transport the adjoint from the wrong targets.</summary>
-    internal bool SparseTransportMisindexed
+    /// <summary>Fault injection for tests: sparse rows transport the adjoint from the wrong targets, convolutions from the mirrored kernel taps.</summary>
+    internal bool TransportMisindexed
     {
-        get => _backend.SparseTransportMisindexed;
-        init => _backend.SparseTransportMisindexed = value;
+        get => _backend.TransportMisindexed;
+        init => _backend.TransportMisindexed = value;
     }
 
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>

@@ -10,7 +10,8 @@ public sealed partial class SteppedPlan
     /// (W[pre, post] row-major when dense, a sparse mask's nonzeros row by row), the slice of its targets, its parameter
     /// index, and the three operations every engine needs of a connectivity — deliver a presynaptic row into the
     /// postsynaptic current, accumulate a row's weight gradient, transport the adjoint back. Dense rows take the vectorised
-    /// loops; sparse rows loop over their stored synapses.
+    /// loops; sparse rows loop over their stored synapses; a convolution's rows visit their kernel footprint
+    /// (<see cref="Conv2dGeometry.Synapse"/>), its shared kernel weights scaled by the pooling factor.
     /// </summary>
     public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, SynapseRows synapses, int weightCount)
     {
@@ -27,9 +28,12 @@ public sealed partial class SteppedPlan
         /// <summary>The connectivity's row layout (which stored weight reaches which target).</summary>
         public SynapseRows Synapses { get; } = synapses;
 
-        // The layout's arrays, read directly on the hot paths (null when dense).
+        // The layout's arrays, read directly on the hot paths (null when dense); a convolution's geometry.
         private readonly int[]? _rowStarts = synapses.RowStarts;
         private readonly int[]? _targets = synapses.Targets;
+        private readonly bool _isConv = synapses.Convolution is not null;
+        private readonly Conv2dGeometry _conv = synapses.Convolution ?? default;
+        private readonly float _scale = (float)synapses.Scale;
         /// <summary>The connection's stored weights as float32 (refreshed by <see cref="Refresh"/>), laid out as <see cref="Synapses"/> says.</summary>
         public float[] Weights { get; } = new float[weightCount];
 
@@ -37,6 +41,12 @@ public sealed partial class SteppedPlan
         public void Deliver(Span<float> current, int row)
         {
             var post = current.Slice(PostOffset, PostSize);
+            if (_isConv)
+            {
+                for (int k = 0; k < _conv.FootprintSize; k++)
+                    if (_conv.Synapse(row, k, out int j, out int weight)) post[j] += _scale * Weights[weight];
+                return;
+            }
             if (_targets is not { } targets)
             {
                 VectorMath.Add(post, Weights.AsSpan(row * PostSize, PostSize));
@@ -51,6 +61,12 @@ public sealed partial class SteppedPlan
         /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
         public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
         {
+            if (_isConv)
+            {
+                for (int k = 0; k < _conv.FootprintSize; k++)
+                    if (_conv.Synapse(row, k, out int j, out int weight)) gradient[weight] -= _scale * weighted[j];
+                return;
+            }
             if (_targets is not { } targets)
             {
                 VectorMath.Subtract(gradient.AsSpan(row * PostSize, PostSize), weighted);
@@ -65,6 +81,13 @@ public sealed partial class SteppedPlan
         /// <summary>Σ_post W[row, post]·adjoint[post] over the stored synapses (<paramref name="adjoint"/>: the target slice, λV − λI).</summary>
         public float Transport(int row, ReadOnlySpan<float> adjoint)
         {
+            if (_isConv)
+            {
+                float total = 0;
+                for (int k = 0; k < _conv.FootprintSize; k++)
+                    if (_conv.Synapse(row, k, out int j, out int weight)) total += Weights[TransportMisindexed ? _conv.Mirrored(weight) : weight] * adjoint[j];
+                return _scale * total;
+            }
             if (_targets is not { } targets) return VectorMath.Dot(Weights.AsSpan(row * PostSize, PostSize), adjoint);
             int start = _rowStarts![row];
             var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
@@ -83,11 +106,12 @@ public sealed partial class SteppedPlan
         public float WeightOrInfinity(int row, int column)
         {
             int e = Synapses.IndexOf(row, column);
-            return e >= 0 ? Weights[e] : float.PositiveInfinity;
+            return e >= 0 ? _scale * Weights[e] : float.PositiveInfinity;
         }
 
         /// <summary>Fault injection for tests: a sparse row's transport reads the adjoint at the synapse's position in the row
-        /// instead of at its target (proves the sparse-vs-dense checks bite).</summary>
+        /// instead of at its target; a convolution's pairs each synapse with the kernel tap mirrored in both directions (proves
+        /// the checks against the dense twin bite).</summary>
         internal bool TransportMisindexed { get; set; }
     }
 }

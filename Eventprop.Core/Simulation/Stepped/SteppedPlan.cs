@@ -168,9 +168,14 @@ public sealed partial class SteppedPlan
             if (p.Kind == PopulationKind.Readout && model.Leak != 1)
                 throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
         }
+    }
+
+    /// <summary>One-line refusal of a convolution by an engine whose loops do not have it yet (<paramref name="engine"/>: its name in the message).</summary>
+    public static void RequireNoConvolutions(Network network, string engine)
+    {
         foreach (var c in network.Connections)
             if (c.Synapses.Convolution is not null)
-                throw new ArgumentException($"Connection {c.Name} is a convolution, which the time-stepped and surrogate engines do not simulate yet; use the exact engine (engine.kind = exact).");
+                throw new ArgumentException($"Connection {c.Name} is a convolution, which the {engine} does not simulate yet; use the exact or the time-stepped CPU engine (engine.kind = exact or stepped, engine.device = cpu).");
     }
 
     /// <summary>
