@@ -15,7 +15,7 @@ namespace Eventprop.Tests.Gradients;
 /// readout. Hidden layers are LIF or integrate-and-fire, with reset to a value or by subtraction, drawn per layer.
 /// <see cref="ToString"/> prints a C# expression that rebuilds it.
 /// </summary>
-public sealed record ConvGradientCase(int Seed, int InChannels, int Size, bool TwoConvLayers, int InputSpikes, double Duration)
+public sealed record ConvGradientCase(int Seed, int InChannels, int Size, bool TwoConvLayers, int InputSpikes, double Duration) : IGradientCase
 {
     /// <summary>The layers' connectivities, drawn from <see cref="Seed"/> (a stream of its own).</summary>
     public (Conv2dConnectivity First, Conv2dConnectivity? Second, Conv2dConnectivity ToReadout) Layout(int readout)

@@ -35,11 +35,22 @@ public enum CaseKind
     Sparse,
 }
 
+/// <summary>A replayable random case of a gradient check: a network, one sample, and the trial length.</summary>
+public interface IGradientCase
+{
+    /// <summary>Trial length T (ms).</summary>
+    double Duration { get; }
+
+    /// <summary>Builds the network and the sample.</summary>
+    (Network Network, SpikeSample Sample) Build();
+}
+
 /// <summary>
 /// A replayable description of one random gradient-check case: the network and the input are drawn from
 /// <see cref="Seed"/> given the sizes. <see cref="ToString"/> prints a C# expression that rebuilds it.
 /// </summary>
 public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hidden, bool[] Recurrent, int Readout, int InputSpikes, double Duration, bool SpikingReadout = false, double InputSpan = 0.8)
+    : IGradientCase
 {
     /// <summary>For a <see cref="CaseKind.Sparse"/> case: build its dense twin instead — the same draws, every connection dense
     /// with weight 0 wherever the mask has no synapse (an oracle for the sparse code paths that does not use them).</summary>

@@ -120,17 +120,6 @@ public class Conv2dConnectivityTests
     }
 
     [Fact]
-    public void TheSurrogateEngineRefusesConvolutionsInOneLine()
-    {
-        var conv = Conv2dConnectivity.Create(1, 4, 4, 2, 3);
-        var net = Network.Create().Input("in", 16).Lif("h", 8).Readout("out", 2)
-            .Connect("in", "h", Init.Constant(1), conv).Connect("h", "out", Init.Constant(1)).Build();
-        var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Surrogate.SurrogateEngine(1, 10).Evaluate(net, [new SpikeSample([1.0], [0], 0)], Loss.Sum()));
-        Assert.Contains("in->h is a convolution, which the surrogate-gradient engine does not simulate yet", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
-    }
-
-    [Fact]
     public void CheckpointsStoreTheGeometryAndRefuseAnotherOne()
     {
         using var dir = new TempDirectory();

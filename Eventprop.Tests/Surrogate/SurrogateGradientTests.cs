@@ -15,7 +15,7 @@ using SurrogateFn = Eventprop.Core.Simulation.Surrogate.Surrogate;
 namespace Eventprop.Tests.Surrogate;
 
 /// <summary>One random BPTT check: a network case and the engine settings.</summary>
-public sealed record SurrogateCase(GradientCase Case, Discretisation Scheme, string LossName, bool Regularised, double Beta, double Dt,
+public sealed record SurrogateCase(IGradientCase Case, Discretisation Scheme, string LossName, bool Regularised, double Beta, double Dt,
     ResetGradient Reset = ResetGradient.Differentiable, bool Recurrent = true, string Shape = "sigmoid")
 {
     /// <inheritdoc />

@@ -12,6 +12,7 @@ internal enum SurrogateFault
     /// <summary>The surrogate derivative is taken at U − 1 instead of U − ϑ of the population.</summary>
     ThresholdIgnored,
 
-    /// <summary>A sparse row's transport reads the adjoint at the synapse's storage index instead of its target neuron.</summary>
+    /// <summary>A sparse row's transport reads the adjoint at the synapse's storage index instead of its target neuron; a
+    /// convolution's pairs each synapse with the kernel tap mirrored in both directions.</summary>
     SparseTransportMisindexed,
 }

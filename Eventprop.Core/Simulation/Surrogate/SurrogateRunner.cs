@@ -74,7 +74,6 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
     private Plan PreparePlan(Network network)
     {
         SteppedPlan.RequireSteppedModels(network);
-        SteppedPlan.RequireNoConvolutions(network, "surrogate-gradient engine");
         if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
         {
             var sp = new SteppedPlan(network, Dt, N);

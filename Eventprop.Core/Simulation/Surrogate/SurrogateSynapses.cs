@@ -7,7 +7,8 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// One connection as the BPTT engine sees it: its weights in the engine's precision, stored as the connectivity stores them
 /// (dense rows, or a sparse mask's nonzeros), and the three operations every engine needs — deliver a presynaptic row
 /// into the postsynaptic current, accumulate a row's weight gradient, transport the current's adjoint back to the
-/// presynaptic side. Dense rows take the vectorised loops; sparse rows loop over their stored synapses.
+/// presynaptic side. Dense rows take the vectorised loops; sparse rows loop over their stored synapses; a convolution's
+/// rows visit their kernel footprint (<see cref="Conv2dGeometry.Synapse"/>), its shared weights scaled by the pooling factor.
 /// </summary>
 internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -21,8 +22,15 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
         Rows = rows;
         Recurrent = recurrent;
         _rows = synapses;
+        _isConv = synapses.Convolution is not null;
+        _conv = synapses.Convolution ?? default;
+        _poolScale = T.CreateChecked(synapses.Scale);
         W = new T[weightCount];
     }
+
+    private readonly bool _isConv;
+    private readonly Conv2dGeometry _conv;
+    private readonly T _poolScale;
 
     /// <summary>Index of the connection's weight parameter in the network's parameter set.</summary>
     public int Parameter { get; }
@@ -39,13 +47,20 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
     /// <summary>Whether the connection joins a population to itself.</summary>
     public bool Recurrent { get; }
 
-    /// <summary>The stored weights (dense: Rows × PostSize row-major; sparse: the nonzeros row by row).</summary>
+    /// <summary>The stored weights (dense: Rows × PostSize row-major; sparse: the nonzeros row by row; conv: the kernels).</summary>
     public T[] W { get; }
 
     /// <summary>current[post] += scale·W[row, post] over the stored synapses of <paramref name="row"/>.</summary>
     public void Deliver(Span<T> current, int row, T scale)
     {
         var post = current.Slice(PostOffset, PostSize);
+        if (_isConv)
+        {
+            T factor = scale * _poolScale;
+            for (int k = 0; k < _conv.FootprintSize; k++)
+                if (_conv.Synapse(row, k, out int j, out int weight)) post[j] += factor * W[weight];
+            return;
+        }
         var w = W.AsSpan(_rows.Start(row), _rows.Length(row));
         if (_rows.Targets is not { } targets)
         {
@@ -61,6 +76,13 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
     public void AccumulateWeightGradient(T[] gradient, int row, ReadOnlySpan<T> adjoint, T scale)
     {
         var post = adjoint.Slice(PostOffset, PostSize);
+        if (_isConv)
+        {
+            T factor = scale * _poolScale;
+            for (int k = 0; k < _conv.FootprintSize; k++)
+                if (_conv.Synapse(row, k, out int j, out int weight)) gradient[weight] += factor * post[j];
+            return;
+        }
         var g = gradient.AsSpan(_rows.Start(row), _rows.Length(row));
         if (_rows.Targets is not { } targets)
         {
@@ -76,6 +98,14 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
     public T Transport(int row, ReadOnlySpan<T> adjoint, SurrogateFault fault = SurrogateFault.None)
     {
         var post = adjoint.Slice(PostOffset, PostSize);
+        if (_isConv)
+        {
+            T total = T.Zero;
+            for (int k = 0; k < _conv.FootprintSize; k++)
+                if (_conv.Synapse(row, k, out int j, out int weight))
+                    total += W[fault == SurrogateFault.SparseTransportMisindexed ? _conv.Mirrored(weight) : weight] * post[j];
+            return _poolScale * total;
+        }
         var w = W.AsSpan(_rows.Start(row), _rows.Length(row));
         if (_rows.Targets is not { } targets) return GenericVector.Dot<T>(w, post);
         var to = targets.AsSpan(_rows.Start(row), w.Length);
