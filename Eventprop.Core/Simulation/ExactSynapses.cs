@@ -29,13 +29,18 @@ internal static class ExactSynapses
         {
             // Computed synapses: visit the spike's kernel footprint only; each target is reached at most once.
             double scale = conv.Scale;
-            for (int k = 0; k < conv.FootprintSize; k++)
-            {
-                if (!conv.Synapse(row, k, out int jj, out int weight)) continue;
-                cur[jj] += scale * o.Weights[weight];
-                if (post + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
-                if (spiking) ExactCrossing.Bound(theta, leakTheta, leak, tauMem[jj], t, v[jj], cur[jj], out nextRow[jj], out exactRow[jj]);
-            }
+            if (!conv.Footprint(row, out var fp)) return;
+            for (int oc = 0; oc < conv.OutChannels; oc++)
+                for (int a = 0; a < fp.Rows; a++)
+                {
+                    int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                    for (int jj = first; jj < first + fp.Columns; jj++, weight -= fp.Stride)
+                    {
+                        cur[jj] += scale * o.Weights[weight];
+                        if (post + jj != source) pattern[jj] = Mix(pattern[jj], 1UL);
+                        if (spiking) ExactCrossing.Bound(theta, leakTheta, leak, tauMem[jj], t, v[jj], cur[jj], out nextRow[jj], out exactRow[jj]);
+                    }
+                }
             return;
         }
         int start = o.Start(row), length = o.Length(row);
@@ -71,9 +76,14 @@ internal static class ExactSynapses
         if (o.Synapses.Convolution is { } conv)
         {
             // A shared kernel weight collects the terms of every synapse that uses it.
+            if (!conv.Footprint(row, out var fp)) return;
             double scale = conv.Scale;
-            for (int k = 0; k < conv.FootprintSize; k++)
-                if (conv.Synapse(row, k, out int jj, out int weight)) gradient[weight] -= scale * tauSyn[jj] * lambdaI[jj];
+            for (int oc = 0; oc < conv.OutChannels; oc++)
+                for (int a = 0; a < fp.Rows; a++)
+                {
+                    int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                    for (int jj = first; jj < first + fp.Columns; jj++, weight -= fp.Stride) gradient[weight] -= scale * tauSyn[jj] * lambdaI[jj];
+                }
             return;
         }
         int start = o.Start(row), length = o.Length(row);
@@ -92,13 +102,16 @@ internal static class ExactSynapses
     {
         if (o.Synapses.Convolution is { } conv)
         {
+            if (!conv.Footprint(row, out var fp)) return 0;
             double total = 0;
-            for (int k = 0; k < conv.FootprintSize; k++)
-            {
-                if (!conv.Synapse(row, k, out int jj, out int weight)) continue;
-                if (fault == AdjointFault.ConvTransportMirrored) weight = conv.Mirrored(weight);
-                total += o.Weights[weight] * (lambdaV[jj] - lambdaI[jj]);
-            }
+            bool mirrored = fault == AdjointFault.ConvTransportMirrored;
+            for (int oc = 0; oc < conv.OutChannels; oc++)
+                for (int a = 0; a < fp.Rows; a++)
+                {
+                    int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                    for (int jj = first; jj < first + fp.Columns; jj++, weight -= fp.Stride)
+                        total += o.Weights[mirrored ? conv.Mirrored(weight) : weight] * (lambdaV[jj] - lambdaI[jj]);
+                }
             return conv.Scale * total;
         }
         int start = o.Start(row), length = o.Length(row);

@@ -66,6 +66,45 @@ public class Conv2dConnectivityTests
             Assert.Equal(p.Values, viaConv.Gradient[p.Name].Values, new ToleranceComparer(1e-10 * Math.Max(1, p.Values.Max(Math.Abs))));
     }
 
+    /// <summary>Over 300 random geometries: the footprint enumeration yields every synapse of the plain-loop definition
+    /// exactly once, with its kernel tap, and nothing else; the O(1) lookup agrees on every pair.</summary>
+    [Fact]
+    public void TheFootprintEnumeratesExactlyTheSynapsesOfTheDefinition()
+    {
+        var rng = new Random(11);
+        int checkedGeometries = 0;
+        while (checkedGeometries < 300)
+        {
+            int c = rng.Next(1, 3), h = rng.Next(1, 9), w = rng.Next(1, 9), pool = rng.Next(1, 4), outC = rng.Next(1, 3);
+            int kh = rng.Next(1, 5), kw = rng.Next(1, 5), stride = rng.Next(1, 4), pad = rng.Next(0, 3);
+            Conv2dConnectivity conv;
+            try { conv = Conv2dConnectivity.Create(c, h, w, outC, kh, kw, stride, pad, pool); }
+            catch (ArgumentException) { continue; }
+            checkedGeometries++;
+            var g = conv.Geometry;
+            var (_, tap) = ConvReference.Expand(c, h, w, pool, outC, kh, kw, stride, pad, new double[g.WeightCount]);
+            var seen = new int[g.PreSize, g.PostSize];
+            for (int pre = 0; pre < g.PreSize; pre++)
+            {
+                if (!g.Footprint(pre, out var fp)) continue;
+                for (int o = 0; o < g.OutChannels; o++)
+                    for (int a = 0; a < fp.Rows; a++)
+                        for (int b = 0; b < fp.Columns; b++)
+                        {
+                            int post = fp.Post(o, a) + b;
+                            Assert.Equal(tap[pre, post], fp.Weight(o, a) - b * fp.Stride);
+                            seen[pre, post]++;
+                        }
+            }
+            for (int pre = 0; pre < g.PreSize; pre++)
+                for (int post = 0; post < g.PostSize; post++)
+                {
+                    Assert.True(seen[pre, post] == (tap[pre, post] >= 0 ? 1 : 0), $"{g}: pair ({pre}, {post}) enumerated {seen[pre, post]} times");
+                    Assert.Equal(tap[pre, post], g.WeightIndex(pre, post));
+                }
+        }
+    }
+
     [Fact]
     public void APooledDenseLayerEqualsADenseLayerOverThePooledMap()
     {

@@ -53,6 +53,20 @@ public sealed record HiddenLayerConfig
     public double? SparseProbability { get; init; }
 
     /// <summary>
+    /// The connection into this layer as a 2-D convolution (<c>"connectivity": {"conv": {"channels": 32, "kernel": 5,
+    /// "stride": 1, "padding": 0}}</c>) over the shaped output of the layer before (or <c>network.input_shape</c>); null when
+    /// dense or sparse. The layer's size is then its output shape's (channels × height × width) and need not be written.
+    /// </summary>
+    public ConvLayerConfig? Conv { get; init; }
+
+    /// <summary>
+    /// Average pooling of the previous layer's spikes in <c>pool</c> × <c>pool</c> windows before this layer's connection
+    /// (seed 004's pooling, folded into the connection); null: 1 (none). Needs a shaped previous layer (a conv layer or a
+    /// shaped input).
+    /// </summary>
+    public int? Pool { get; init; }
+
+    /// <summary>
     /// True when the layer came from the single-number form (<c>"hidden": 128</c>): messages then name <c>network.hidden</c>,
     /// and the config is written back in that form.
     /// </summary>
@@ -60,14 +74,24 @@ public sealed record HiddenLayerConfig
 
     /// <summary>Whether every optional key is unset (the layer is its size alone, as the single-number form describes).</summary>
     internal bool IsSizeOnly => Model is null && Recurrent is null && TauMem is null && TauSyn is null && Threshold is null && Reset is null
-        && ResetMode is null && Init is null && RecurrentInit is null && SparseProbability is null;
+        && ResetMode is null && Init is null && RecurrentInit is null && SparseProbability is null && Conv is null && Pool is null;
 
     /// <summary>Checks ranges and names (one-line <see cref="UserError"/>s naming the key as written).</summary>
     /// <param name="key">The layer as written: <c>network.hidden[2]</c>, or <c>network.hidden</c> for the single-number form.</param>
     internal void Validate(string key)
     {
         string sizeKey = FromNumber ? key : $"{key}.size";
-        if (Size < 1) throw new UserError($"{sizeKey} must be ≥ 1, got {Size}.");
+        if (Conv is null && Size < 1) throw new UserError($"{sizeKey} must be ≥ 1, got {Size}.");
+        if (Conv is { } conv)
+        {
+            if (conv.Channels < 1) throw new UserError($"{key}.connectivity.conv.channels must be ≥ 1, got {conv.Channels}.");
+            if (conv.Kernel < 1) throw new UserError($"{key}.connectivity.conv.kernel must be ≥ 1, got {conv.Kernel}.");
+            if (conv.Stride < 1) throw new UserError($"{key}.connectivity.conv.stride must be ≥ 1, got {conv.Stride}; 1 moves the kernel one pixel at a time.");
+            if (conv.Padding < 0) throw new UserError($"{key}.connectivity.conv.padding must be ≥ 0, got {conv.Padding}.");
+        }
+        if (Pool is { } pool && pool < 1) throw new UserError($"{key}.pool must be ≥ 1 (1 = no pooling), got {pool}.");
+        if (Pool is > 1 && SparseProbability is not null)
+            throw new UserError($"{key}: pool and a sparse connectivity do not combine; pool into a dense or conv connection.");
         if (Model is { } m && !ModelNames.Contains(m))
             throw new UserError($"{key}.model '{m}' is not a neuron model; choose one of: {string.Join(", ", ModelNames)}.");
         if (TauMem is { } tm && !(tm >= RunConfig.MinimumTauMs))
@@ -91,3 +115,6 @@ public sealed record HiddenLayerConfig
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>A convolution into a layer: <c>channels</c> kernels of <c>kernel</c> × <c>kernel</c>, <c>stride</c>, zero <c>padding</c>.</summary>
+public sealed record ConvLayerConfig(int Channels, int Kernel, int Stride = 1, int Padding = 0);

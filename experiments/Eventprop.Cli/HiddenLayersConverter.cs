@@ -15,7 +15,7 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
 
     /// <summary>The keys of a layer object, in the order they are written.</summary>
     internal static readonly string[] LayerKeys =
-        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity"];
+        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity", "pool"];
 
     public override bool HandleNull => true;
 
@@ -46,9 +46,20 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             : v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number) ? v.EnumerateArray().Select(x => x.GetDouble()).ToArray()
             : throw new UserError($"{key}.{name} must be [mean, std], e.g. [1.0,0.5] (on the command line: --set {key}.{name}=[1.0,0.5]).");
 
-        if (Get("size") is not { } sizeNode) throw new UserError($"{key}.size is missing; every layer needs its number of neurons, e.g. {{\"size\": 64}}.");
-        if (sizeNode.ValueKind != JsonValueKind.Number || !sizeNode.TryGetInt32(out int size))
+        var conv = Conv(Get("connectivity"), $"{key}.connectivity");
+        int size = 0;
+        if (Get("size") is not { } sizeNode)
+        {
+            if (conv is null) throw new UserError($"{key}.size is missing; every layer needs its number of neurons, e.g. {{\"size\": 64}} (a conv layer's size follows from its shape).");
+        }
+        else if (sizeNode.ValueKind != JsonValueKind.Number || !sizeNode.TryGetInt32(out size))
             throw new UserError($"{key}.size must be a whole number, e.g. 64 (on the command line: --set {key}.size=64).");
+        int? pool = Get("pool") switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.Number } v when v.TryGetInt32(out int q) => q,
+            _ => throw new UserError($"{key}.pool must be a whole number, e.g. 2 (on the command line: --set {key}.pool=2)."),
+        };
         bool? recurrent = Get("recurrent") switch
         {
             null => null,
@@ -68,8 +79,28 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             ResetMode = Text("reset_mode", "subtract"),
             Init = Numbers("init"),
             RecurrentInit = Numbers("recurrent_init"),
-            SparseProbability = Connectivity(Get("connectivity"), $"{key}.connectivity"),
+            SparseProbability = conv is null ? Connectivity(Get("connectivity"), $"{key}.connectivity") : null,
+            Conv = conv,
+            Pool = pool,
         };
+    }
+
+    // {"conv": {"channels": c, "kernel": k, "stride": s, "padding": p}} → the convolution; anything else → null.
+    private static ConvLayerConfig? Conv(JsonElement? node, string key)
+    {
+        if (node is not { ValueKind: JsonValueKind.Object } e || !e.TryGetProperty("conv", out var c)) return null;
+        if (e.EnumerateObject().Count() != 1 || c.ValueKind != JsonValueKind.Object)
+            throw new UserError($"{key} must be {{\"conv\": {{\"channels\": 32, \"kernel\": 5}}}} (optional stride, padding), got {e.GetRawText()}.");
+        string[] keys = ["channels", "kernel", "stride", "padding"];
+        foreach (var property in c.EnumerateObject())
+            if (!keys.Contains(property.Name))
+                throw new UserError($"unknown key '{property.Name}' in {key}.conv; its keys are: {string.Join(", ", keys)} (docs/cli.md).");
+        int? Whole(string name) => !c.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? null
+            : v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int x) ? x
+            : throw new UserError($"{key}.conv.{name} must be a whole number, e.g. 5 (on the command line: --set {key}.conv.{name}=5).");
+        int channels = Whole("channels") ?? throw new UserError($"{key}.conv.channels is missing: the number of kernels (output channels), e.g. 32.");
+        int kernel = Whole("kernel") ?? throw new UserError($"{key}.conv.kernel is missing: the kernel size, e.g. 5 for 5 × 5.");
+        return new ConvLayerConfig(channels, kernel, Whole("stride") ?? 1, Whole("padding") ?? 0);
     }
 
     // "dense" (or absent) → null; {"sparse": p} → p.
@@ -93,7 +124,7 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
         foreach (var l in value)
         {
             writer.WriteStartObject();
-            writer.WriteNumber("size", l.Size);
+            if (l.Conv is null || l.Size > 0) writer.WriteNumber("size", l.Size);
             if (l.Model is { } model) writer.WriteString("model", model);
             if (l.Recurrent is { } recurrent) writer.WriteBoolean("recurrent", recurrent);
             if (l.TauMem is { } tauMem) writer.WriteNumber("tau_mem", tauMem);
@@ -103,6 +134,18 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             if (l.ResetMode is { } mode) writer.WriteString("reset_mode", mode);
             if (l.Init is { } init) WriteNumbers(writer, "init", init);
             if (l.RecurrentInit is { } recurrentInit) WriteNumbers(writer, "recurrent_init", recurrentInit);
+            if (l.Conv is { } conv)
+            {
+                writer.WriteStartObject("connectivity");
+                writer.WriteStartObject("conv");
+                writer.WriteNumber("channels", conv.Channels);
+                writer.WriteNumber("kernel", conv.Kernel);
+                writer.WriteNumber("stride", conv.Stride);
+                writer.WriteNumber("padding", conv.Padding);
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+            if (l.Pool is { } pool) writer.WriteNumber("pool", pool);
             if (l.SparseProbability is { } p)
             {
                 writer.WriteStartObject("connectivity");

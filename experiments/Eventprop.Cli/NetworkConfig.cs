@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 using Eventprop.Core.Model;
+using Eventprop.Core.Model.Connectivities;
 using Eventprop.Core.Model.Neurons;
 
 namespace Eventprop.Cli;
@@ -44,6 +45,15 @@ public sealed record NetworkConfig
     public double[] ReadoutInit { get; init; } = [0.0, 0.5];
 
     /// <summary>
+    /// The input's shape as [channels, height, width] (e.g. [1, 28, 28] for MNIST pixels), which conv layers and pooling
+    /// need; null: a flat list of channels. Its product must equal the data's input channels.
+    /// </summary>
+    public int[]? InputShape { get; init; }
+
+    /// <summary>Average pooling of the last hidden layer's spikes (p × p windows) before the readout; null: 1 (none). Needs a shaped last layer.</summary>
+    public int? ReadoutPool { get; init; }
+
+    /// <summary>
     /// The name of hidden layer <paramref name="index"/> in the network, its parameters, model files and checkpoints:
     /// <c>hidden</c> when there is one layer (as before layer lists), else <c>hidden0</c>, <c>hidden1</c>, ….
     /// </summary>
@@ -61,9 +71,64 @@ public sealed record NetworkConfig
             throw new UserError(string.Create(CultureInfo.InvariantCulture, $"network τ's (tau_mem, tau_syn, readout_tau_mem, readout_tau_syn) must be ≥ {RunConfig.MinimumTauMs} ms."));
         // The network-level init keys are checked where a layer uses them (a feed-forward network may leave recurrent_init unset or odd, as before layer lists).
         if (Hidden.Any(l => l.Init is null)) CheckInit(InputInit, "network.input_init");
-        if (Hidden.Any(l => (l.Recurrent ?? Recurrent) && l.RecurrentInit is null)) CheckInit(RecurrentInit, "network.recurrent_init");
+        if (Hidden.Any(l => IsRecurrent(l) && l.RecurrentInit is null)) CheckInit(RecurrentInit, "network.recurrent_init");
         CheckInit(ReadoutInit, "network.readout_init");
+        if (InputShape is not null && (InputShape.Length != 3 || InputShape.Any(x => x < 1)))
+            throw new UserError($"network.input_shape must be [channels, height, width] of whole numbers ≥ 1, e.g. [1, 28, 28]; got [{string.Join(", ", InputShape)}].");
+        if (ReadoutPool is < 1) throw new UserError($"network.readout_pool must be ≥ 1 (1 = no pooling), got {ReadoutPool}.");
         for (int i = 0; i < Hidden.Count; i++) Hidden[i].Validate(LayerKey(i));
+    }
+
+    /// <summary>
+    /// Each layer's size and the connectivity into it (null: sparse, drawn by the builder), and the connectivity into the
+    /// readout, following the shapes from <see cref="InputShape"/> through the conv layers. One-line errors name the key.
+    /// </summary>
+    internal (int[] Sizes, Connectivity?[] Into, Connectivity ToReadout) Layout(int inputs, int classes)
+    {
+        int[]? shape = InputShape;
+        if (shape is not null && shape[0] * shape[1] * shape[2] != inputs)
+            throw new UserError($"network.input_shape [{string.Join(", ", shape)}] has {shape[0] * shape[1] * shape[2]} channels but the data has {inputs}; make their product {inputs}.");
+        var sizes = new int[Hidden.Count];
+        var into = new Connectivity?[Hidden.Count];
+        for (int i = 0; i < Hidden.Count; i++)
+        {
+            var l = Hidden[i];
+            string key = LayerKey(i), from = i == 0 ? "network.input_shape" : LayerKey(i - 1);
+            int pool = l.Pool ?? 1;
+            if ((l.Conv is not null || pool > 1) && shape is null)
+                throw new UserError(i == 0
+                    ? $"{key}{(l.Conv is not null ? ".connectivity.conv" : ".pool")} needs a shaped input: set network.input_shape to [channels, height, width] (e.g. [1, 28, 28])."
+                    : $"{key}{(l.Conv is not null ? ".connectivity.conv" : ".pool")} needs a shaped layer before it, but {from} is a flat layer; make it a conv layer or move this layer up.");
+            try
+            {
+                if (l.Conv is { } cv)
+                {
+                    var conv = Conv2dConnectivity.Create(shape![0], shape[1], shape[2], cv.Channels, cv.Kernel, cv.Stride, cv.Padding, pool);
+                    var g = conv.Geometry;
+                    if (l.Size > 0 && l.Size != g.PostSize)
+                        throw new UserError($"{key}.size is {l.Size} but the convolution makes {g.OutChannels}×{g.OutHeight}×{g.OutWidth} = {g.PostSize} neurons; drop size or write {g.PostSize}.");
+                    sizes[i] = g.PostSize;
+                    into[i] = conv;
+                    shape = [g.OutChannels, g.OutHeight, g.OutWidth];
+                    continue;
+                }
+                sizes[i] = l.Size;
+                into[i] = pool > 1 ? Conv2dConnectivity.PooledDense(shape![0], shape[1], shape[2], pool, l.Size)
+                    : l.SparseProbability is null ? Connectivity.Dense : null;
+                shape = null;
+            }
+            catch (ArgumentException e) { throw new UserError($"{key}{(l.Conv is not null ? ".connectivity.conv" : ".pool")}: {Program.UserMessage(e)}"); }
+        }
+        int readoutPool = ReadoutPool ?? 1;
+        if (readoutPool > 1 && shape is null)
+            throw new UserError($"network.readout_pool needs a shaped last layer, but {LayerKey(Hidden.Count - 1)} is flat; make it a conv layer or drop readout_pool.");
+        Connectivity toReadout;
+        try
+        {
+            toReadout = readoutPool > 1 ? Conv2dConnectivity.PooledDense(shape![0], shape[1], shape[2], readoutPool, classes) : Connectivity.Dense;
+        }
+        catch (ArgumentException e) { throw new UserError($"network.readout_pool: {Program.UserMessage(e)}"); }
+        return (sizes, into, toReadout);
     }
 
     /// <summary>Checks an init key's <c>[mean, std]</c>.</summary>
@@ -86,6 +151,7 @@ public sealed record NetworkConfig
     /// <exception cref="UserError">A value the checks of <see cref="Validate"/> did not cover (one line).</exception>
     public Network Build(int seed, int inputs, int classes, bool spikingReadout)
     {
+        var (sizes, into, toReadout) = Layout(inputs, classes);
         var builder = Network.Create(seed).Input("in", inputs);
         for (int i = 0; i < Hidden.Count; i++)
         {
@@ -93,8 +159,8 @@ public sealed record NetworkConfig
             double tauMem = l.TauMem ?? TauMem, tauSyn = l.TauSyn ?? TauSyn, threshold = l.Threshold ?? 1, reset = l.Reset ?? 0;
             var mode = l.ResetMode == "subtract" ? ResetMode.Subtract : ResetMode.ToValue;
             builder = l.Model == "if"
-                ? builder.IntegrateAndFire(LayerName(i), l.Size, tauMem, tauSyn, threshold, reset, mode)
-                : builder.Lif(LayerName(i), l.Size, tauMem, tauSyn, threshold, reset, mode);
+                ? builder.IntegrateAndFire(LayerName(i), sizes[i], tauMem, tauSyn, threshold, reset, mode)
+                : builder.Lif(LayerName(i), sizes[i], tauMem, tauSyn, threshold, reset, mode);
         }
         builder = builder.Readout("out", classes, ReadoutTauMem, ReadoutTauSyn, spiking: spikingReadout);
         string pre = "in";
@@ -103,12 +169,12 @@ public sealed record NetworkConfig
             var l = Hidden[i];
             string name = LayerName(i), key = LayerKey(i);
             var init = Normal(l.Init ?? InputInit, l.Init is null ? "network.input_init" : $"{key}.init");
-            builder = l.SparseProbability is { } p ? builder.ConnectSparse(pre, name, p, init) : builder.Connect(pre, name, init);
-            if (l.Recurrent ?? Recurrent)
+            builder = into[i] is { } connectivity ? builder.Connect(pre, name, init, connectivity) : builder.ConnectSparse(pre, name, l.SparseProbability!.Value, init);
+            if (IsRecurrent(l))
                 builder = builder.Connect(name, name, Normal(l.RecurrentInit ?? RecurrentInit, l.RecurrentInit is null ? "network.recurrent_init" : $"{key}.recurrent_init"));
             pre = name;
         }
-        builder = builder.Connect(pre, "out", Normal(ReadoutInit, "network.readout_init"));
+        builder = builder.Connect(pre, "out", Normal(ReadoutInit, "network.readout_init"), toReadout);
         try { return builder.Build(); }
         catch (ArgumentException e) { throw new UserError($"network: {Program.UserMessage(e)}"); }
     }
@@ -119,10 +185,16 @@ public sealed record NetworkConfig
         var notes = new List<string>();
         if (l.Model is "if") notes.Add("if");
         if (l.ResetMode is "subtract") notes.Add("subtractive reset");
-        if (l.Recurrent ?? Recurrent) notes.Add("recurrent");
+        if (IsRecurrent(l)) notes.Add("recurrent");
         if (l.SparseProbability is { } p) notes.Add(string.Create(CultureInfo.InvariantCulture, $"sparse {p}"));
-        return notes.Count == 0 ? $"{l.Size}" : $"{l.Size} ({string.Join(", ", notes)})";
+        if (l.Pool is > 1) notes.Add($"pooled {l.Pool}×{l.Pool} in");
+        string what = l.Conv is { } c ? $"conv {c.Channels}×{c.Kernel}×{c.Kernel}{(c.Stride > 1 ? $" stride {c.Stride}" : "")}{(c.Padding > 0 ? $" padding {c.Padding}" : "")}" : $"{l.Size}";
+        return notes.Count == 0 ? what : $"{what} ({string.Join(", ", notes)})";
     }));
+
+    /// <summary>Whether a layer gets a recurrent connection: its own <c>recurrent</c>, else <see cref="Recurrent"/> — but a
+    /// conv layer only when it sets <c>"recurrent": true</c> itself (dense recurrence over a feature map is rarely meant).</summary>
+    internal bool IsRecurrent(HiddenLayerConfig l) => l.Recurrent ?? (l.Conv is null && Recurrent);
 
     private static IWeightInit Normal(double[] meanStd, string key)
     {

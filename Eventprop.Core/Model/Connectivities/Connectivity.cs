@@ -97,5 +97,5 @@ public readonly record struct SynapseRows(int[]? RowStarts, int[]? Targets, int 
     }
 
     private static InvalidOperationException ComputedRows() =>
-        new("A convolution's synapses are computed from its geometry (Conv2dGeometry.Synapse); it has no stored rows.");
+        new("A convolution's synapses are computed from its geometry (Conv2dGeometry.Footprint); it has no stored rows.");
 }

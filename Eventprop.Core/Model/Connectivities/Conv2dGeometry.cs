@@ -76,32 +76,27 @@ public readonly struct Conv2dGeometry
     /// <summary>Weights per output channel (the fan-in of one kernel): InChannels·KernelHeight·KernelWidth.</summary>
     public int FanIn => InChannels * KernelHeight * KernelWidth;
 
-    /// <summary>The number of candidate synapses of one presynaptic neuron (OutChannels·KernelHeight·KernelWidth);
-    /// <see cref="Synapse"/> enumerates them.</summary>
-    public int FootprintSize => OutChannels * KernelHeight * KernelWidth;
-
     /// <summary>
-    /// Candidate <paramref name="k"/> (0 … <see cref="FootprintSize"/> − 1) of presynaptic neuron <paramref name="pre"/>:
-    /// whether it is a synapse and, if so, its postsynaptic neuron and the index of its kernel weight.
+    /// The footprint of presynaptic neuron <paramref name="pre"/> as a block: for every output channel o, output rows
+    /// <see cref="Conv2dRow.FirstRow"/> … + <see cref="Conv2dRow.Rows"/> − 1 and columns <see cref="Conv2dRow.FirstColumn"/> …
+    /// + <see cref="Conv2dRow.Columns"/> − 1 (all of them synapses). False when the neuron reaches nothing (a row or column
+    /// past the last whole pooling window). Decodes the neuron once, so the engines' loops over the block need no
+    /// divisions: <see cref="Conv2dRow.Post"/> and <see cref="Conv2dRow.Weight"/> of (o, a, 0) and steps of +1 and
+    /// −<see cref="Stride"/> along a row.
     /// </summary>
-    public bool Synapse(int pre, int k, out int post, out int weight)
+    public bool Footprint(int pre, out Conv2dRow row)
     {
-        post = -1;
-        weight = -1;
-        int taps = KernelHeight * KernelWidth;
-        int o = k / taps, tap = k - o * taps;
-        int ky = tap / KernelWidth, kx = tap - ky * KernelWidth;
+        row = default;
         int plane = InHeight * InWidth;
-        int c = pre / plane, rest = pre - c * plane;
-        int y = rest / InWidth, x = rest - y * InWidth;
+        int c = pre / plane, local = pre - c * plane;
+        int y = local / InWidth, x = local - y * InWidth;
         int py = y / Pool, px = x / Pool;
         if (py >= PooledHeight || px >= PooledWidth) return false;
-        int sy = py + Padding - ky, sx = px + Padding - kx;
-        if (sy < 0 || sx < 0 || sy % Stride != 0 || sx % Stride != 0) return false;
-        int oy = sy / Stride, ox = sx / Stride;
-        if (oy >= OutHeight || ox >= OutWidth) return false;
-        post = (o * OutHeight + oy) * OutWidth + ox;
-        weight = ((o * InChannels + c) * KernelHeight + ky) * KernelWidth + kx;
+        int ny = py + Padding - KernelHeight + 1, nx = px + Padding - KernelWidth + 1;
+        int oy0 = ny <= 0 ? 0 : (ny + Stride - 1) / Stride, ox0 = nx <= 0 ? 0 : (nx + Stride - 1) / Stride;
+        int oy1 = Math.Min(OutHeight - 1, (py + Padding) / Stride), ox1 = Math.Min(OutWidth - 1, (px + Padding) / Stride);
+        if (oy1 < oy0 || ox1 < ox0) return false;
+        row = new Conv2dRow(this, c, oy0, oy1 - oy0 + 1, ox0, ox1 - ox0 + 1, py + Padding - oy0 * Stride, px + Padding - ox0 * Stride);
         return true;
     }
 
@@ -133,4 +128,48 @@ public readonly struct Conv2dGeometry
     /// <inheritdoc />
     public override string ToString() =>
         $"{InChannels}×{InHeight}×{InWidth}{(Pool > 1 ? $" pooled {Pool}×{Pool}" : "")} → conv {KernelHeight}×{KernelWidth} stride {Stride} padding {Padding} → {OutChannels}×{OutHeight}×{OutWidth}";
+}
+
+/// <summary>
+/// One presynaptic neuron's footprint in a <see cref="Conv2dGeometry"/> (from <see cref="Conv2dGeometry.Footprint"/>): a
+/// block of output rows × columns in every output channel. Along a block row the postsynaptic index rises by 1 and the
+/// kernel tap's column falls by the stride, so <c>Post(o, a) + b</c> and <c>Weight(o, a) − b·Stride</c> for b = 0 … Columns − 1.
+/// </summary>
+public readonly struct Conv2dRow
+{
+    private readonly int _outHeight, _outWidth, _inChannels, _kernelHeight, _kernelWidth, _stride, _channel, _firstKy, _firstKx;
+
+    internal Conv2dRow(in Conv2dGeometry g, int channel, int firstRow, int rows, int firstColumn, int columns, int firstKy, int firstKx)
+    {
+        _outHeight = g.OutHeight;
+        _outWidth = g.OutWidth;
+        _inChannels = g.InChannels;
+        _kernelHeight = g.KernelHeight;
+        _kernelWidth = g.KernelWidth;
+        _stride = g.Stride;
+        _channel = channel;
+        _firstKy = firstKy;
+        _firstKx = firstKx;
+        FirstRow = firstRow;
+        Rows = rows;
+        FirstColumn = firstColumn;
+        Columns = columns;
+    }
+
+    /// <summary>First output row of the block.</summary>
+    public int FirstRow { get; }
+    /// <summary>Output rows in the block.</summary>
+    public int Rows { get; }
+    /// <summary>First output column of the block.</summary>
+    public int FirstColumn { get; }
+    /// <summary>Output columns in the block.</summary>
+    public int Columns { get; }
+    /// <summary>The weight index falls by this much per block column.</summary>
+    public int Stride => _stride;
+
+    /// <summary>The postsynaptic neuron at block row <paramref name="a"/>, column 0, in output channel <paramref name="o"/>.</summary>
+    public int Post(int o, int a) => (o * _outHeight + FirstRow + a) * _outWidth + FirstColumn;
+
+    /// <summary>The kernel weight of the synapse onto <see cref="Post"/>(o, a).</summary>
+    public int Weight(int o, int a) => ((o * _inChannels + _channel) * _kernelHeight + _firstKy - a * _stride) * _kernelWidth + _firstKx;
 }

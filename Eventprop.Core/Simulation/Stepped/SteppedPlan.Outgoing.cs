@@ -11,7 +11,7 @@ public sealed partial class SteppedPlan
     /// index, and the three operations every engine needs of a connectivity — deliver a presynaptic row into the
     /// postsynaptic current, accumulate a row's weight gradient, transport the adjoint back. Dense rows take the vectorised
     /// loops; sparse rows loop over their stored synapses; a convolution's rows visit their kernel footprint
-    /// (<see cref="Conv2dGeometry.Synapse"/>), its shared kernel weights scaled by the pooling factor.
+    /// (<see cref="Conv2dGeometry.Footprint"/>), its shared kernel weights scaled by the pooling factor.
     /// </summary>
     public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, SynapseRows synapses, int weightCount)
     {
@@ -43,8 +43,13 @@ public sealed partial class SteppedPlan
             var post = current.Slice(PostOffset, PostSize);
             if (_isConv)
             {
-                for (int k = 0; k < _conv.FootprintSize; k++)
-                    if (_conv.Synapse(row, k, out int j, out int weight)) post[j] += _scale * Weights[weight];
+                if (!_conv.Footprint(row, out var fp)) return;
+                for (int oc = 0; oc < _conv.OutChannels; oc++)
+                    for (int a = 0; a < fp.Rows; a++)
+                    {
+                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) post[j] += _scale * Weights[weight];
+                    }
                 return;
             }
             if (_targets is not { } targets)
@@ -63,8 +68,13 @@ public sealed partial class SteppedPlan
         {
             if (_isConv)
             {
-                for (int k = 0; k < _conv.FootprintSize; k++)
-                    if (_conv.Synapse(row, k, out int j, out int weight)) gradient[weight] -= _scale * weighted[j];
+                if (!_conv.Footprint(row, out var fp)) return;
+                for (int oc = 0; oc < _conv.OutChannels; oc++)
+                    for (int a = 0; a < fp.Rows; a++)
+                    {
+                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) gradient[weight] -= _scale * weighted[j];
+                    }
                 return;
             }
             if (_targets is not { } targets)
@@ -83,9 +93,15 @@ public sealed partial class SteppedPlan
         {
             if (_isConv)
             {
+                if (!_conv.Footprint(row, out var fp)) return 0;
                 float total = 0;
-                for (int k = 0; k < _conv.FootprintSize; k++)
-                    if (_conv.Synapse(row, k, out int j, out int weight)) total += Weights[TransportMisindexed ? _conv.Mirrored(weight) : weight] * adjoint[j];
+                for (int oc = 0; oc < _conv.OutChannels; oc++)
+                    for (int a = 0; a < fp.Rows; a++)
+                    {
+                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride)
+                            total += Weights[TransportMisindexed ? _conv.Mirrored(weight) : weight] * adjoint[j];
+                    }
                 return _scale * total;
             }
             if (_targets is not { } targets) return VectorMath.Dot(Weights.AsSpan(row * PostSize, PostSize), adjoint);

@@ -8,7 +8,7 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// (dense rows, or a sparse mask's nonzeros), and the three operations every engine needs — deliver a presynaptic row
 /// into the postsynaptic current, accumulate a row's weight gradient, transport the current's adjoint back to the
 /// presynaptic side. Dense rows take the vectorised loops; sparse rows loop over their stored synapses; a convolution's
-/// rows visit their kernel footprint (<see cref="Conv2dGeometry.Synapse"/>), its shared weights scaled by the pooling factor.
+/// rows visit their kernel footprint (<see cref="Conv2dGeometry.Footprint"/>), its shared weights scaled by the pooling factor.
 /// </summary>
 internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -56,9 +56,14 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
         var post = current.Slice(PostOffset, PostSize);
         if (_isConv)
         {
+            if (!_conv.Footprint(row, out var fp)) return;
             T factor = scale * _poolScale;
-            for (int k = 0; k < _conv.FootprintSize; k++)
-                if (_conv.Synapse(row, k, out int j, out int weight)) post[j] += factor * W[weight];
+            for (int oc = 0; oc < _conv.OutChannels; oc++)
+                for (int a = 0; a < fp.Rows; a++)
+                {
+                    int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                    for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) post[j] += factor * W[weight];
+                }
             return;
         }
         var w = W.AsSpan(_rows.Start(row), _rows.Length(row));
@@ -78,9 +83,14 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
         var post = adjoint.Slice(PostOffset, PostSize);
         if (_isConv)
         {
+            if (!_conv.Footprint(row, out var fp)) return;
             T factor = scale * _poolScale;
-            for (int k = 0; k < _conv.FootprintSize; k++)
-                if (_conv.Synapse(row, k, out int j, out int weight)) gradient[weight] += factor * post[j];
+            for (int oc = 0; oc < _conv.OutChannels; oc++)
+                for (int a = 0; a < fp.Rows; a++)
+                {
+                    int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                    for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) gradient[weight] += factor * post[j];
+                }
             return;
         }
         var g = gradient.AsSpan(_rows.Start(row), _rows.Length(row));
@@ -100,10 +110,16 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
         var post = adjoint.Slice(PostOffset, PostSize);
         if (_isConv)
         {
+            if (!_conv.Footprint(row, out var fp)) return T.Zero;
             T total = T.Zero;
-            for (int k = 0; k < _conv.FootprintSize; k++)
-                if (_conv.Synapse(row, k, out int j, out int weight))
-                    total += W[fault == SurrogateFault.SparseTransportMisindexed ? _conv.Mirrored(weight) : weight] * post[j];
+            bool mirrored = fault == SurrogateFault.SparseTransportMisindexed;
+            for (int oc = 0; oc < _conv.OutChannels; oc++)
+                for (int a = 0; a < fp.Rows; a++)
+                {
+                    int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                    for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride)
+                        total += W[mirrored ? _conv.Mirrored(weight) : weight] * post[j];
+                }
             return _poolScale * total;
         }
         var w = W.AsSpan(_rows.Start(row), _rows.Length(row));
