@@ -8,8 +8,10 @@ namespace Eventprop.Core.Training;
 /// <param name="Steps">Updates (minibatches) in the sweep (≥ 3; default 100).</param>
 /// <param name="Smoothing">β of the bias-corrected exponential moving average of the loss (in [0, 1); default 0.98, as fastai).</param>
 /// <param name="DivergenceFactor">Stop once the smoothed loss exceeds this many times its minimum (&gt; 1; default 4, as fastai).</param>
+/// <param name="SkipStart">Points at the start left out of the steepest-descent search, where the moving average has not
+/// settled (default 10, fastai v1's <c>skip_start</c>; used only when more than this + 2 points were recorded).</param>
 public sealed record LearningRateRangeTestOptions(double MinimumLearningRate = 1e-6, double MaximumLearningRate = 1, int Steps = 100,
-    double Smoothing = 0.98, double DivergenceFactor = 4)
+    double Smoothing = 0.98, double DivergenceFactor = 4, int SkipStart = 10)
 {
     /// <summary>Throws with a one-line message naming the first bad setting.</summary>
     public void Validate()
@@ -18,6 +20,7 @@ public sealed record LearningRateRangeTestOptions(double MinimumLearningRate = 1
         if (!(MaximumLearningRate > MinimumLearningRate) || !double.IsFinite(MaximumLearningRate)) throw new ArgumentOutOfRangeException(nameof(MaximumLearningRate), MaximumLearningRate, "The range test's maximum learning rate must be finite and above the minimum.");
         if (Steps < 3) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "The range test needs at least 3 steps.");
         if (!(Smoothing >= 0 && Smoothing < 1)) throw new ArgumentOutOfRangeException(nameof(Smoothing), Smoothing, "The range test's smoothing must lie in [0, 1).");
+        if (SkipStart < 0) throw new ArgumentOutOfRangeException(nameof(SkipStart), SkipStart, "The range test's skip-start must be ≥ 0 points.");
         if (!(DivergenceFactor > 1)) throw new ArgumentOutOfRangeException(nameof(DivergenceFactor), DivergenceFactor, "The range test's divergence factor must be > 1.");
     }
 
@@ -108,25 +111,27 @@ public static class LearningRateRangeTest
             }
         }
         if (points.Count == 0) throw new TrainingDivergedException(1, 1, "(range test)", $"the first update ({stop})");
-        var (suggested, atMinimum) = Suggest(points);
+        var (suggested, atMinimum) = Suggest(points, o.SkipStart);
         return new LearningRateRangeResult(points, suggested, atMinimum, stop);
     }
 
     /// <summary>
     /// The rate of steepest descent of the smoothed loss over log η (central differences; one-sided at the ends), among the
-    /// points up to the smoothed minimum, and the rate at that minimum.
+    /// points up to the smoothed minimum (leaving out the first <paramref name="skipStart"/> when more than skipStart + 2
+    /// points are given), and the rate at that minimum.
     /// </summary>
-    public static (double Steepest, double AtMinimum) Suggest(IReadOnlyList<LearningRatePoint> points)
+    public static (double Steepest, double AtMinimum) Suggest(IReadOnlyList<LearningRatePoint> points, int skipStart = 0)
     {
         ArgumentNullException.ThrowIfNull(points);
         if (points.Count == 0) throw new ArgumentException("No points.", nameof(points));
-        int min = 0;
-        for (int i = 1; i < points.Count; i++)
+        int first = points.Count > skipStart + 2 ? Math.Max(0, skipStart) : 0;
+        int min = first;
+        for (int i = first + 1; i < points.Count; i++)
             if (points[i].SmoothedLoss < points[min].SmoothedLoss) min = i;
-        if (min == 0 || points.Count < 2) return (points[min].LearningRate, points[min].LearningRate);
-        int steepest = 0;
+        if (min == first || points.Count < 2) return (points[min].LearningRate, points[min].LearningRate);
+        int steepest = first;
         double slope = double.PositiveInfinity;
-        for (int i = 0; i <= min; i++)
+        for (int i = first; i <= min; i++)
         {
             int a = Math.Max(0, i - 1), b = Math.Min(points.Count - 1, i + 1);
             double s = (points[b].SmoothedLoss - points[a].SmoothedLoss) / (Math.Log(points[b].LearningRate) - Math.Log(points[a].LearningRate));

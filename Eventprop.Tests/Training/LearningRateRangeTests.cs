@@ -33,6 +33,10 @@ public sealed class LearningRateRangeTests : IDisposable
         var (steepest, atMinimum) = LearningRateRangeTest.Suggest(points);
         Assert.Equal(1e-3, steepest, 15);
         Assert.Equal(1e-1, atMinimum, 15);
+        // Skipping the first 4 points (9 > 4 + 2) leaves i = 4 and 5 before the minimum: −0.25 at i = 4 is the steepest.
+        Assert.Equal(1e-2, LearningRateRangeTest.Suggest(points, skipStart: 4).Steepest, 15);
+        // Too few points to skip 7: all are searched.
+        Assert.Equal(1e-3, LearningRateRangeTest.Suggest(points, skipStart: 7).Steepest, 15);
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public static class LearningRateRangeCommand
         var summary = new Dictionary<string, object?>
         {
             ["name"] = config.Name, ["min"] = sweep.MinimumLearningRate, ["max"] = sweep.MaximumLearningRate, ["steps"] = sweep.Steps, ["steps_run"] = result.Points.Count,
-            ["batch_size"] = p.Options.BatchSize, ["suggested_learning_rate"] = result.SuggestedLearningRate, ["rule"] = "steepest descent of the smoothed loss (EMA 0.98, bias-corrected) over log learning rate, before its minimum",
+            ["batch_size"] = p.Options.BatchSize, ["suggested_learning_rate"] = result.SuggestedLearningRate, ["rule"] = "steepest descent of the smoothed loss (EMA 0.98, bias-corrected) over log learning rate, between the 11th point and its minimum",
             ["minimum_loss_learning_rate"] = result.MinimumLossLearningRate, ["stopped_early"] = result.StopReason,
         };
         TrainCommand.WriteAtomic(Path.Combine(runDir, "lr_range.json"), JsonSerializer.Serialize(summary, RunConfig.Json));
