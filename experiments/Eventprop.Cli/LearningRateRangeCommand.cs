@@ -62,6 +62,9 @@ public static class LearningRateRangeCommand
             output.WriteLine($"warning: plot not written ({Plots.Problem(e)}); lr_range.csv is unaffected.");
         }
         if (result.StopReason is { } why && !quiet) output.WriteLine($"stopped early: {why}");
+        int searchedFrom = result.Points.Count > sweep.SkipStart + 2 ? sweep.SkipStart : 0; // as LearningRateRangeTest.Suggest
+        if (result.MinimumLossLearningRate <= result.Points[searchedFrom].LearningRate)
+            output.WriteLine("note: the smoothed loss did not fall during the sweep, so it suggests no usable rate; try more --steps, a higher --max, or a larger training set.");
         output.WriteLine(Inv($"suggested learning rate {result.SuggestedLearningRate:G3} (steepest descent of the smoothed loss); minimum at {result.MinimumLossLearningRate:G3} (a tenth: {result.MinimumLossLearningRate / 10:G3}); results in {Path.GetFullPath(runDir)}"));
         return ExitCodes.Success;
     }
