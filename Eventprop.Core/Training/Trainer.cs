@@ -48,7 +48,8 @@ public sealed class Trainer
         State = new TrainingState
         {
             TargetLearningRate = Options.LearningRate,
-            LearningRate = Options.EaseIn ? Options.LearningRate * Options.EaseInStartFactor : Options.LearningRate,
+            LearningRate = Options.OneCycle is { } cycle ? Options.LearningRate / cycle.DivFactor
+                : Options.EaseIn ? Options.LearningRate * Options.EaseInStartFactor : Options.LearningRate,
         };
         if (Options.HeterogeneousTauInit) InitialiseHeterogeneousTaus();
         State.RandomState = _random.State;
@@ -139,14 +140,13 @@ public sealed class Trainer
                 var s = training[order[from + i]];
                 batch[i] = Options.InputDropout > 0 ? Dropout(s) : s;
             }
-            var result = Engine.Gradient(Network, batch, Loss, Options.Regularization);
-            RequireFinite(result.Gradient, epoch, b + 1, "the gradient");
-            double lr = State.LearningRate;
-            Optimizer.Update(Network.Parameters, result.Gradient, lr, IsTrainable);
-            ClipTimeConstants();
-            RequireFinite(Network.Parameters, epoch, b + 1, "the updated value");
-            State.Step++;
-            if (Options.EaseIn && State.LearningRate < State.TargetLearningRate)
+            long totalSteps = (long)Options.Epochs * batches;
+            double lr = Options.OneCycle is { } cycle ? cycle.LearningRate(State.Step, totalSteps, Options.LearningRate) : State.LearningRate;
+            double? beta1 = Options.OneCycle?.Beta1(State.Step, totalSteps);
+            var result = Step(batch, lr, beta1, epoch, b + 1);
+            if (Options.OneCycle is { } next)
+                State.LearningRate = next.LearningRate(State.Step, totalSteps, Options.LearningRate);
+            else if (Options.EaseIn && State.LearningRate < State.TargetLearningRate)
                 State.LearningRate = Math.Min(State.LearningRate * Options.EaseInGrowth, State.TargetLearningRate);
             lossSum += result.Loss * batch.Length;
             correct += result.Correct;
@@ -176,6 +176,21 @@ public sealed class Trainer
         _history.Add(metrics);
         foreach (var h in hooks) h.OnEpochEnd(this, metrics);
         return metrics;
+    }
+
+    /// <summary>
+    /// One update on <paramref name="batch"/> at learning rate <paramref name="learningRate"/> (no dropout, no schedule, no
+    /// callbacks; the learning-rate range test's step): gradient, finiteness check, Adam/AdamW step with the options' weight
+    /// decay, τ clipping. Counts as an update (<see cref="TrainingState.Step"/> grows).
+    /// </summary>
+    /// <returns>The engine's result for the batch (its loss is the one before the update).</returns>
+    /// <exception cref="TrainingDivergedException">The gradient or the updated parameters are not finite.</exception>
+    public GradientResult TrainMinibatch(IReadOnlyList<SpikeSample> batch, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0) throw new ArgumentException("The minibatch is empty.", nameof(batch));
+        if (!(learningRate > 0) || !double.IsFinite(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be finite and > 0.");
+        return Step(batch, learningRate, null, State.Epoch + 1, (int)Math.Min(int.MaxValue, State.Step + 1));
     }
 
     /// <summary>Mean loss and accuracy of the network on <paramref name="samples"/> (in minibatches; no update, no randomness).</summary>
@@ -231,6 +246,19 @@ public sealed class Trainer
     }
 
     // ------------------------------------------------------------------ machinery
+
+    private GradientResult Step(IReadOnlyList<SpikeSample> batch, double learningRate, double? beta1, int epoch, int batchNumber)
+    {
+        var result = Engine.Gradient(Network, batch, Loss, Options.Regularization);
+        RequireFinite(result.Gradient, epoch, batchNumber, "the gradient");
+        Optimizer.Update(Network.Parameters, result.Gradient, learningRate, IsTrainable, Options.WeightDecay, IsDecayed, beta1);
+        ClipTimeConstants();
+        RequireFinite(Network.Parameters, epoch, batchNumber, "the updated value");
+        State.Step++;
+        return result;
+    }
+
+    private static bool IsDecayed(Parameter p) => p.Kind == ParameterKind.Weight;
 
     private bool IsTrainable(Parameter p) =>
         p.Trainable && (p.Kind == ParameterKind.TauMem ? Options.LearnTauMem : p.Kind != ParameterKind.TauSyn || Options.LearnTauSyn);
@@ -295,7 +323,7 @@ public sealed class Trainer
 
     private void UpdateSchedule(EpochMetrics metrics, bool hasValidation)
     {
-        if (!Options.HalvingSchedule) return;
+        if (!Options.HalvingSchedule || Options.OneCycle is not null) return;
         var metric = Options.ScheduleMetric ?? (hasValidation ? TrainingMetric.ValidationAccuracy : TrainingMetric.TrainingAccuracy);
         double x = metrics.Get(metric);
         if (!EpochMetrics.HigherIsBetter(metric)) x = -x; // the rule expects "higher is better"

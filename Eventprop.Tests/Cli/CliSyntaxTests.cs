@@ -21,6 +21,8 @@ public sealed class CliSyntaxTests
         { "data info", "", "" },
         { "data download", "to which", "" },
         { "data encode-audio", "out channels label-from speaker-from seed threads", "skip-bad exact-fft" },
+        { "data convert-mnist-json", "to test", "" },
+        { "lr-range-test", "config set data out min max steps device method", "overwrite quiet" },
         { "bench", "cases batches batch threads loss device", "" },
         { "study", "config set out data seeds values series device partition time cpus-per-task max-parallel sbatch-arg", "quiet overwrite slurm" },
         { "study status", "", "" },
@@ -87,6 +89,7 @@ public sealed class CliSyntaxTests
         "study status" => SlurmStudy.Status(args, o),
         "study resume" => SlurmStudy.Resume(args, o),
         "study collect" => SlurmStudy.Collect(args, o),
+        "lr-range-test" => LearningRateRangeCommand.Run(args, o, default),
         _ => DataCommands.Run([.. Words(command).Skip(1), .. args], o),
     };
 

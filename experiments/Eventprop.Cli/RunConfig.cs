@@ -203,11 +203,12 @@ public sealed record RunConfig
                 "System.Boolean" => "true or false",
                 "System.String" => "a text, e.g. \"name\"",
                 "System.Double[]" => "a list of numbers, e.g. [0.2,0.37]",
+                _ when type.Contains("Boolean", StringComparison.Ordinal) => "true or false (or null for the default)",
                 _ when type.Contains("Int32", StringComparison.Ordinal) => "a whole number or null",
                 _ when type.Contains("Double", StringComparison.Ordinal) => "a number or null",
                 _ => "a value of the documented form (docs/cli.md)",
             };
-            string example = type switch { "System.Double[]" => "[0.2,0.37]", "System.Boolean" => "true", "System.Int32" => "5", "System.String" => "name", _ => "0.5" };
+            string example = type switch { "System.Double[]" => "[0.2,0.37]", "System.Boolean" or "System.Nullable`1[System.Boolean]" => "true", "System.Int32" => "5", "System.String" => "name", _ => "0.5" };
             return $"{path} must be {form} (on the command line: --set {path}={example}).";
         }
         int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
@@ -242,6 +243,7 @@ public sealed record RunConfig
         if (Training.Epochs < 1) throw new UserError($"training.epochs must be ≥ 1, got {Training.Epochs}.");
         if (Training.BatchSize < 1) throw new UserError($"training.batch_size must be ≥ 1, got {Training.BatchSize}.");
         if (Training.LearningRate <= 0) throw new UserError("training.learning_rate must be > 0.");
+        Training.ValidateOptimizerAndSchedule();
         if (Dataset.ValidationFraction is < 0 or >= 1) throw new UserError("dataset.validation_fraction must be in [0, 1).");
         if (Dataset.TestFraction is < 0 or >= 1) throw new UserError("dataset.test_fraction must be in [0, 1).");
         if (Augment.Shift < 0) throw new UserError("augment.shift must be ≥ 0 channels.");
@@ -391,8 +393,8 @@ public sealed record EngineConfig
     public string Device { get; init; } = "auto";
 }
 
-/// <summary>Training section (maps onto <c>TrainingOptions</c>; see docs/training.md).</summary>
-public sealed record TrainingConfig
+/// <summary>Training section (maps onto <c>TrainingOptions</c>; see docs/training.md). The optimiser and schedule keys are in TrainingConfig.Schedule.cs.</summary>
+public sealed partial record TrainingConfig
 {
     /// <summary>Epochs.</summary>
     public int Epochs { get; init; } = 30;
@@ -403,11 +405,11 @@ public sealed record TrainingConfig
     /// <summary>Adam learning rate η.</summary>
     public double LearningRate { get; init; } = 1e-2;
 
-    /// <summary>Learning-rate ease-in.</summary>
-    public bool EaseIn { get; init; } = true;
+    /// <summary>Learning-rate ease-in (null: on, unless <see cref="Schedule"/> is <c>one_cycle</c>).</summary>
+    public bool? EaseIn { get; init; }
 
-    /// <summary>Two-EMA halving schedule.</summary>
-    public bool HalvingSchedule { get; init; } = true;
+    /// <summary>Two-EMA halving schedule (null: on, unless <see cref="Schedule"/> is <c>one_cycle</c>).</summary>
+    public bool? HalvingSchedule { get; init; }
 
     /// <summary>Minimum epochs between halvings.</summary>
     public int HalvingMinimumEpochs { get; init; } = 50;
