@@ -115,6 +115,52 @@ public sealed class SlurmCrossValidationTests : IDisposable
             Assert.Equal(s, RunConfig.Load(Path.Combine(slurmDir, $"speaker-{s}", "config.json"), []).Dataset.HoldOutSpeaker);
     }
 
+    [Fact]
+    public void CollectNamesTheMissingFoldsAndGivesTheMeanAndSdOnlyWhenAllAreDone()
+    {
+        // A Slurm cross-validation folder as --slurm writes it, with hand-made fold results (best validation accuracy
+        // 0.5, 0.75 and 1.0: mean 0.75, sd 0.25); the third fold first failed.
+        string dir = _dir.File("cv");
+        var cv = new SlurmCvRecord("shd", [new(3, 20, 10), new(5, 20, 10), new(8, 20, 10)]);
+        var record = new SlurmStudyRecord("{}", [], new SlurmResources(null, null, 1, null, false, []), "x", [], cv);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, SlurmStudy.RecordFile), System.Text.Json.JsonSerializer.Serialize(record,
+            new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower }));
+        double[] best = [0.5, 0.75, 1.0];
+        for (int i = 0; i < 3; i++)
+        {
+            string fold = Path.Combine(dir, $"speaker-{Speakers[i]}");
+            Directory.CreateDirectory(fold);
+            string b = best[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
+            File.WriteAllText(Path.Combine(fold, "metrics.json"), $$"""[{ "epoch": 1, "validation_accuracy": 0.25 }, { "epoch": 2, "validation_accuracy": {{b}} }]""");
+            File.WriteAllText(Path.Combine(fold, "summary.json"), """{ "interrupted": false, "seconds": 2.0 }""");
+            File.WriteAllText(Path.Combine(fold, TaskMarkers.Started), "host x");
+            File.WriteAllText(Path.Combine(fold, i < 2 ? TaskMarkers.Done : TaskMarkers.Error), i < 2 ? "exit 0" : "error: disk full (exit 1)");
+        }
+
+        var status = CliProcess.Run("study", "status", dir);
+        Assert.Contains("speaker-8  failed: error: disk full (exit 1)", status.Out, StringComparison.Ordinal);
+        Assert.Contains("cross-validation shd: 3 tasks: 2 done, 1 failed", status.Out, StringComparison.Ordinal);
+        var partial = CliProcess.Run("study", "collect", dir);
+        Assert.True(partial.Code == 0, partial.Err);
+        Assert.Contains("cross-validation over 2 of 3 speakers finished; missing speaker-8 (failed); no mean ± sd", partial.Out, StringComparison.Ordinal);
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "cv_summary.json")))!;
+        Assert.Null(summary["mean_best_validation_accuracy"]);
+        Assert.Equal("speaker-8 (failed)", summary["missing"]![0]!.GetValue<string>());
+        Assert.Equal(2, summary["folds_completed"]!.GetValue<int>());
+
+        File.Delete(Path.Combine(dir, "speaker-8", TaskMarkers.Error));
+        File.WriteAllText(Path.Combine(dir, "speaker-8", TaskMarkers.Done), "exit 0");
+        var full = CliProcess.Run("study", "collect", dir);
+        Assert.Contains("cross-validation over 3 of 3 speakers: validation accuracy (best epoch per fold) 75.0 % ± 25.0 %, final epoch 75.0 % ± 25.0 %", full.Out, StringComparison.Ordinal);
+        summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "cv_summary.json")))!;
+        Assert.Equal(0.75, summary["mean_best_validation_accuracy"]!.GetValue<double>(), 12);
+        Assert.Equal(0.25, summary["sd_best_validation_accuracy"]!.GetValue<double>(), 12);
+        Assert.Null(summary["missing"]);
+        Assert.Equal(6.0, summary["seconds"]!.GetValue<double>(), 12); // the folds' training times, summed
+        Assert.Equal("mean,,,,,0.75,0.75", File.ReadAllLines(Path.Combine(dir, "cv_summary.csv"))[4]);
+    }
+
     /// <summary>Polls <c>study status</c> until all <paramref name="tasks"/> are done (failing at once on a failed task, or after <paramref name="seconds"/>).</summary>
     internal static string WaitUntilDone(string dir, int tasks, double seconds)
     {
