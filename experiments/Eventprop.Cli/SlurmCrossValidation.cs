@@ -26,12 +26,15 @@ public static class SlurmCrossValidation
     {
         // Tasks run in another working directory on a real cluster (and the record is read from anywhere): an absolute data path.
         if (config.Dataset.Path is string data) config = config with { Dataset = config.Dataset with { Path = Path.GetFullPath(data) } };
+        string configText = JsonSerializer.Serialize(config, RunConfig.Json);
+        string shown = a.Value("out") ?? Path.Combine("runs", $"{config.Name}-cv-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        // Before reading the data: a folder already in use, or no Slurm here, fails at once.
+        SlurmStudy.RefuseOccupied(a, shown, configText, [], cv: true);
+        SlurmStudy.Sbatch("cross-validation");
         var (train, _, _) = TrainCommand.LoadData(config with { Dataset = config.Dataset with { ValidationFraction = 0 } });
         var folds = CrossValidation.Folds(train, config.Dataset.Kind);
         var cv = new SlurmCvRecord(config.Name, folds.Select(f => new SlurmCvFold(f.HeldOutSpeaker, f.Train.Count, f.Validation.Count)).ToList());
         var tasks = Tasks(cv);
-        string configText = JsonSerializer.Serialize(config, RunConfig.Json);
-        string shown = a.Value("out") ?? Path.Combine("runs", $"{config.Name}-cv-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
         var record = new SlurmStudyRecord(configText, [], SlurmStudy.Resources(a, null, config.Engine.Device == "cuda"), SlurmStudy.EventpropCommand(), [], cv);
         string job = SlurmStudy.SubmitNew(a, shown, config.Name, record, tasks, dir =>
         {

@@ -48,14 +48,8 @@ public static class SlurmStudy
     internal static string SubmitNew(Arguments a, string shown, string name, SlurmStudyRecord record, List<StudyTask> tasks, Action<string> writeBase, string what)
     {
         string outDir = Path.GetFullPath(shown);
-        if (File.Exists(Path.Combine(outDir, RecordFile)) && !a.Flag("overwrite"))
-        {
-            var earlier = ReadRecord(outDir);
-            throw new UserError(earlier.Study == record.Study && earlier.Common.SequenceEqual(record.Common) && (earlier.Cv is null) == (record.Cv is null)
-                ? $"'{shown}' already holds this {what}; 'eventprop study status {shown}' shows its tasks and 'eventprop study resume {shown} --slurm' resubmits the unfinished ones."
-                : $"'{shown}' already holds a different {(earlier.Cv is null ? "study" : "cross-validation")}; choose another --out (or --overwrite to replace it).");
-        }
-        string sbatch = FindTool("sbatch") ?? throw new UserError($"--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module), or leave out --slurm to run the {what} here.");
+        RefuseOccupied(a, shown, record.Study, record.Common, record.Cv is not null);
+        string sbatch = Sbatch(what);
         bool existed = Directory.Exists(outDir);
         using (RunDirectory.Acquire(outDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false))
         {
@@ -225,6 +219,24 @@ public static class SlurmStudy
 
     private static void WriteRecord(string dir, SlurmStudyRecord record) =>
         TrainCommand.WriteAtomic(Path.Combine(dir, RecordFile), JsonSerializer.Serialize(record, Json));
+
+    /// <summary>
+    /// Refuses (one line) a folder that already holds a Slurm submission, unless --overwrite: the same one (then status
+    /// and resume are the way on) or a different study or cross-validation (then another --out).
+    /// </summary>
+    internal static void RefuseOccupied(Arguments a, string shown, string study, List<string> common, bool cv)
+    {
+        string outDir = Path.GetFullPath(shown);
+        if (!File.Exists(Path.Combine(outDir, RecordFile)) || a.Flag("overwrite")) return;
+        var earlier = ReadRecord(outDir);
+        throw new UserError(earlier.Study == study && earlier.Common.SequenceEqual(common) && (earlier.Cv is not null) == cv
+            ? $"'{shown}' already holds this {(cv ? "cross-validation" : "study")}; 'eventprop study status {shown}' shows its tasks and 'eventprop study resume {shown} --slurm' resubmits the unfinished ones."
+            : $"'{shown}' already holds a different {(earlier.Cv is null ? "study" : "cross-validation")}; choose another --out (or --overwrite to replace it).");
+    }
+
+    /// <summary>The full path of sbatch; a one-line error when it is not on PATH (<paramref name="what"/>: "study" or "cross-validation").</summary>
+    internal static string Sbatch(string what) =>
+        FindTool("sbatch") ?? throw new UserError($"--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module), or leave out --slurm to run the {what} here.");
 
     /// <summary>The full path of <paramref name="tool"/> on PATH, or null.</summary>
     internal static string? FindTool(string tool) =>
