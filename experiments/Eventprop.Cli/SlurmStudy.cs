@@ -171,7 +171,7 @@ public static class SlurmStudy
         if (a.Positional.Count != 1) throw new UserError($"study {verb} takes the study folder: eventprop study {verb} DIR.");
         string dir = Path.GetFullPath(a.Positional[0]);
         if (!File.Exists(Path.Combine(dir, RecordFile)))
-            throw new UserError($"'{a.Positional[0]}' is not a Slurm study folder (no {RecordFile}); pass the --out folder of 'eventprop study --slurm'.");
+            throw new UserError($"'{a.Positional[0]}' is not a Slurm study folder (no {RecordFile}); pass the --out folder of 'eventprop study --slurm' or 'eventprop train --cv speaker --slurm'.");
         var record = ReadRecord(dir);
         if (record.Cv is { } cv) return (dir, record, cv.Name, SlurmCrossValidation.Tasks(cv));
         var study = StudyCommand.Parse(record.Study, Path.Combine(a.Positional[0], RecordFile));
