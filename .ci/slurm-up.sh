@@ -11,6 +11,9 @@
 # Environment:
 #   SLURM_UP_TIMEOUT   seconds to wait for the node to become idle (default 60)
 #   SLURM_LOCAL_STATE  folder for the recorded process ids (default /run/eventprop-slurm)
+#
+# Exit codes: 0 the node is idle; 3 Slurm or munge is missing and could not be installed (no apt-get, or apt-get
+# failed, e.g. offline); 1 anything else (not root, a foreign slurm.conf, a daemon that does not start).
 set -euo pipefail
 
 timeout_s="${SLURM_UP_TIMEOUT:-60}"
@@ -19,6 +22,9 @@ conf=/etc/slurm/slurm.conf
 marker="# Written by eventprop .ci/slurm-up.sh (single-node test cluster)."
 
 fail() { echo "slurm-up: $*" >&2; exit 1; }
+# Exit code 3: the packages are missing and cannot be installed here (no apt-get, or apt-get failed), as opposed to a
+# cluster that does not come up (exit 1); .ci/run skips the Slurm tests for the first and fails for the second.
+cannot_install() { echo "slurm-up: $*" >&2; exit 3; }
 
 [[ "$(id -u)" == 0 ]] || fail "must run as root (it installs packages and starts daemons); run it with root rights."
 
@@ -28,7 +34,7 @@ for tool in munged munge unmunge slurmctld slurmd sbatch sinfo squeue scancel sc
     command -v "$tool" > /dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || need_install=1
 done
 if (( need_install )); then
-    command -v apt-get > /dev/null 2>&1 || fail "Slurm or munge is missing and there is no apt-get to install them; install slurm-wlm and munge by hand."
+    command -v apt-get > /dev/null 2>&1 || cannot_install "Slurm or munge is missing and there is no apt-get to install them; install slurm-wlm and munge by hand."
     echo "slurm-up: installing slurm-wlm and munge with apt ..."
     t0=$(date +%s)
     # Keep the packages' init scripts from starting daemons during the install: this script starts them itself.
@@ -42,7 +48,7 @@ if (( need_install )); then
     apt_ok=1
     { apt-get update -q > /dev/null && apt-get install -y -q --no-install-recommends slurm-wlm munge > /dev/null; } || apt_ok=0
     (( created_policy )) && rm -f /usr/sbin/policy-rc.d
-    (( apt_ok )) || fail "apt-get could not install slurm-wlm and munge (see the apt output above)."
+    (( apt_ok )) || cannot_install "apt-get could not install slurm-wlm and munge (see the apt output above)."
     echo "slurm-up: installed in $(( $(date +%s) - t0 )) s."
 fi
 PATH="$PATH:/usr/sbin:/sbin"

@@ -14,7 +14,7 @@ public sealed class CliSyntaxTests
     /// <summary>The options each command took before System.CommandLine (from the Arguments.Parse calls), written out by hand.</summary>
     public static TheoryData<string, string, string> Commands => new()
     {
-        { "train", "config set data out seed epochs resume cv device method", "quiet overwrite" },
+        { "train", "config set data out seed epochs resume cv device method partition time cpus-per-task max-parallel sbatch-arg", "quiet overwrite slurm" },
         { "evaluate", "model data split set device", "" },
         { "gradient", "model sample loss engine dt method", "json" },
         { "gradcheck", "model sample loss seed", "" },

@@ -29,7 +29,7 @@ internal static class CommandLineSyntax
         root.Options.Add(new Option<bool>(Verbose) { Description = "print the stack trace of an unexpected error", Recursive = true });
 
         root.Subcommands.Add(Command("train", "train a network; no arguments = the quick start (randman, < 2 min on 2 cores)", args => TrainCommand.Run(args, output, stop),
-            Value("--config", "FILE.json", "JSON config (default: the quick start)", "-c"),
+            [Value("--config", "FILE.json", "JSON config (default: the quick start)", "-c"),
             Repeated("--set", "KEY=VALUE", "override a config key (dotted, e.g. training.epochs=5; the value is JSON or a bare word; repeatable)"),
             Value("--data", "DIR", "directory of the data files (= --set dataset.path=DIR)"),
             Value("--out", "DIR", "run directory (default runs/<name>-<UTC time>; must be new or empty)", "-o"),
@@ -40,7 +40,9 @@ internal static class CommandLineSyntax
             Value("--method", "M", "eventprop (default) or surrogate (BPTT; keys surrogate.*, e.g. --set surrogate.shape=esser)"),
             Value("--resume", "RUN_DIR", "continue the run in RUN_DIR from its checkpoint (same config; --device and engine.threads may change, with a recorded warning)"),
             Value("--cv", "speaker", "leave-one-speaker-out cross-validation on the training file (SHD): one fold per speaker in DIR/speaker-<id>, then cv_summary.json/.csv"),
-            Flag("--quiet", "print only the final line (no progress bar, no per-epoch lines)", "-q")));
+            Flag("--quiet", "print only the final line (no progress bar, no per-epoch lines)", "-q"),
+            Flag("--slurm", "with --cv: submit the folds as one Slurm job array (sbatch), one task per fold; 'eventprop study status|resume|collect DIR' follow it; see docs/cluster.md"),
+            .. SlurmResourceOptions()]));
 
         root.Subcommands.Add(Command("lr-range-test",
             "learning-rate range test (seed 004 §3.1): an exponential sweep over minibatches of a config's training set; lr_range.csv/.png and the suggested rate",
@@ -128,7 +130,7 @@ internal static class CommandLineSyntax
 
         root.Subcommands.Add(Command("study", "several training runs (series × sweep × seeds) into one table and one plot",
             args => StudyCommand.Run(args, output, stop),
-            Value("--config", "STUDY.json", "the study file", "-c"),
+            [Value("--config", "STUDY.json", "the study file", "-c"),
             Repeated("--set", "KEY=VALUE", "override a key of the base config for every run (e.g. --set training.epochs=5; repeatable)"),
             Value("--out", "DIR", "the study's directory", "-o"),
             Flag("--overwrite", "replace an earlier study in --out DIR (without it a non-empty DIR is refused)"),
@@ -139,14 +141,10 @@ internal static class CommandLineSyntax
             Flag("--quiet", "print only the final lines", "-q"),
             Value("--device", "D", "every run's engine.device (auto, cpu, cuda, ilgpu-cpu); with --slurm, cuda also asks for --gres=gpu:1"),
             Flag("--slurm", "submit the runs as one Slurm job array (sbatch) instead of running them here; see docs/cluster.md"),
-            Value("--partition", "NAME", "with --slurm: the Slurm partition (default: the cluster's)"),
-            Value("--time", "D-HH:MM:SS", "with --slurm: each task's time limit (Slurm's --time)"),
-            Value("--cpus-per-task", "N", "with --slurm: CPUs per task (default 1; match engine.threads)"),
-            Value("--max-parallel", "N", "with --slurm: at most N tasks at once (the array's %N)"),
-            Repeated("--sbatch-arg", "ARG", "with --slurm: one more sbatch option, passed through as written (e.g. --sbatch-arg=--account=lab; repeatable)"),
-            Command("status", "the state of each task of a Slurm study (pending, running, done, failed, interrupted)", args => SlurmStudy.Status(args, output),
+            .. SlurmResourceOptions(),
+            Command("status", "the state of each task of a Slurm study or cross-validation (pending, running, done, failed, interrupted)", args => SlurmStudy.Status(args, output),
                 Positional("DIR", "the study folder")),
-            Command("resume", "resubmit the unfinished tasks of a Slurm study (interrupted ones continue from their checkpoints)", args => SlurmStudy.Resume(args, output),
+            Command("resume", "resubmit the unfinished tasks of a Slurm study or cross-validation (interrupted ones continue from their checkpoints)", args => SlurmStudy.Resume(args, output),
                 Positional("DIR", "the study folder"),
                 Flag("--slurm", "submit to Slurm (required)"),
                 Value("--partition", "NAME", "replace the partition"),
@@ -154,8 +152,8 @@ internal static class CommandLineSyntax
                 Value("--cpus-per-task", "N", "replace the CPUs per task"),
                 Value("--max-parallel", "N", "replace the array's %N"),
                 Repeated("--sbatch-arg", "ARG", "replace the extra sbatch options")),
-            Command("collect", "the results table, CSV and plot of a Slurm study (the unfinished tasks are listed as missing)", args => SlurmStudy.Collect(args, output),
-                Positional("DIR", "the study folder"))));
+            Command("collect", "the results table, CSV and plot of a Slurm study, or the cv_summary of a Slurm cross-validation (the unfinished tasks are listed as missing)", args => SlurmStudy.Collect(args, output),
+                Positional("DIR", "the study folder"))]));
         return root;
     }
 
@@ -179,6 +177,16 @@ internal static class CommandLineSyntax
         command.SetAction(result => handler(Canonical(result)));
         return command;
     }
+
+    /// <summary>The resources of a Slurm submission (<c>study --slurm</c>, <c>train --cv speaker --slurm</c>).</summary>
+    private static Symbol[] SlurmResourceOptions() =>
+    [
+        Value("--partition", "NAME", "with --slurm: the Slurm partition (default: the cluster's)"),
+        Value("--time", "D-HH:MM:SS", "with --slurm: each task's time limit (Slurm's --time)"),
+        Value("--cpus-per-task", "N", "with --slurm: CPUs per task (default 1; match engine.threads)"),
+        Value("--max-parallel", "N", "with --slurm: at most N tasks at once (the array's %N)"),
+        Repeated("--sbatch-arg", "ARG", "with --slurm: one more sbatch option, passed through as written (e.g. --sbatch-arg=--account=lab; repeatable)"),
+    ];
 
     private static Option<string[]> Value(string name, string helpName, string description, params string[] aliases) =>
         new(name, aliases) { HelpName = helpName, Description = description, Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };

@@ -39,6 +39,9 @@ public static class CrossValidation
             throw new UserError($"--cv speaker needs speaker ids, and dataset.kind '{config.Dataset.Kind}' has none; use an SHD (or SSC, FSDD) config, e.g. --config experiments/configs/shd_sum_exp.json --data DIR.");
         if (config.Dataset.HoldOutSpeaker is not null)
             throw new UserError("--cv speaker chooses the held-out speaker of each fold itself; drop dataset.hold_out_speaker.");
+        if (a.Flag("slurm")) return SlurmCrossValidation.Submit(a, config, output);
+        if (SlurmStudy.ValueOptions.FirstOrDefault(o => a.Value(o) is not null) is string slurmOnly)
+            throw new UserError($"--{slurmOnly} is a Slurm resource; add --slurm to submit the folds to Slurm, or leave it out to run them here.");
 
         string runDir = a.Value("out") ?? Path.Combine("runs", $"{config.Name}-cv-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
         using var directory = RunDirectory.Acquire(runDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false);
@@ -58,16 +61,28 @@ public static class CrossValidation
             string foldDir = Path.Combine(runDir, $"speaker-{s}");
             output.WriteLine(TrainCommand.Inv($"fold {results.Count + 1}/{folds.Count}: speaker {s} held out ({fold.Train.Count} training, {fold.Validation.Count} validation trials)"));
             TrainCommand.Run([.. common, "--out", foldDir, "--set", $"dataset.hold_out_speaker={s}"], output, stop); // 130 when stopped: read below
-            results.Add(ReadFold(foldDir, s, fold));
+            results.Add(ReadFold(foldDir, s, fold.Train.Count, fold.Validation.Count));
             if (results[^1].Interrupted) { interrupted = true; break; }
         }
 
-        var best = Stats(results.Select(r => r.BestValidationAccuracy));
-        var final = Stats(results.Select(r => r.FinalValidationAccuracy));
-        WriteSummary(runDir, config, results, folds.Count, interrupted, best, final, clock.Elapsed.TotalSeconds);
-        output.WriteLine(TrainCommand.Inv(
-            $"{(interrupted ? "interrupted: " : "")}cross-validation over {results.Count} of {folds.Count} speakers: validation accuracy (best epoch per fold) {Pct(best.Mean)} ± {Pct(best.Sd)}, final epoch {Pct(final.Mean)} ± {Pct(final.Sd)} (mean ± sd across folds); summary in {Path.GetFullPath(Path.Combine(runDir, "cv_summary.json"))}"));
+        output.WriteLine(Summarize(runDir, config.Name, results, folds.Count, interrupted, [], clock.Elapsed.TotalSeconds));
         return interrupted ? ExitCodes.Interrupted : ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Writes cv_summary.json/.csv of the finished <paramref name="results"/> and returns the final line: the mean ± sd
+    /// across folds, or (with <paramref name="missing"/> folds, a Slurm cross-validation collected early) no mean, the
+    /// missing folds named instead.
+    /// </summary>
+    internal static string Summarize(string runDir, string name, List<FoldResult> results, int totalFolds, bool interrupted, IReadOnlyList<string> missing, double seconds)
+    {
+        (double? Mean, double? Sd) best = missing.Count > 0 ? (null, null) : Stats(results.Select(r => r.BestValidationAccuracy));
+        (double? Mean, double? Sd) final = missing.Count > 0 ? (null, null) : Stats(results.Select(r => r.FinalValidationAccuracy));
+        WriteSummary(runDir, name, results, totalFolds, interrupted, missing, best, final, seconds);
+        string summaryPath = Path.GetFullPath(Path.Combine(runDir, "cv_summary.json"));
+        return missing.Count > 0
+            ? $"cross-validation over {results.Count} of {totalFolds} speakers finished; missing {string.Join(", ", missing)}; no mean ± sd until every fold is done; summary in {summaryPath}"
+            : TrainCommand.Inv($"{(interrupted ? "interrupted: " : "")}cross-validation over {results.Count} of {totalFolds} speakers: validation accuracy (best epoch per fold) {Pct(best.Mean)} ± {Pct(best.Sd)}, final epoch {Pct(final.Mean)} ± {Pct(final.Sd)} (mean ± sd across folds); summary in {summaryPath}");
     }
 
     /// <summary>The leave-one-speaker-out folds of <paramref name="train"/>; one-line errors when it has no speaker ids.</summary>
@@ -89,10 +104,12 @@ public static class CrossValidation
         return (fold.Train, fold.Validation, null);
     }
 
-    private sealed record FoldResult(int Speaker, int TrainTrials, int ValidationTrials, int Epochs, int BestEpoch,
+    /// <summary>One finished fold: its size, epochs, best epoch and validation accuracies.</summary>
+    internal sealed record FoldResult(int Speaker, int TrainTrials, int ValidationTrials, int Epochs, int BestEpoch,
         double BestValidationAccuracy, double FinalValidationAccuracy, bool Interrupted, string RunDir);
 
-    private static FoldResult ReadFold(string foldDir, int speaker, DatasetSplit fold)
+    /// <summary>The result of the fold run in <paramref name="foldDir"/> from its metrics.json and summary.json.</summary>
+    internal static FoldResult ReadFold(string foldDir, int speaker, int trainTrials, int validationTrials)
     {
         var rows = (JsonNode.Parse(File.ReadAllText(Path.Combine(foldDir, "metrics.json"))) as JsonArray ?? [])
             .OfType<JsonObject>()
@@ -100,11 +117,11 @@ public static class CrossValidation
             .ToArray();
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(foldDir, "summary.json")))!;
         bool interrupted = summary["interrupted"]?.GetValue<bool>() ?? false;
-        if (rows.Length == 0) return new FoldResult(speaker, fold.Train.Count, fold.Validation.Count, 0, 0, double.NaN, double.NaN, interrupted, foldDir);
+        if (rows.Length == 0) return new FoldResult(speaker, trainTrials, validationTrials, 0, 0, double.NaN, double.NaN, interrupted, foldDir);
         var best = rows[0];
         foreach (var r in rows)
             if (r.Accuracy > best.Accuracy) best = r; // the first epoch with the highest validation accuracy
-        return new FoldResult(speaker, fold.Train.Count, fold.Validation.Count, rows[^1].Epoch, best.Epoch, best.Accuracy, rows[^1].Accuracy, interrupted, foldDir);
+        return new FoldResult(speaker, trainTrials, validationTrials, rows[^1].Epoch, best.Epoch, best.Accuracy, rows[^1].Accuracy, interrupted, foldDir);
     }
 
     /// <summary>Mean and sample standard deviation (n − 1; null for fewer than two values) of the finite values.</summary>
@@ -116,13 +133,13 @@ public static class CrossValidation
         return (mean, x.Length < 2 ? null : Math.Sqrt(x.Sum(v => (v - mean) * (v - mean)) / (x.Length - 1)));
     }
 
-    private static void WriteSummary(string runDir, RunConfig config, List<FoldResult> results, int totalFolds, bool interrupted,
+    private static void WriteSummary(string runDir, string name, List<FoldResult> results, int totalFolds, bool interrupted, IReadOnlyList<string> missing,
         (double? Mean, double? Sd) best, (double? Mean, double? Sd) final, double seconds)
     {
         static double? Finite(double x) => double.IsFinite(x) ? x : null;
         var json = new Dictionary<string, object?>
         {
-            ["name"] = config.Name, ["cv"] = "speaker", ["folds_completed"] = results.Count, ["folds_total"] = totalFolds, ["interrupted"] = interrupted,
+            ["name"] = name, ["cv"] = "speaker", ["folds_completed"] = results.Count, ["folds_total"] = totalFolds, ["interrupted"] = interrupted,
             ["mean_best_validation_accuracy"] = best.Mean, ["sd_best_validation_accuracy"] = best.Sd,
             ["mean_final_validation_accuracy"] = final.Mean, ["sd_final_validation_accuracy"] = final.Sd,
             ["seconds"] = seconds,
@@ -134,6 +151,7 @@ public static class CrossValidation
                 ["run_dir"] = Path.GetFileName(r.RunDir),
             }).ToArray(),
         };
+        if (missing.Count > 0) json["missing"] = missing.ToArray();
         TrainCommand.WriteAtomic(Path.Combine(runDir, "cv_summary.json"), JsonSerializer.Serialize(json, RunConfig.Json));
 
         static string F(double? x) => x is double v && double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "";

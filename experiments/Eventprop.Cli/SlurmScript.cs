@@ -32,10 +32,12 @@ public static class SlurmScript
     /// <param name="tasks">Every task of the study.</param>
     /// <param name="indices">The array indices to submit (all tasks, or the unfinished ones on resume).</param>
     /// <param name="r">The resources.</param>
-    public static string Generate(string name, string studyDir, string eventprop, IReadOnlyList<StudyTask> tasks, IReadOnlyList<int> indices, SlurmResources r)
+    /// <param name="description">The script's first comment line (default: a study's).</param>
+    public static string Generate(string name, string studyDir, string eventprop, IReadOnlyList<StudyTask> tasks, IReadOnlyList<int> indices, SlurmResources r,
+        string? description = null)
     {
         var s = new StringBuilder("#!/bin/bash\n");
-        s.AppendLine(CultureInfo.InvariantCulture, $"# eventprop study '{name}': {tasks.Count} tasks (series × sweep value × seed), one Slurm array task each.");
+        s.AppendLine(CultureInfo.InvariantCulture, $"# eventprop {description ?? $"study '{name}': {tasks.Count} tasks (series × sweep value × seed), one Slurm array task each."}");
         s.AppendLine("# Resubmit the unfinished ones with 'eventprop study resume DIR --slurm'; 'eventprop study status DIR' shows where they are.");
         s.AppendLine(CultureInfo.InvariantCulture, $"#SBATCH --job-name={Quote(name)}");
         s.AppendLine(CultureInfo.InvariantCulture, $"#SBATCH --array={ArraySpec(indices)}{(r.MaxParallel is int m ? $"%{m}" : "")}");

@@ -10,7 +10,8 @@ namespace Eventprop.Cli;
 /// <param name="Resources">What the tasks ask Slurm for.</param>
 /// <param name="Eventprop">The command line that runs eventprop on a compute node.</param>
 /// <param name="Jobs">The job ids of every submission, oldest first.</param>
-public sealed record SlurmStudyRecord(string Study, List<string> Common, SlurmResources Resources, string Eventprop, List<string> Jobs);
+/// <param name="Cv">For <c>train --cv speaker --slurm</c>: the folds (then <paramref name="Study"/> is the run config, not a study file).</param>
+public sealed record SlurmStudyRecord(string Study, List<string> Common, SlurmResources Resources, string Eventprop, List<string> Jobs, SlurmCvRecord? Cv = null);
 
 /// <summary>
 /// <c>eventprop study --slurm</c> and <c>study status|resume|collect DIR</c>: a study as one Slurm job array, one task
@@ -29,41 +30,43 @@ public static class SlurmStudy
     /// <summary>Writes the study folder, its run directories and the batch script, and submits it with sbatch.</summary>
     public static int Submit(Arguments a, StudyConfig study, List<string> common, TextWriter output)
     {
-        var resources = Resources(a, null, common);
+        bool gpu = common.Any(s => s.Replace(" ", "", StringComparison.Ordinal) is "engine.device=cuda" or "engine.device=\"cuda\"");
         var tasks = StudyTask.All(study, common);
-        string outDir = Path.GetFullPath(a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}"));
-        string studyText = StudyCommand.Serialize(study);
-        string recordPath = Path.Combine(outDir, RecordFile);
-        if (File.Exists(recordPath) && !a.Flag("overwrite"))
-        {
-            var earlier = ReadRecord(outDir);
-            string shown = a.Value("out") ?? outDir;
-            throw new UserError(earlier.Study == studyText && earlier.Common.SequenceEqual(common)
-                ? $"'{shown}' already holds this study; 'eventprop study status {shown}' shows its tasks and 'eventprop study resume {shown} --slurm' resubmits the unfinished ones."
-                : $"'{shown}' already holds a different study; choose another --out (or --overwrite to replace it).");
-        }
-        string sbatch = FindTool("sbatch") ?? throw new UserError("--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module), or leave out --slurm to run the study here.");
+        string shown = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
+        var record = new SlurmStudyRecord(StudyCommand.Serialize(study), common, Resources(a, null, gpu), EventpropCommand(), []);
+        string job = SubmitNew(a, shown, study.Name, record, tasks, dir => StudyCommand.WriteBase(dir, study), "study");
+        output.WriteLine($"study {study.Name}: submitted {tasks.Count} tasks as Slurm job {job}; 'eventprop study status {shown}' shows them, 'eventprop study collect {shown}' writes the table.");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Writes a new Slurm folder (<paramref name="shown"/>, as the user wrote it): refuses one that already holds a
+    /// submission (the same one: status/resume; a different one: another --out), needs sbatch, writes the record, the
+    /// files of <paramref name="writeBase"/> and one folder per task, and submits every task; a folder it created is
+    /// removed again when Slurm refuses the submission. Returns the job id.
+    /// </summary>
+    internal static string SubmitNew(Arguments a, string shown, string name, SlurmStudyRecord record, List<StudyTask> tasks, Action<string> writeBase, string what)
+    {
+        string outDir = Path.GetFullPath(shown);
+        RefuseOccupied(a, shown, record.Study, record.Common, record.Cv is not null);
+        string sbatch = Sbatch(what);
         bool existed = Directory.Exists(outDir);
-        var record = new SlurmStudyRecord(studyText, common, resources, EventpropCommand(), []);
         using (RunDirectory.Acquire(outDir, a.Flag("overwrite") ? RunDirectoryMode.Overwrite : RunDirectoryMode.New, canResume: false))
         {
-            StudyCommand.WriteBase(outDir, study);
+            writeBase(outDir);
             Directory.CreateDirectory(Path.Combine(outDir, SlurmScript.LogFolder));
             foreach (var t in tasks) Directory.CreateDirectory(Path.Combine(outDir, t.RunName));
             WriteRecord(outDir, record);
         }
-        string job;
-        try { job = SubmitScript(sbatch, outDir, study.Name, record, tasks, tasks.Select(t => t.Index).ToList()); }
+        try { return SubmitScript(sbatch, outDir, name, record, tasks, tasks.Select(t => t.Index).ToList()); }
         catch (UserError) when (!existed) { Directory.Delete(outDir, recursive: true); throw; }
-        output.WriteLine($"study {study.Name}: submitted {tasks.Count} tasks as Slurm job {job}; 'eventprop study status {a.Value("out") ?? outDir}' shows them, 'eventprop study collect {a.Value("out") ?? outDir}' writes the table.");
-        return ExitCodes.Success;
     }
 
     /// <summary><c>study status DIR</c>: one line per task and a count per state.</summary>
     public static int Status(IReadOnlyList<string> args, TextWriter output)
     {
         var a = Arguments.Parse(args, "study status", [], []);
-        var (dir, record, study, tasks) = Open(a, "status");
+        var (dir, record, name, tasks) = Open(a, "status");
         var states = States(dir, record, tasks);
         foreach (var t in tasks)
         {
@@ -72,7 +75,7 @@ public static class SlurmStudy
                 ? ": " + File.ReadAllText(Path.Combine(runDir, TaskMarkers.Error)).Trim() : "";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{t.Index,4}  {t.RunName}  {TaskMarkers.Word(states[t.Index])}{detail}"));
         }
-        output.WriteLine($"study {study.Name}: {tasks.Count} tasks: " + string.Join(", ", Enum.GetValues<TaskState>()
+        output.WriteLine($"{Kind(record)} {name}: {tasks.Count} tasks: " + string.Join(", ", Enum.GetValues<TaskState>()
             .Select(s => (s, n: states.Count(x => x == s))).Where(p => p.n > 0).Select(p => $"{p.n} {TaskMarkers.Word(p.s)}")));
         return ExitCodes.Success;
     }
@@ -83,12 +86,12 @@ public static class SlurmStudy
         var a = Arguments.Parse(args, "study resume", ValueOptions, ["slurm"]);
         if (!a.Flag("slurm")) throw new UserError("study resume continues a Slurm study: add --slurm (a local study is rerun with 'eventprop study --overwrite').");
         string sbatch = FindTool("sbatch") ?? throw new UserError("--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module).");
-        var (dir, record, study, tasks) = Open(a, "resume");
+        var (dir, record, name, tasks) = Open(a, "resume");
         var states = States(dir, record, tasks);
         var again = tasks.Where(t => states[t.Index] is TaskState.Failed or TaskState.Interrupted or TaskState.NotSubmitted).ToList();
         if (again.Count == 0)
         {
-            output.WriteLine($"study {study.Name}: nothing to resubmit ({states.Count(s => s == TaskState.Done)} done, {states.Count(s => s is TaskState.Pending or TaskState.Running)} queued or running).");
+            output.WriteLine($"{Kind(record)} {name}: nothing to resubmit ({states.Count(s => s == TaskState.Done)} done, {states.Count(s => s is TaskState.Pending or TaskState.Running)} queued or running).");
             return ExitCodes.Success;
         }
         foreach (var t in again)
@@ -97,9 +100,9 @@ public static class SlurmStudy
             string runDir = Path.Combine(dir, t.RunName);
             if (!File.Exists(Path.Combine(runDir, "checkpoint.h5")) && Directory.Exists(runDir)) { Directory.Delete(runDir, recursive: true); Directory.CreateDirectory(runDir); }
         }
-        record = record with { Resources = Resources(a, record.Resources, record.Common) };
-        string job = SubmitScript(sbatch, dir, study.Name, record, tasks, again.Select(t => t.Index).ToList());
-        output.WriteLine($"study {study.Name}: resubmitted {again.Count} of {tasks.Count} tasks ({string.Join(", ", again.Select(t => t.Index))}) as Slurm job {job}.");
+        record = record with { Resources = Resources(a, record.Resources, record.Resources.Gpu) };
+        string job = SubmitScript(sbatch, dir, name, record, tasks, again.Select(t => t.Index).ToList());
+        output.WriteLine($"{Kind(record)} {name}: resubmitted {again.Count} of {tasks.Count} tasks ({string.Join(", ", again.Select(t => t.Index))}) as Slurm job {job}.");
         return ExitCodes.Success;
     }
 
@@ -107,8 +110,10 @@ public static class SlurmStudy
     public static int Collect(IReadOnlyList<string> args, TextWriter output)
     {
         var a = Arguments.Parse(args, "study collect", [], []);
-        var (dir, record, study, tasks) = Open(a, "collect");
+        var (dir, record, name, tasks) = Open(a, "collect");
         var states = States(dir, record, tasks);
+        if (record.Cv is not null) return SlurmCrossValidation.Collect(dir, record, tasks, states, output);
+        var study = StudyCommand.Parse(record.Study, Path.Combine(a.Positional[0], RecordFile));
         var rows = tasks.Select(t => states[t.Index] == TaskState.Done
             ? StudyCommand.ReadRow(t, Path.Combine(dir, t.RunName), 0)
             : new StudyCommand.Row(t.Series, t.Value, t.Seed, null, null, 0, 0, $"{StudyCommand.MissingNote} seed {t.Seed} {TaskMarkers.Word(states[t.Index])}", [])).ToList();
@@ -158,18 +163,23 @@ public static class SlurmStudy
         }
     }
 
-    private static (string Dir, SlurmStudyRecord Record, StudyConfig Study, List<StudyTask> Tasks) Open(Arguments a, string verb)
+    /// <summary>What a folder holds, in messages: "study" or "cross-validation".</summary>
+    private static string Kind(SlurmStudyRecord record) => record.Cv is null ? "study" : "cross-validation";
+
+    private static (string Dir, SlurmStudyRecord Record, string Name, List<StudyTask> Tasks) Open(Arguments a, string verb)
     {
         if (a.Positional.Count != 1) throw new UserError($"study {verb} takes the study folder: eventprop study {verb} DIR.");
         string dir = Path.GetFullPath(a.Positional[0]);
         if (!File.Exists(Path.Combine(dir, RecordFile)))
-            throw new UserError($"'{a.Positional[0]}' is not a Slurm study folder (no {RecordFile}); pass the --out folder of 'eventprop study --slurm'.");
+            throw new UserError($"'{a.Positional[0]}' is not a Slurm study folder (no {RecordFile}); pass the --out folder of 'eventprop study --slurm' or 'eventprop train --cv speaker --slurm'.");
         var record = ReadRecord(dir);
+        if (record.Cv is { } cv) return (dir, record, cv.Name, SlurmCrossValidation.Tasks(cv));
         var study = StudyCommand.Parse(record.Study, Path.Combine(a.Positional[0], RecordFile));
-        return (dir, record, study, StudyTask.All(study, record.Common));
+        return (dir, record, study.Name, StudyTask.All(study, record.Common));
     }
 
-    private static SlurmResources Resources(Arguments a, SlurmResources? earlier, List<string> common)
+    /// <summary>The resources from the flags, each falling back to <paramref name="earlier"/> (on resume) or the default.</summary>
+    internal static SlurmResources Resources(Arguments a, SlurmResources? earlier, bool gpu)
     {
         int? Positive(string option, int? fallback)
         {
@@ -177,19 +187,19 @@ public static class SlurmStudy
             if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1) throw new UserError($"--{option} takes a whole number of at least 1, e.g. --{option} 2.");
             return n;
         }
-        bool gpu = common.Any(s => s.Replace(" ", "", StringComparison.Ordinal) is "engine.device=cuda" or "engine.device=\"cuda\"");
         return new SlurmResources(a.Value("partition") ?? earlier?.Partition, a.Value("time") ?? earlier?.Time, Positive("cpus-per-task", earlier?.CpusPerTask ?? 1)!.Value,
             Positive("max-parallel", earlier?.MaxParallel), gpu, a.Values("sbatch-arg").Count > 0 ? [.. a.Values("sbatch-arg")] : earlier?.ExtraArgs ?? []);
     }
 
     private static string SubmitScript(string sbatch, string dir, string name, SlurmStudyRecord record, List<StudyTask> tasks, List<int> indices)
     {
-        string script = SlurmScript.Generate(name, dir, record.Eventprop, tasks, indices, record.Resources);
+        string script = SlurmScript.Generate(name, dir, record.Eventprop, tasks, indices, record.Resources,
+            record.Cv is null ? null : $"cross-validation '{name}': {tasks.Count} folds (leave one speaker out), one Slurm array task each.");
         string path = Path.Combine(dir, SlurmScript.FileName);
         TrainCommand.WriteAtomic(path, script);
         var (code, stdout, stderr) = RunTool(sbatch, ["--parsable", path]);
         string refusal = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"exit code {code}";
-        if (code != 0) throw new UserError($"Slurm refused the study ({refusal}); fix the option it names (--partition, --time, --cpus-per-task, --sbatch-arg) and submit again.");
+        if (code != 0) throw new UserError($"Slurm refused the {Kind(record)} ({refusal}); fix the option it names (--partition, --time, --cpus-per-task, --sbatch-arg) and submit again.");
         string job = stdout.Trim().Split(';')[0];
         record.Jobs.Add(job);
         WriteRecord(dir, record);
@@ -197,7 +207,7 @@ public static class SlurmStudy
     }
 
     /// <summary>The command line that runs this eventprop on a compute node: $EVENTPROP_COMMAND, or dotnet with this build's eventprop.dll.</summary>
-    private static string EventpropCommand() =>
+    internal static string EventpropCommand() =>
         Environment.GetEnvironmentVariable("EVENTPROP_COMMAND") is { Length: > 0 } command ? command
             : $"dotnet {SlurmScript.Quote(typeof(SlurmStudy).Assembly.Location)}";
 
@@ -209,6 +219,24 @@ public static class SlurmStudy
 
     private static void WriteRecord(string dir, SlurmStudyRecord record) =>
         TrainCommand.WriteAtomic(Path.Combine(dir, RecordFile), JsonSerializer.Serialize(record, Json));
+
+    /// <summary>
+    /// Refuses (one line) a folder that already holds a Slurm submission, unless --overwrite: the same one (then status
+    /// and resume are the way on) or a different study or cross-validation (then another --out).
+    /// </summary>
+    internal static void RefuseOccupied(Arguments a, string shown, string study, List<string> common, bool cv)
+    {
+        string outDir = Path.GetFullPath(shown);
+        if (!File.Exists(Path.Combine(outDir, RecordFile)) || a.Flag("overwrite")) return;
+        var earlier = ReadRecord(outDir);
+        throw new UserError(earlier.Study == study && earlier.Common.SequenceEqual(common) && (earlier.Cv is not null) == cv
+            ? $"'{shown}' already holds this {(cv ? "cross-validation" : "study")}; 'eventprop study status {shown}' shows its tasks and 'eventprop study resume {shown} --slurm' resubmits the unfinished ones."
+            : $"'{shown}' already holds a different {(earlier.Cv is null ? "study" : "cross-validation")}; choose another --out (or --overwrite to replace it).");
+    }
+
+    /// <summary>The full path of sbatch; a one-line error when it is not on PATH (<paramref name="what"/>: "study" or "cross-validation").</summary>
+    internal static string Sbatch(string what) =>
+        FindTool("sbatch") ?? throw new UserError($"--slurm needs Slurm's 'sbatch' on PATH, and it is not there; run on a cluster's login node (or load its Slurm module), or leave out --slurm to run the {what} here.");
 
     /// <summary>The full path of <paramref name="tool"/> on PATH, or null.</summary>
     internal static string? FindTool(string tool) =>

@@ -58,9 +58,13 @@ public static class TrainCommand
     /// <summary>Runs the command.</summary>
     public static int Run(IReadOnlyList<string> args, TextWriter output, CancellationToken stop)
     {
-        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device", "method"], ["quiet", "overwrite"]);
+        var a = Arguments.Parse(args, "train", ["config", "set", "data", "out", "seed", "epochs", "resume", "cv", "device", "method", .. SlurmStudy.ValueOptions], ["quiet", "overwrite", "slurm"]);
         a.RequireAtMostPositional(0, "train");
         if (a.Value("cv") is string cv) return CrossValidation.Run(args, a, cv, output, stop);
+        if (a.Flag("slurm"))
+            throw new UserError("train --slurm submits a cross-validation: add --cv speaker (a sweep of runs goes to Slurm with 'eventprop study --slurm'; one run with sbatch, see docs/cluster.md).");
+        if (SlurmStudy.ValueOptions.FirstOrDefault(o => a.Value(o) is not null) is string slurmOnly)
+            throw new UserError($"--{slurmOnly} is a Slurm resource for 'train --cv speaker --slurm'; drop it to train here.");
         string? resume = a.Value("resume");
         if (resume is not null)
         {

@@ -14,7 +14,10 @@ public sealed class SlurmStudyTests : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _dir.Dispose();
 
-    /// <summary>A study of the quick start: one series, 3 seeds, 2 epochs, one engine thread (so every run is reproducible anywhere).</summary>
+    /// <summary>
+    /// A study of the quick start on a third of its data (100 trials per class): one series, 3 seeds, 2 epochs, one
+    /// engine thread (so every run is reproducible anywhere).
+    /// </summary>
     private string WriteStudy(string name = "qs3", int epochs = 2)
     {
         var d = new DirectoryInfo(AppContext.BaseDirectory);
@@ -25,7 +28,7 @@ public sealed class SlurmStudyTests : IDisposable
             ["name"] = name,
             ["base"] = quickStart,
             ["seeds"] = new JsonArray(1, 2, 3),
-            ["series"] = new JsonArray(new JsonObject { ["label"] = "qs", ["set"] = new JsonObject { ["training.epochs"] = epochs, ["engine.threads"] = 1 } }),
+            ["series"] = new JsonArray(new JsonObject { ["label"] = "qs", ["set"] = new JsonObject { ["training.epochs"] = epochs, ["engine.threads"] = 1, ["dataset.samples_per_class"] = 100 } }),
         };
         string path = _dir.File($"{name}.json");
         File.WriteAllText(path, study.ToJsonString());
@@ -112,10 +115,64 @@ public sealed class SlurmStudyTests : IDisposable
         Assert.Equal(3, Accuracies(slurmDir).Count);
         foreach (string run in new[] { "qs-seed1", "qs-seed2", "qs-seed3" })
             Assert.Equal("exit 0", File.ReadAllText(Path.Combine(slurmDir, run, TaskMarkers.Done)).Trim());
-
-        static List<string> Accuracies(string dir) =>
-            File.ReadAllLines(Path.Combine(dir, "results.csv")).Skip(1).Select(l => string.Join(',', l.Split(',')[..6])).ToList();
     }
+
+    [SlurmFact]
+    public void ATaskCancelledWithScancelIsResumedFromItsCheckpointAndCollectGivesTheFullTable()
+    {
+        // One task of 8 short epochs (about 0.3 s each here): cancelled after its first epoch, resumed, compared with a local run.
+        string study = WriteStudy("qsc", epochs: 8);
+        string[] small = ["--seeds", "1"];
+        string dir = _dir.File("slurm"), localDir = _dir.File("local"), runDir = Path.Combine(dir, "qs-seed1");
+        var submitted = CliProcess.Run(["study", "--config", study, "--out", dir, "--slurm", .. small]);
+        Assert.True(submitted.Code == 0, submitted.Err);
+        string job = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, SlurmStudy.RecordFile)))!["jobs"]![0]!.GetValue<string>();
+
+        WaitFor(() => File.Exists(Path.Combine(runDir, "metrics.json")), 90, "the first epoch of the task", dir);
+        using (var scancel = Process.Start(new ProcessStartInfo("scancel", [$"{job}_0"]) { RedirectStandardError = true })!)
+        {
+            string err = scancel.StandardError.ReadToEnd();
+            Assert.True(scancel.WaitForExit(30_000) && scancel.ExitCode == 0, $"scancel failed: {err}");
+        }
+        WaitFor(() => CliProcess.Run("study", "status", dir).Out.Contains("1 tasks: 1 interrupted", StringComparison.Ordinal), 30, "the task to be interrupted", dir);
+        Assert.True(File.Exists(Path.Combine(runDir, "checkpoint.h5")));
+        int epochsBefore = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json")))!["epochs"]!.GetValue<int>();
+        Assert.InRange(epochsBefore, 1, 7);
+        Assert.Contains("interrupted", CliProcess.Run("study", "collect", dir).Out, StringComparison.Ordinal);
+
+        var resumed = CliProcess.Run("study", "resume", dir, "--slurm");
+        Assert.True(resumed.Code == 0, resumed.Err);
+        Assert.Contains("resubmitted 1 of 1 tasks (0) as Slurm job", resumed.Out, StringComparison.Ordinal);
+        var local = CliProcess.Run(["study", "--config", study, "--out", localDir, "--quiet", .. small]);
+        Assert.True(local.Code == 0, local.Err);
+        SlurmCrossValidationTests.WaitUntilDone(dir, 1, 90);
+
+        var collected = CliProcess.Run("study", "collect", dir);
+        Assert.True(collected.Code == 0, collected.Err);
+        Assert.Contains("study qsc: 1 runs; table in", collected.Out, StringComparison.Ordinal);
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "summary.json")))!;
+        Assert.Equal(8, summary["epochs"]!.GetValue<int>());
+        // The resubmitted task's output (Slurm's log of array task 0) is train's final line, which says where it resumed.
+        string resumedLine = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"done: 8 epochs ({8 - epochsBefore} after resuming at epoch {epochsBefore})");
+        Assert.Contains(resumedLine, File.ReadAllText(Path.Combine(dir, SlurmScript.LogFolder, "0.out")), StringComparison.Ordinal);
+        // Resumed from the checkpoint, bit-identical to the uninterrupted local run.
+        Assert.Equal(Accuracies(localDir), Accuracies(dir));
+        Assert.Single(Accuracies(dir));
+    }
+
+    private static void WaitFor(Func<bool> condition, double seconds, string what, string dir)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed.TotalSeconds > seconds)
+                throw new Xunit.Sdk.XunitException($"timed out after {seconds} s waiting for {what}:\n{CliProcess.Run("study", "status", dir).Out}");
+            Thread.Sleep(100);
+        }
+    }
+
+    private static List<string> Accuracies(string dir) =>
+        File.ReadAllLines(Path.Combine(dir, "results.csv")).Skip(1).Select(l => string.Join(',', l.Split(',')[..6])).ToList();
 
     [Fact]
     public void CollectOnAPartialStudyNamesTheMissingRunsAndShowsNoMean()
