@@ -107,4 +107,19 @@ public class NirBadInputTests
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains("not a readable HDF5 file", e.Message);
     }
+
+    [Fact]
+    public void LifWithoutASynapse()
+    {
+        var fixture = new NirFixture()
+            .Node("in", "Input", ("shape", new long[] { 2 }))
+            .Node("lin", "Linear", ("weight", NirFixture.Matrix(new double[4], 2, 2)))
+            .Node("lif", "LIF", ("tau", 0.02), ("r", 1.0), ("v_leak", 0.0), ("v_threshold", 1.0))
+            .Node("lin2", "Linear", ("weight", NirFixture.Matrix(new double[2], 1, 2)))
+            .Node("ro", "CubaLI", ("tau_syn", 0.005), ("tau_mem", 0.02), ("r", 1.0), ("v_leak", 0.0))
+            .Node("out", "Output", ("shape", new long[] { 1 }))
+            .Edge("in", "lin").Edge("lin", "lif").Edge("lif", "lin2").Edge("lin2", "ro").Edge("ro", "out");
+        string m = Message(fixture);
+        Assert.Contains("node 'lif' is a NIR LIF, which has no synaptic current, fed by 'lin'", m);
+    }
 }

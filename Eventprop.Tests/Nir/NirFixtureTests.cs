@@ -115,4 +115,31 @@ public class NirFixtureTests
         Assert.Equal(-0.2, weights[1, 3]);
         Assert.Equal(2, weights.Values.Count(v => v != 0));
     }
+
+    [Fact]
+    public void NirLifAfterAnLiSynapseIsOurLifWithTheScalesFolded()
+    {
+        using var dir = new NirTestNetworks.TempFolder();
+        string path = dir.File("li_lif.nir");
+        double[] w = [0.5, -1, 2, 0.25, 1.5, 0]; // 2 × 3 (out × in)
+        new NirFixture()
+            .Node("in", "Input", ("shape", new long[] { 3 }))
+            .Node("lin", "Linear", ("weight", NirFixture.Matrix(w, 2, 3)))
+            .Node("syn", "LI", ("tau", new[] { 0.004, 0.008 }), ("r", new[] { 2.0, 1.0 }), ("v_leak", new double[2]))
+            .Node("lif", "LIF", ("tau", new[] { 0.02, 0.01 }), ("r", new[] { 3.0, 0.5 }), ("v_leak", new double[2]), ("v_threshold", new[] { 1.0, 1.0 }), ("v_reset", new[] { 0.0, 0.0 }))
+            .Node("lin2", "Linear", ("weight", NirFixture.Matrix(new[] { 1.0, 1.0 }, 1, 2)))
+            .Node("ro", "CubaLI", ("tau_syn", 0.005), ("tau_mem", 0.02), ("r", 1.0), ("v_leak", 0.0), ("w_in", 1.0))
+            .Node("out", "Output", ("shape", new long[] { 1 }))
+            .Edge("in", "lin").Edge("lin", "syn").Edge("syn", "lif").Edge("lif", "lin2").Edge("lin2", "ro").Edge("ro", "out")
+            .Write(path);
+        var net = NirImport.Read(path);
+        Assert.Equal(["in", "lif", "ro"], net.Populations.Select(p => p.Name)); // the LI is the LIF's current, not a population
+        Assert.IsType<Lif>(net["lif"].Model);
+        Assert.Equal([20.0, 10.0], net.TauMem("lif").Values);
+        Assert.Equal([4.0, 8.0], net.TauSyn("lif").Values);
+        // LI: τ_s v̇_s = −v_s + r_s S jumps by r_s W / τ_s; LIF: τ v̇ = −v + r v_s, i.e. our current is r · v_s.
+        double[] scale = [2.0 / 0.004 * 3.0, 1.0 / 0.008 * 0.5];
+        for (int j = 0; j < 2; j++)
+            for (int i = 0; i < 3; i++) Assert.Equal(w[j * 3 + i] * scale[j], net.Weights("in", "lif")[i, j], 9);
+    }
 }
