@@ -62,7 +62,9 @@ public class NirFixtureTests
             .Node("in", "Input", ("shape", new long[] { 3 }))
             .Node("l1", "Linear", ("weight", NirFixture.Matrix(w1, 4, 3)))
             // NIR 1.0.0's writer: CubaLIF has no w_in (default 1) and no v_reset (default 0); here every parameter is a scalar.
-            .Node("h", "CubaLIF", ("tau_syn", 0.005), ("tau_mem", 0.01), ("r", 1.5), ("v_leak", 0.0), ("v_threshold", 0.9))
+            // Some 1.0.x writers also stored input_type/output_type as groups; they carry nothing the reader needs.
+            .Node("h", "CubaLIF", ("tau_syn", 0.005), ("tau_mem", 0.01), ("r", 1.5), ("v_leak", 0.0), ("v_threshold", 0.9),
+                ("input_type", new H5Group { ["input"] = new long[] { 4 } }), ("output_type", new H5Group { ["output"] = new long[] { 4 } }))
             .Node("l2", "Linear", ("weight", NirFixture.Matrix(w2, 2, 4)))
             .Node("o", "CubaLI", ("tau_syn", 0.002), ("tau_mem", 0.02), ("r", 1.0), ("v_leak", 0.0), ("w_in", 1.0))
             .Node("out", "Output", ("shape", new long[] { 2 }))
