@@ -127,7 +127,7 @@ public static class NirImport
             if (rows != sizes[post])
                 throw Bad(Inv($"node '{node.Name}': weight is {rows} × {cols} (out × in) but its target '{post}' has {sizes[post]} neurons; the shapes do not match."));
         }
-        if (ShapeSize(outputNode, file) is var outSize && outSize != sizes[readoutName])
+        if (outputNode.Parameters.ContainsKey("shape") && ShapeSize(outputNode, file) is var outSize && outSize != sizes[readoutName])
             throw Bad(Inv($"the Output node '{outputNode.Name}' has shape {outSize} but the readout '{readoutName}' has {sizes[readoutName]} neurons; the shapes do not match."));
 
         var order = TopologicalOrder(populations.Select(p => p.Name).ToList(), connections.Select(c => (c.Pre, c.Post)).Where(c => c.Pre != c.Post && c.Pre != input.Name).ToList(), file);
