@@ -24,6 +24,8 @@ public sealed class CliSyntaxTests
         { "data convert-mnist-json", "to test", "" },
         { "lr-range-test", "config set data out min max steps device method", "overwrite quiet" },
         { "bench", "cases batches batch threads loss device", "" },
+        { "export", "nir out", "" },
+        { "import", "nir out duration-ms", "" },
         { "study", "config set out data seeds values series device partition time cpus-per-task max-parallel sbatch-arg", "quiet overwrite slurm" },
         { "study status", "", "" },
         { "study resume", "partition time cpus-per-task max-parallel sbatch-arg", "slurm" },
@@ -85,6 +87,8 @@ public sealed class CliSyntaxTests
         "gradient" => GradientCommands.Gradient(args, o),
         "gradcheck" => GradientCommands.GradCheck(args, o),
         "bench" => BenchCommand.Run(args, o),
+        "export" => NirCommands.Export(args, o),
+        "import" => NirCommands.Import(args, o),
         "study" => StudyCommand.Run(args, o, default),
         "study status" => SlurmStudy.Status(args, o),
         "study resume" => SlurmStudy.Resume(args, o),
@@ -146,7 +150,7 @@ public sealed class CliSyntaxTests
     {
         var root = CliProcess.Run("--help");
         Assert.Equal(0, root.Code);
-        foreach (string c in new[] { "train", "evaluate", "gradient", "gradcheck", "data", "bench", "study" }) Assert.Contains("  " + c + " ", root.Out);
+        foreach (string c in new[] { "train", "evaluate", "gradient", "gradcheck", "data", "bench", "export", "import", "study" }) Assert.Contains("  " + c + " ", root.Out);
         var noArgs = CliProcess.Run();
         Assert.Equal(ExitCodes.UserError, noArgs.Code);
         Assert.Equal(root.Out, noArgs.Out);

@@ -10,9 +10,16 @@ using Eventprop.Losses;
 // Each case runs in a fresh child process (so the peak memory is that case's own) and the results are printed as a table.
 //        dotnet run -c Release --project experiments/Eventprop.Benchmarks -- bptt [same options]
 // 'bptt' runs Eventprop against surrogate-gradient BPTT on the same network at T = 250, 500, 1,000 (issue 7).
+//        dotnet run -c Release --project experiments/Eventprop.Benchmarks -- nir-read
+// 'nir-read' times NirImport.Read on a 700 → 1024 (recurrent) → 20 graph: median of 7 reads after one warm-up (issue 18).
+if (args.Length == 1 && args[0] == "nir-read")
+{
+    Console.WriteLine(NirReadBenchmark.Run());
+    return 0;
+}
 if (args.Length == 0 || (args[0] != "stepped" && args[0] != "bptt"))
 {
-    Console.Error.WriteLine("usage: Eventprop.Benchmarks stepped|bptt [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--in-process]");
+    Console.Error.WriteLine("usage: Eventprop.Benchmarks stepped|bptt [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--in-process] | nir-read");
     return 2;
 }
 var options = new Dictionary<string, string>(StringComparer.Ordinal);

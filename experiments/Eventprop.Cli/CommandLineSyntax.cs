@@ -120,6 +120,15 @@ internal static class CommandLineSyntax
             Value("--test", "N", "digits in the test set (default 2000; the rest, 8,000, train)")));
         root.Subcommands.Add(data);
 
+        root.Subcommands.Add(Command("export", "a trained network as a NIR graph (snnTorch, Norse, Lava, neuromorphic hardware; docs/nir.md)", args => NirCommands.Export(args, output),
+            Value("--nir", "RUN_DIR|MODEL.json", "the network: a run directory of 'eventprop train' or a model file"),
+            Value("--out", "FILE.nir", "where the NIR graph goes (written atomically, never overwritten)", "-o")));
+
+        root.Subcommands.Add(Command("import", "a NIR graph as a model file (docs/nir.md)", args => NirCommands.Import(args, output),
+            Value("--nir", "FILE.nir", "the NIR graph (HDF5)"),
+            Value("--out", "MODEL.json", "where the model file goes (written atomically, never overwritten)", "-o"),
+            Value("--duration-ms", "MS", "the trial length written to the model file (NIR has none; default 1000)")));
+
         root.Subcommands.Add(Command("bench", "speed and memory of the time-stepped engine on SHD-sized networks (a table)", args => BenchCommand.Run(args, output),
             Value("--cases", "a,b", "comma-separated benchmark cases (default: shd-256)"),
             Value("--batches", "N", "batches per case"),

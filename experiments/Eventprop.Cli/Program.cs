@@ -86,7 +86,8 @@ public static class Program
             return ExitCodes.UserError;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or TrainingDivergedException
-            or SpikeLimitExceededException or Core.Simulation.Stepped.SpikeBufferLimitException or ArgumentException or KeyNotFoundException)
+            or SpikeLimitExceededException or Core.Simulation.Stepped.SpikeBufferLimitException or ArgumentException or KeyNotFoundException
+            or Core.Nir.NirFormatException)
         {
             error.WriteLine($"error: {UserMessage(e)}");
             if (verbose) error.WriteLine(e);
