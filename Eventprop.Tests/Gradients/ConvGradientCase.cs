@@ -65,7 +65,7 @@ public sealed record ConvGradientCase(int Seed, int InChannels, int Size, bool T
         // Each h0 neuron sees about fanIn/inputs of the input spikes: size the kernel for a drive a few times threshold.
         double target = 1.5 + 2.5 * rng.NextDouble();
         double wIn = target / (ts0.Average() * inputRate * h0.FanIn / inputs);
-        builder.Connect("in", "h0", Init.Values(Matrix(rng, h0.OutChannels, h0.FanIn, wIn, 0.6 * wIn)), first);
+        builder.Connect("in", "h0", Init.Values(GradientCase.Matrix(rng, h0.OutChannels, h0.FanIn, wIn, 0.6 * wIn)), first);
         string last = "h0";
         if (second is not null)
         {
@@ -73,12 +73,12 @@ public sealed record ConvGradientCase(int Seed, int InChannels, int Size, bool T
             var (tm1, ts1) = DrawTaus(rng, h1.PostSize);
             builder.Hidden("h1", Model(), tm1, ts1);
             double w = (2.0 + 2.0 * rng.NextDouble()) / (h1.FanIn * h1.Scale);
-            builder.Connect("h0", "h1", Init.Values(Matrix(rng, h1.OutChannels, h1.FanIn, w, 0.8 * w)), second);
+            builder.Connect("h0", "h1", Init.Values(GradientCase.Matrix(rng, h1.OutChannels, h1.FanIn, w, 0.8 * w)), second);
             last = "h1";
         }
         var (rtm, rts) = DrawTaus(rng, readout);
         builder.Readout("out", rtm, rts);
-        builder.Connect(last, "out", Init.Values(Matrix(rng, readout, toReadout.Geometry.FanIn, 0.0, 1.0)), toReadout);
+        builder.Connect(last, "out", Init.Values(GradientCase.Matrix(rng, readout, toReadout.Geometry.FanIn, 0.0, 1.0)), toReadout);
         var network = builder.Build();
         double zTarget = 0.5 + 2.5 * rng.NextDouble();
         var times = new double[InputSpikes];
@@ -103,14 +103,6 @@ public sealed record ConvGradientCase(int Seed, int InChannels, int Size, bool T
             ts[i] = 2 + 18 * rng.NextDouble();
         }
         return (tm, ts);
-    }
-
-    private static double[,] Matrix(Random rng, int rows, int cols, double mean, double std)
-    {
-        var m = new double[rows, cols];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++) m[i, j] = mean + std * Init.StandardNormal(rng);
-        return m;
     }
 
     /// <summary>Hidden neurons of the case (for the spikes-per-neuron statistic).</summary>

@@ -228,7 +228,8 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         return (tm, ts);
     }
 
-    private static double[,] Matrix(Random rng, int rows, int cols, double mean, double std)
+    /// <summary>A rows × cols matrix of independent N(mean, std²) draws from <paramref name="rng"/>.</summary>
+    internal static double[,] Matrix(Random rng, int rows, int cols, double mean, double std)
     {
         var m = new double[rows, cols];
         for (int i = 0; i < rows; i++)
