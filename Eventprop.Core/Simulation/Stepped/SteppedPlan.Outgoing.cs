@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Eventprop.Core.Model;
 using Eventprop.Core.Model.Connectivities;
 
@@ -31,6 +32,7 @@ public sealed partial class SteppedPlan
         // The layout's arrays, read directly on the hot paths (null when dense); a convolution's geometry.
         private readonly int[]? _rowStarts = synapses.RowStarts;
         private readonly int[]? _targets = synapses.Targets;
+        private readonly bool _dense = synapses.Targets is null && synapses.Convolution is null;
         private readonly bool _isConv = synapses.Convolution is not null;
         private readonly Conv2dGeometry _conv = synapses.Convolution ?? default;
         private readonly float _scale = (float)synapses.Scale;
@@ -38,7 +40,17 @@ public sealed partial class SteppedPlan
         public float[] Weights { get; } = new float[weightCount];
 
         /// <summary>current[post] += W[row, post] over the stored synapses of <paramref name="row"/> (<paramref name="current"/>: the plan's index space).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Deliver(Span<float> current, int row)
+        {
+            // The dense row is the hot path of every SHD-sized network: kept small enough to inline at the call sites,
+            // the sparse and convolution layouts behind one call.
+            if (_dense) VectorMath.Add(current.Slice(PostOffset, PostSize), Weights.AsSpan(row * PostSize, PostSize));
+            else DeliverStructured(current, row);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void DeliverStructured(Span<float> current, int row)
         {
             var post = current.Slice(PostOffset, PostSize);
             if (_isConv)
@@ -52,11 +64,7 @@ public sealed partial class SteppedPlan
                     }
                 return;
             }
-            if (_targets is not { } targets)
-            {
-                VectorMath.Add(post, Weights.AsSpan(row * PostSize, PostSize));
-                return;
-            }
+            var targets = _targets!;
             int start = _rowStarts![row];
             var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
             var to = targets.AsSpan(start, w.Length);
@@ -64,7 +72,15 @@ public sealed partial class SteppedPlan
         }
 
         /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
+        {
+            if (_dense) VectorMath.Subtract(gradient.AsSpan(row * PostSize, PostSize), weighted);
+            else SubtractStructuredWeightGradient(gradient, row, weighted);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void SubtractStructuredWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
         {
             if (_isConv)
             {
@@ -77,11 +93,7 @@ public sealed partial class SteppedPlan
                     }
                 return;
             }
-            if (_targets is not { } targets)
-            {
-                VectorMath.Subtract(gradient.AsSpan(row * PostSize, PostSize), weighted);
-                return;
-            }
+            var targets = _targets!;
             int start = _rowStarts![row];
             var g = gradient.AsSpan(start, _rowStarts[row + 1] - start);
             var to = targets.AsSpan(start, g.Length);
@@ -89,7 +101,12 @@ public sealed partial class SteppedPlan
         }
 
         /// <summary>Σ_post W[row, post]·adjoint[post] over the stored synapses (<paramref name="adjoint"/>: the target slice, λV − λI).</summary>
-        public float Transport(int row, ReadOnlySpan<float> adjoint)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Transport(int row, ReadOnlySpan<float> adjoint) =>
+            _dense ? VectorMath.Dot(Weights.AsSpan(row * PostSize, PostSize), adjoint) : TransportStructured(row, adjoint);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private float TransportStructured(int row, ReadOnlySpan<float> adjoint)
         {
             if (_isConv)
             {
@@ -104,7 +121,7 @@ public sealed partial class SteppedPlan
                     }
                 return _scale * total;
             }
-            if (_targets is not { } targets) return VectorMath.Dot(Weights.AsSpan(row * PostSize, PostSize), adjoint);
+            var targets = _targets!;
             int start = _rowStarts![row];
             var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
             var to = targets.AsSpan(start, w.Length);
