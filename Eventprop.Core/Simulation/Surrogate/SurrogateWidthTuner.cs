@@ -83,7 +83,8 @@ public static class SurrogateWidthTuner
         var iterations = new List<SurrogateWidthIteration>();
         double F(double logGamma)
         {
-            double gamma = Math.Exp(logGamma);
+            double lo = Math.Log(settings.MinGamma), hi = Math.Log(settings.MaxGamma);
+            double gamma = logGamma == lo ? settings.MinGamma : logGamma == hi ? settings.MaxGamma : Math.Exp(logGamma); // the ends as given
             var s = options.Surrogate;
             var e = new SurrogateEngine(surrogateEngine.Dt, surrogateEngine.Duration,
                 options with { Surrogate = Surrogate.FromName(s.Name, gamma, s.Height) }, timeConstantGradients: false);
