@@ -78,6 +78,26 @@ public sealed class CliSurrogateWidthTests : IDisposable
     }
 
     [Fact]
+    public void TrainWithTuneWidthTrainsWithTheTunedGammaAndRecordsIt()
+    {
+        string run = Path.Combine(_dir, "train");
+        var r = Run(["train", "--out", run, "--epochs", "1", "--set", "surrogate.tune_width=true", .. Tiny]);
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        var tuned = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "surrogate_width.json")))!;
+        double gamma = tuned["gamma"]!.GetValue<double>();
+        Assert.True(Math.Abs(tuned["log_ratio"]!.GetValue<double>()) <= 0.01);
+        Assert.True(File.Exists(Path.Combine(run, "surrogate_width_iterations.csv")));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!;
+        Assert.Equal(gamma, config["surrogate"]!["scale"]!.GetValue<double>());
+        Assert.Contains("surrogate.tune_width: γ = ", r.Out);
+
+        var one = Run(["train", "--out", Path.Combine(_dir, "one"), .. Tiny, "--set", "network.hidden=8", "--set", "surrogate.tune_width=true"]);
+        Assert.Equal(2, one.Code);
+        Assert.Single(one.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("surrogate.tune_width compares", one.Err);
+    }
+
+    [Fact]
     public void WidthAndGammaAreAliasesOfScale()
     {
         string config = Path.Combine(_dir, "c.json");

@@ -232,6 +232,8 @@ public sealed record RunConfig
         Network.Validate();
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
+        if (Method == "surrogate" && Surrogate.TuneWidth && Network.Hidden.Count < 2)
+            throw new UserError($"surrogate.tune_width compares the first and second half of the hidden layers, so it needs at least 2, got {Network.Hidden.Count}; give network.hidden a list of layers or set surrogate.tune_width=false.");
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
         if (!Gpu.SteppedEngines.DeviceNames.Contains(Engine.Device))
             throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
@@ -305,6 +307,13 @@ public sealed record SurrogateConfig
         }
         return assignment;
     }
+
+    /// <summary>
+    /// Whether <c>train</c> first chooses the scale γ by bisection (seed 004 §2.5, <c>eventprop tune-surrogate</c> with its
+    /// defaults on the run's training set) and trains with it; the run directory gets surrogate_width.json and the iteration
+    /// table, and config.json records the tuned scale (a resume keeps it).
+    /// </summary>
+    public bool TuneWidth { get; init; }
 
     /// <summary><c>exact_propagator</c> (the stepped engine's scheme) or <c>zenke_vogels</c> (eq. 4.1).</summary>
     public string Discretisation { get; init; } = "exact_propagator";

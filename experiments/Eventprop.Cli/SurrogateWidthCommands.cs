@@ -134,6 +134,23 @@ public static class SurrogateWidthCommands
         TrainCommand.WriteAtomic(Path.Combine(runDir, "surrogate_width.json"), JsonSerializer.Serialize(summary, RunConfig.Json));
     }
 
+    /// <summary>
+    /// <c>surrogate.tune_width</c>: tunes γ with the default settings on the first <see cref="DefaultBatches"/> minibatches,
+    /// writes surrogate_width.json and the iteration table to <paramref name="runDir"/>, and returns the config with that scale.
+    /// </summary>
+    internal static RunConfig TuneBeforeTraining(RunConfig config, string runDir, TextWriter output, bool quiet)
+    {
+        using var p = TrainCommand.Prepare(config);
+        var batches = Batches(p, DefaultBatches, config);
+        SurrogateWidthResult result;
+        try { result = SurrogateWidthTuner.Tune(p.Engine, p.Network, batches, p.Loss); }
+        catch (ArgumentException e) { throw new UserError($"surrogate.tune_width: {Program.UserMessage(e)}"); }
+        WriteResult(runDir, config, result, batches);
+        if (!quiet)
+            output.WriteLine(Inv($"surrogate.tune_width: γ = {result.Gamma:G6} (ln ratio {result.LogRatio:F4}{(result.Converged ? "" : ", not converged")}, {result.Iterations.Count} evaluations; surrogate_width.json)"));
+        return config with { Surrogate = config.Surrogate with { Scale = result.Gamma } };
+    }
+
     private static RunConfig Load(Arguments a, string command)
     {
         var overrides = new List<string>(a.Values("set"));
@@ -150,6 +167,11 @@ public static class SurrogateWidthCommands
     {
         int count = a.Int("batches") ?? DefaultBatches;
         if (count < 1) throw new UserError($"--batches must be ≥ 1 minibatches, got {count}.");
+        return Batches(p, count, config);
+    }
+
+    private static IReadOnlyList<IReadOnlyList<SpikeSample>> Batches(TrainCommand.Prepared p, int count, RunConfig config)
+    {
         var samples = p.Train.Samples.ToArray();
         new Random(config.Seed).Shuffle(samples);
         int size = Math.Min(config.Training.BatchSize, samples.Length);
