@@ -48,7 +48,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         for (int j = N - 1; j >= 0; j--)
         {
             // gV = dL/dV at grid point j + 1 (after that step's reset).
-            if (abs is not null)
+            bool early = fault == SurrogateFault.MagnitudesOneStepEarly;
+            if (abs is not null && !early)
                 for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
             if (trace is not null)
             {
@@ -122,6 +123,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 Array.Clear(extra);
             }
             AddLossTerms(ws, j, ro, rs, rows);
+            if (abs is not null && early)
+                for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
         }
         if (_exact) InputGradients(plan, ws, buffer, 0);
         if (tau)
