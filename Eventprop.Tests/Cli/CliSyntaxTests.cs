@@ -23,6 +23,8 @@ public sealed class CliSyntaxTests
         { "data encode-audio", "out channels label-from speaker-from seed threads", "skip-bad exact-fft" },
         { "data convert-mnist-json", "to test", "" },
         { "lr-range-test", "config set data out min max steps device method", "overwrite quiet" },
+        { "gradient-report", "config set data out batches gamma method", "overwrite quiet" },
+        { "tune-surrogate", "config set data out batches min-gamma max-gamma tolerance max-iterations method", "overwrite quiet" },
         { "bench", "cases batches batch threads loss device", "" },
         { "export", "nir out", "" },
         { "import", "nir out duration-ms", "" },
@@ -94,6 +96,8 @@ public sealed class CliSyntaxTests
         "study resume" => SlurmStudy.Resume(args, o),
         "study collect" => SlurmStudy.Collect(args, o),
         "lr-range-test" => LearningRateRangeCommand.Run(args, o, default),
+        "gradient-report" => SurrogateWidthCommands.GradientReport(args, o),
+        "tune-surrogate" => SurrogateWidthCommands.TuneSurrogate(args, o),
         _ => DataCommands.Run([.. Words(command).Skip(1), .. args], o),
     };
 

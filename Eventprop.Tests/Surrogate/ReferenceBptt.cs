@@ -26,6 +26,9 @@ internal sealed class ReferenceBptt
     public double UpperTarget { get; init; }
     public int UpperExponent { get; init; } = 2;
 
+    /// <summary>If set, called in the backward pass with (k, dL/dV[k] of every neuron) for k = N … 1 (hidden then readout, network order).</summary>
+    public Action<int, double[]>? AdjointTrace { get; init; }
+
     /// <summary>The smallest |U − 1| over all thresholded values of the last run (to skip cases at the knife's edge).</summary>
     public double Margin { get; private set; }
 
@@ -226,6 +229,7 @@ internal sealed class ReferenceBptt
         for (int k = steps - 1; k >= 0; k--)
         {
             // gV, gI: dL/dV[k+1], dL/dI[k+1] (total).
+            AdjointTrace?.Invoke(k + 1, (double[])gV.Clone());
             int sk = Exact ? k + 1 : k;           // index of the spikes that reset V[k+1] and enter I[k+1]
             int ink = Exact ? k + 1 : k;          // input bin entering I[k+1]
             var gS = new double[n];

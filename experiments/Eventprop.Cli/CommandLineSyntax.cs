@@ -84,6 +84,35 @@ internal static class CommandLineSyntax
             Value("--loss", "NAME", "sum, sum_exp (default), max, entropy, first_spike"),
             Value("--seed", "N", "seed of the random network and trial")));
 
+        root.Subcommands.Add(Command("gradient-report",
+            "seed 004 Fig. 3: mean |dL/dU| per hidden layer and |dL/dW| per connection of a surrogate config, for one or more widths γ; gradient_report.csv/.png",
+            args => SurrogateWidthCommands.GradientReport(args, output),
+            Value("--config", "FILE.json", "JSON config with method surrogate (or add --method surrogate)", "-c"),
+            Repeated("--set", "KEY=VALUE", "override a config key (repeatable)"),
+            Value("--data", "DIR", "directory of the data files (= --set dataset.path=DIR)"),
+            Value("--out", "DIR", "where the results go (default runs/<name>-gradient-report-<UTC time>; must be new or empty)", "-o"),
+            Flag("--overwrite", "replace an earlier report in --out DIR"),
+            Value("--batches", "N", "minibatches of the training set measured (default 4)"),
+            Value("--gamma", "LIST", "comma-separated widths γ (surrogate.scale), e.g. 1,10,100 (default the config's)"),
+            Value("--method", "M", "surrogate (= --set method=surrogate)"),
+            Flag("--quiet", "print only the final line", "-q")));
+
+        root.Subcommands.Add(Command("tune-surrogate",
+            "seed 004 §2.5: the surrogate width γ by bisection so that the first and second half of the hidden layers get equal mean |dL/dU|; surrogate_width.json/.csv",
+            args => SurrogateWidthCommands.TuneSurrogate(args, output),
+            Value("--config", "FILE.json", "JSON config with method surrogate and at least 2 hidden layers", "-c"),
+            Repeated("--set", "KEY=VALUE", "override a config key (repeatable)"),
+            Value("--data", "DIR", "directory of the data files (= --set dataset.path=DIR)"),
+            Value("--out", "DIR", "where the results go (default runs/<name>-tune-surrogate-<UTC time>; must be new or empty)", "-o"),
+            Flag("--overwrite", "replace an earlier tuning in --out DIR"),
+            Value("--batches", "N", "minibatches of the training set measured at every γ (default 4)"),
+            Value("--min-gamma", "G", "lower end of the γ bracket (default 0.01)"),
+            Value("--max-gamma", "G", "upper end of the γ bracket (default 1000)"),
+            Value("--tolerance", "T", "stop when |ln(first half / second half)| ≤ T (default 0.01)"),
+            Value("--max-iterations", "N", "at most N bisection midpoints (default 40)"),
+            Value("--method", "M", "surrogate (= --set method=surrogate)"),
+            Flag("--quiet", "print only the final line", "-q")));
+
         var data = new Command("data", "data info FILE | data download --to DIR | data encode-audio INPUT... --out FILE.h5 | data raster FILE.h5 --out FILE.png | data convert-mnist-json PACKAGE --to DIR");
         data.Subcommands.Add(Command("info", "Trials, classes, speakers, spikes per trial and duration of an SHD/SSC file.",
             args => DataCommands.Run(["info", .. args], output),

@@ -88,7 +88,8 @@ public sealed record RunConfig
     /// <param name="validate">Whether to check ranges and names too (<see cref="Validate"/>); false checks keys and value types only.</param>
     internal static RunConfig FromJson(JsonNode root, string source, IEnumerable<string> overrides, bool validate = true)
     {
-        foreach (string o in overrides) ApplySet(root, o);
+        SurrogateConfig.NormalizeAliases(root, source);
+        foreach (string o in overrides) ApplySet(root, SurrogateConfig.AliasedAssignment(o));
         RunConfig config;
         try { config = root.Deserialize<RunConfig>(Json) ?? throw new UserError($"Config {source} is null."); }
         catch (JsonException e) { throw new UserError(source.Length == 0 ? Describe(e) : $"Config {source}: {Describe(e)}"); }
@@ -231,6 +232,8 @@ public sealed record RunConfig
         Network.Validate();
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
+        if (Method == "surrogate" && Surrogate.TuneWidth && Network.Hidden.Count < 2)
+            throw new UserError($"surrogate.tune_width compares the first and second half of the hidden layers, so it needs at least 2, got {Network.Hidden.Count}; give network.hidden a list of layers or set surrogate.tune_width=false.");
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
         if (!Gpu.SteppedEngines.DeviceNames.Contains(Engine.Device))
             throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
@@ -265,11 +268,52 @@ public sealed record SurrogateConfig
     /// <summary>Surrogate shape: superspike (fast sigmoid), sigmoid, esser, asymptotic_superspike, exponential, rectangular.</summary>
     public string Shape { get; init; } = "superspike";
 
-    /// <summary>Scale β of the surrogate.</summary>
+    /// <summary>
+    /// Scale of the surrogate: its steepness (β of seeds 000/001, γ of seed 004's eq. 9; the width is ~1/scale). The config
+    /// also accepts it as <c>surrogate.width</c> or <c>surrogate.gamma</c> (aliases, written back as <c>scale</c>).
+    /// </summary>
     public double Scale { get; init; } = 10;
 
-    /// <summary>Height factor of the surrogate.</summary>
+    /// <summary>Height factor of the surrogate (seed 004's β in eq. 9).</summary>
     public double Height { get; init; } = 1;
+
+    /// <summary>Keys of the surrogate section that mean <see cref="Scale"/> (seed 004's name for it is γ, "the width").</summary>
+    internal static readonly string[] ScaleAliases = ["width", "gamma"];
+
+    /// <summary>Rewrites the aliases <c>surrogate.width</c> / <c>surrogate.gamma</c> of a config file to <c>surrogate.scale</c>.</summary>
+    /// <exception cref="UserError">Two of scale, width, gamma with different values.</exception>
+    internal static void NormalizeAliases(JsonNode root, string source)
+    {
+        if (root is not JsonObject o || o["surrogate"] is not JsonObject section) return;
+        foreach (string alias in ScaleAliases)
+        {
+            if (!section.ContainsKey(alias)) continue;
+            var value = section[alias];
+            section.Remove(alias);
+            if (section.ContainsKey("scale") && !JsonNode.DeepEquals(section["scale"], value))
+                throw new UserError($"Config {source}: surrogate.{alias} is another name for surrogate.scale (seed 004's γ), and the two differ ({section["scale"]?.ToJsonString()} and {value?.ToJsonString()}); keep one of them.");
+            section["scale"] = value;
+        }
+    }
+
+    /// <summary><c>surrogate.width=V</c> or <c>surrogate.gamma=V</c> as <c>surrogate.scale=V</c>; other assignments unchanged.</summary>
+    internal static string AliasedAssignment(string assignment)
+    {
+        foreach (string alias in ScaleAliases)
+        {
+            string prefix = $"surrogate.{alias}";
+            if (assignment.StartsWith(prefix, StringComparison.Ordinal) && assignment.AsSpan(prefix.Length).TrimStart().StartsWith("="))
+                return "surrogate.scale" + assignment[prefix.Length..].TrimStart();
+        }
+        return assignment;
+    }
+
+    /// <summary>
+    /// Whether <c>train</c> first chooses the scale γ by bisection (seed 004 §2.5, <c>eventprop tune-surrogate</c> with its
+    /// defaults on the run's training set) and trains with it; the run directory gets surrogate_width.json and the iteration
+    /// table, and config.json records the tuned scale (a resume keeps it).
+    /// </summary>
+    public bool TuneWidth { get; init; }
 
     /// <summary><c>exact_propagator</c> (the stepped engine's scheme) or <c>zenke_vogels</c> (eq. 4.1).</summary>
     public string Discretisation { get; init; } = "exact_propagator";
@@ -300,7 +344,7 @@ public sealed record SurrogateConfig
     {
         if (!Core.Simulation.Surrogate.Surrogate.Names.Contains(Shape) && Shape != "fast_sigmoid")
             throw new UserError($"Unknown surrogate.shape '{Shape}'; choose one of: {string.Join(", ", Core.Simulation.Surrogate.Surrogate.Names)}.");
-        if (!double.IsFinite(Scale) || Scale < 0 || (Shape == "rectangular" && Scale == 0)) throw new UserError("surrogate.scale must be finite and ≥ 0 (> 0 for rectangular).");
+        if (!double.IsFinite(Scale) || Scale < 0 || (Shape == "rectangular" && Scale == 0)) throw new UserError("surrogate.scale (alias width, gamma: seed 004's γ) must be finite and ≥ 0 (> 0 for rectangular).");
         if (!double.IsFinite(Height)) throw new UserError("surrogate.height must be finite.");
         if (Discretisation is not ("exact_propagator" or "zenke_vogels")) throw new UserError($"surrogate.discretisation must be 'exact_propagator' or 'zenke_vogels', got '{Discretisation}'.");
         if (Reset is not ("detached" or "differentiable")) throw new UserError($"surrogate.reset must be 'detached' or 'differentiable', got '{Reset}'.");

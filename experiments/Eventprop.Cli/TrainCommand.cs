@@ -101,6 +101,8 @@ public static class TrainCommand
             resume is null ? "--out" : "--resume");
         if (resume is not null) RequireResumable(resume); // again, now that this process holds the directory
         if (directory.TookOverFrom is { } previous && !quiet) output.WriteLine($"note: {previous} left '{runDir}' without releasing it (killed?); it is no longer running, so this run takes over.");
+        if (resume is null && config.Method == "surrogate" && config.Surrogate.TuneWidth)
+            original = config = SurrogateWidthCommands.TuneBeforeTraining(config, runDir, output, quiet);
         using var p = Prepare(config);
         var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options);
         var rows = new List<Dictionary<string, object?>>();

@@ -19,10 +19,18 @@ public enum SurrogateShape
 
 /// <summary>
 /// A surrogate derivative h(x), x = U − ϑ, that replaces the derivative of the spike nonlinearity Θ(U − ϑ) in the
-/// backward pass of <see cref="SurrogateEngine"/>: a named shape with its scale β (steepness; default 10, as in seed 001)
-/// and a height factor (seed 004 tunes height and width; default 1). Create one with the static factories, e.g.
+/// backward pass of <see cref="SurrogateEngine"/>: a named shape with its <see cref="Scale"/> (steepness; default 10, as in
+/// seed 001) and a <see cref="Height"/> factor (default 1). Create one with the static factories, e.g.
 /// <c>Surrogate.SuperSpike(10)</c>, or by config name with <see cref="FromName"/>.
 /// </summary>
+/// <remarks>
+/// <para><b>Names in the papers.</b> Seeds 000/001 (Zenke et al.) call the steepness β; in the shape formulas below β is
+/// our <see cref="Scale"/>. Seed 004 (Ledinauskas et al., eq. 9: f(U) = β/(1 + γ|U − ϑ|)²) uses the opposite letters:
+/// its <b>width γ is our <see cref="Scale"/></b> and its <b>height β is our <see cref="Height"/></b>, so seed 004's
+/// f is <c>Surrogate.SuperSpike(scale: γ, height: β)</c>. The CLI accepts <c>surrogate.width</c> and
+/// <c>surrogate.gamma</c> for <c>surrogate.scale</c>. Seed 004 tunes γ so that gradients neither explode nor vanish
+/// with depth: <see cref="SurrogateWidthTuner"/>.</para>
+/// </remarks>
 public sealed record Surrogate
 {
     /// <summary>The default scale β of seed 001.</summary>
@@ -44,13 +52,13 @@ public sealed record Surrogate
     /// <summary>The functional form.</summary>
     public SurrogateShape Shape { get; }
 
-    /// <summary>The scale β (steepness; the width of the surrogate is ~1/β).</summary>
+    /// <summary>The scale: steepness β of seeds 000/001 = width parameter γ of seed 004 (larger is narrower; the surrogate's width is ~1/scale).</summary>
     public double Scale { get; }
 
-    /// <summary>A factor multiplying h (1 unless tuned, as in seed 004).</summary>
+    /// <summary>A factor multiplying h: the height β of seed 004's eq. 9 (1 unless tuned; seed 004 uses 1).</summary>
     public double Height { get; }
 
-    /// <summary>SuperSpike / fast sigmoid: 1/(β|x| + 1)².</summary>
+    /// <summary>SuperSpike / fast sigmoid: 1/(β|x| + 1)² (β = <paramref name="scale"/>); times <paramref name="height"/> it is seed 004's eq. 9 with γ = scale, β = height.</summary>
     public static Surrogate SuperSpike(double scale = DefaultScale, double height = 1) => new(SurrogateShape.SuperSpike, scale, height);
 
     /// <summary>Alias of <see cref="SuperSpike"/>: the derivative of the fast sigmoid x/(1 + β|x|) up to its factor β.</summary>

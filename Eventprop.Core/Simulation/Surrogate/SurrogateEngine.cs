@@ -64,6 +64,13 @@ public sealed class SurrogateEngine : IGradientEngine
     /// <summary>A deliberate error in the backward pass, for tests that prove the gradient checks catch it (never set it otherwise).</summary>
     internal SurrogateFault Fault { get; set; }
 
+    /// <summary>
+    /// Test hook (never set otherwise): called in the backward pass with (batch index, grid point k = 1…N, dL/dV_k of every
+    /// neuron in the plan's order) — the engine's own per-step adjoint, for tests that recompute the reported magnitudes.
+    /// Use with <see cref="SurrogateOptions.Threads"/> = 1.
+    /// </summary>
+    internal Action<int, int, double[]>? AdjointTrace { get; set; }
+
     /// <summary>Time step (ms).</summary>
     public double Dt { get; }
 
@@ -120,6 +127,33 @@ public sealed class SurrogateEngine : IGradientEngine
             int neurons = network.Populations.Where(p => p.HasDynamics).Sum(p => p.Size);
             StoredStateBytesPerTrial = 2.0 * (Steps + 1) * neurons * (Options.DoublePrecision ? 8 : 4);
             return new GradientResult(value, predictions, labels, counts, gradient!);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Gradient"/> plus, per hidden population (network order), the mean |∂L/∂U| of its membrane potential: the
+    /// adjoint dL/dV_k of the batch-mean loss at the grid points k = 1…N (after each step's reset), averaged over the
+    /// population's neurons, the N grid points and the batch's trials. The plain <see cref="Gradient"/> skips this work.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="Gradient"/>.</exception>
+    public (GradientResult Result, IReadOnlyList<LayerGradientMagnitude> Layers) GradientWithMagnitudes(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    {
+        lock (_sync)
+        {
+            var labels = Check(network, batch, loss, Duration);
+            (double value, int[] predictions, Dictionary<string, long[]> counts, ParameterSet? gradient) = _single is not null
+                ? _single.Run(network, batch, labels, loss, gradient: true, magnitudes: true)
+                : _double!.Run(network, batch, labels, loss, gradient: true, magnitudes: true);
+            var abs = _single is not null ? _single.AbsAdjoint! : _double!.AbsAdjoint!;
+            var ranges = _single is not null ? _single.HiddenRanges() : _double!.HiddenRanges();
+            var layers = new List<LayerGradientMagnitude>();
+            foreach (var (name, offset, size) in ranges)
+            {
+                double sum = 0;
+                for (int g = offset; g < offset + size; g++) sum += abs[g];
+                layers.Add(new LayerGradientMagnitude(name, size, sum / ((double)size * Steps * batch.Count)));
+            }
+            return (new GradientResult(value, predictions, labels, counts, gradient!), layers);
         }
     }
 

@@ -15,4 +15,7 @@ internal enum SurrogateFault
     /// <summary>A sparse row's transport reads the adjoint at the synapse's storage index instead of its target neuron; a
     /// convolution's pairs each synapse with the kernel tap mirrored in both directions.</summary>
     SparseTransportMisindexed,
+
+    /// <summary>The gradient-magnitude sums read dL/dV one grid point early (k = 0 … N−1 instead of 1 … N).</summary>
+    MagnitudesOneStepEarly,
 }

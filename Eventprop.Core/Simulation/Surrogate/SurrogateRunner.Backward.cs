@@ -43,8 +43,20 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         var em = plan.Em;
         var a = plan.A;
         var es = plan.Es;
+        var abs = buffer.AbsAdjoint; // null unless magnitudes were asked for: the hot path pays one test per step
+        var trace = _engine.AdjointTrace;
         for (int j = N - 1; j >= 0; j--)
         {
+            // gV = dL/dV at grid point j + 1 (after that step's reset).
+            bool early = fault == SurrogateFault.MagnitudesOneStepEarly;
+            if (abs is not null && !early)
+                for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
+            if (trace is not null)
+            {
+                var copy = new double[n];
+                for (int g = 0; g < n; g++) copy[g] = double.CreateChecked(gV[g]);
+                trace(ws.Sample, j + 1, copy);
+            }
             var rowV = ws.Vs.AsSpan(j * n, n);
             var rowI = ws.Is.AsSpan(j * n, n);
             GenericVector.StepVoltage<T>(vt, rowV, rowI, em, a);
@@ -111,6 +123,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 Array.Clear(extra);
             }
             AddLossTerms(ws, j, ro, rs, rows);
+            if (abs is not null && early)
+                for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
         }
         if (_exact) InputGradients(plan, ws, buffer, 0);
         if (tau)

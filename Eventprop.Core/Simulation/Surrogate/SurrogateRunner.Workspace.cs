@@ -61,6 +61,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         public double[] DV { get; }
         public double[] DI { get; }
         public double RegValue { get; set; }
+        /// <summary>The batch index of the trial in the workspace (for <see cref="SurrogateEngine.AdjointTrace"/>).</summary>
+        public int Sample { get; set; }
         public LossEvaluation? Evaluation { get; set; }
     }
 
@@ -81,9 +83,14 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         public T[]?[] Weights { get; private set; } = [];
         public double[] TauMem { get; private set; } = [];
         public double[] TauSyn { get; private set; } = [];
+        /// <summary>Per neuron: Σ over trials and grid points 1…N of |dL/dV| (null unless asked for).</summary>
+        public double[]? AbsAdjoint { get; private set; }
 
-        public void Reset(Network network, int neurons)
+        public void Reset(Network network, int neurons, bool magnitudes)
         {
+            if (!magnitudes) AbsAdjoint = null;
+            else if (AbsAdjoint is { } abs && abs.Length == neurons) Array.Clear(abs);
+            else AbsAdjoint = new double[neurons];
             var parameters = network.Parameters;
             if (Weights.Length != parameters.Count) Weights = new T[parameters.Count][];
             for (int p = 0; p < parameters.Count; p++)

@@ -36,6 +36,13 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
     /// <summary>Bytes of per-trial BPTT state (V and I at every grid point) of the last run, times the threads that held one.</summary>
     public long StoredBytes { get; private set; }
 
+    /// <summary>After a run with magnitudes: per global neuron, Σ over trials and grid points 1…N of |dL/dV| (else null).</summary>
+    public double[]? AbsAdjoint { get; private set; }
+
+    /// <summary>The hidden populations (network order) as (name, first global neuron, size), from the current plan.</summary>
+    public IEnumerable<(string Name, int Offset, int Size)> HiddenRanges() =>
+        _plan!.Structure.Populations.Where(p => !p.IsReadout).Select(p => (p.Population.Name, p.Offset, p.Size));
+
     // ------------------------------------------------------------------ plan
 
     private sealed class Plan
@@ -162,8 +169,9 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
 
     /// <summary>Per trial: loss (with the regulariser), prediction, hidden spike counts; with a gradient when asked.</summary>
     public (double Loss, int[] Predictions, Dictionary<string, long[]> Counts, ParameterSet? Gradient) Run(
-        Network network, IReadOnlyList<SpikeSample> batch, int[] labels, ILoss loss, bool gradient)
+        Network network, IReadOnlyList<SpikeSample> batch, int[] labels, ILoss loss, bool gradient, bool magnitudes = false)
     {
+        AbsAdjoint = null;
         var plan = PreparePlan(network);
         int count = batch.Count;
         int partitions = Math.Min(_engine.Threads, count);
@@ -179,13 +187,14 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             var ws = Rent(plan);
             Interlocked.Increment(ref used);
             var buffer = _buffers[part];
-            if (gradient) buffer.Reset(network, plan.Neurons);
+            if (gradient) buffer.Reset(network, plan.Neurons, magnitudes);
             var pc = partCounts[part] = new double[plan.Neurons];
             try
             {
                 int from = part * count / partitions, to = (part + 1) * count / partitions;
                 for (int b = from; b < to; b++)
                 {
+                    ws.Sample = b;
                     Forward(plan, ws, batch[b]);
                     Evaluate(plan, ws, loss, labels[b], b, gradient, scale);
                     losses[b] = ws.Evaluation!.Value + ws.RegValue;
@@ -215,6 +224,16 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         mean /= count;
         if (!gradient) return (mean, predictions, counts, null);
 
+        if (magnitudes)
+        {
+            // Summed over the partitions in order: bit-identical for a given thread count.
+            AbsAdjoint = new double[plan.Neurons];
+            for (int part = 0; part < partitions; part++)
+            {
+                var src = _buffers[part].AbsAdjoint!;
+                for (int g = 0; g < plan.Neurons; g++) AbsAdjoint[g] += src[g];
+            }
+        }
         var result = network.Parameters.ZerosLike();
         for (int p = 0; p < result.Count; p++)
         {
