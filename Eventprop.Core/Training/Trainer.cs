@@ -40,6 +40,8 @@ public sealed class Trainer
         Options = options ?? new TrainingOptions();
         Options.Validate();
         network.Validate();
+        if (Options.ReadoutDropout > 0 && engine is not IReadoutDropoutEngine)
+            throw new ArgumentException("Readout dropout (training.readout_dropout) needs the surrogate-gradient engine; this engine does not thin the spikes into the readout. Set it to 0 or train with the surrogate engine.", nameof(options));
         Network = network;
         Engine = engine;
         Loss = loss;
@@ -249,7 +251,10 @@ public sealed class Trainer
 
     private GradientResult Step(IReadOnlyList<SpikeSample> batch, double learningRate, double? beta1, int epoch, int batchNumber)
     {
-        var result = Engine.Gradient(Network, batch, Loss, Options.Regularization);
+        // The dropout seed is drawn only when dropout is on, so runs without it draw what they always drew.
+        var result = Options.ReadoutDropout > 0
+            ? ((IReadoutDropoutEngine)Engine).Gradient(Network, batch, Loss, Options.Regularization, new ReadoutDropout(Options.ReadoutDropout, _random.NextUInt64()))
+            : Engine.Gradient(Network, batch, Loss, Options.Regularization);
         RequireFinite(result.Gradient, epoch, batchNumber, "the gradient");
         Optimizer.Update(Network.Parameters, result.Gradient, learningRate, IsTrainable, Options.WeightDecay, IsDecayed, beta1);
         ClipTimeConstants();

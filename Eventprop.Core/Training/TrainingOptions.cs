@@ -113,6 +113,14 @@ public sealed record TrainingOptions
     /// <summary>Input dropout p_drop: every input spike of a training trial is delivered with probability 1 − p_drop.</summary>
     public double InputDropout { get; init; }
 
+    /// <summary>
+    /// Dropout before the last layer (seed 004): in each training step every neuron projecting into the readout is dropped
+    /// for the whole trial with this probability, its kept spikes scaled by 1/(1 − p) (<see cref="Simulation.ReadoutDropout"/>);
+    /// evaluation is unchanged. Needs an engine that implements <see cref="Simulation.IReadoutDropoutEngine"/> (the
+    /// surrogate engine). 0 = off.
+    /// </summary>
+    public double ReadoutDropout { get; init; }
+
     /// <summary>Optional hidden-activity regulariser (counts come from training trials only).</summary>
     public ActivityRegularization? Regularization { get; init; }
 
@@ -132,6 +140,7 @@ public sealed record TrainingOptions
         if (!(TauMemMinimum > 0) || !double.IsFinite(TauMemMinimum)) throw new ArgumentOutOfRangeException(nameof(TauMemMinimum), TauMemMinimum, "The τ_mem clip must be finite and > 0 ms.");
         if (!(TauSynMinimum > 0) || !double.IsFinite(TauSynMinimum)) throw new ArgumentOutOfRangeException(nameof(TauSynMinimum), TauSynMinimum, "The τ_syn clip must be finite and > 0 ms.");
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentOutOfRangeException(nameof(InputDropout), InputDropout, "Input dropout must lie in [0, 1).");
+        if (!(ReadoutDropout >= 0 && ReadoutDropout < 1)) throw new ArgumentOutOfRangeException(nameof(ReadoutDropout), ReadoutDropout, "Readout dropout must lie in [0, 1) (seed 004 uses 0.5).");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "The weight decay must be finite and ≥ 0.");
         OneCycle?.Validate();
         Regularization?.Validate();

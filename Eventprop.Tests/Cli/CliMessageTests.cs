@@ -25,6 +25,8 @@ public sealed class CliMessageTests : IDisposable
     [InlineData("training.ease_in=3", "training.ease_in must be true or false", "--set training.ease_in=true")]
     [InlineData("training.inputdropout=0.1", "unknown key 'inputdropout' in section 'training'", "docs/cli.md")]
     [InlineData("engine.threads=-1", "engine.threads must be ≥ 0", "got -1")]
+    [InlineData("training.readout_dropout=1", "training.readout_dropout must be in [0, 1)", "got 1")]
+    [InlineData("training.readout_dropout=0.5", "training.readout_dropout needs method surrogate", "method=surrogate")]
     [InlineData("network.tau_mem=1e-300", "network τ's", "≥ 0.001 ms")]
     public void ConfigErrorsNameTheKeyAndTheFormOfTheValue(string set, string message, string hint)
     {

@@ -232,6 +232,10 @@ public sealed record RunConfig
         Network.Validate();
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
+        if (!(Training.ReadoutDropout >= 0 && Training.ReadoutDropout < 1))
+            throw new UserError($"training.readout_dropout must be in [0, 1) (seed 004 uses 0.5), got {Training.ReadoutDropout.ToString(CultureInfo.InvariantCulture)}.");
+        if (Training.ReadoutDropout > 0 && Method != "surrogate")
+            throw new UserError("training.readout_dropout needs method surrogate; the Eventprop engines do not thin the spikes into the readout yet. Set training.readout_dropout=0 or method=surrogate.");
         if (Method == "surrogate" && Surrogate.TuneWidth && Network.Hidden.Count < 2)
             throw new UserError($"surrogate.tune_width compares the first and second half of the hidden layers, so it needs at least 2, got {Network.Hidden.Count}; give network.hidden a list of layers or set surrogate.tune_width=false.");
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");
@@ -469,6 +473,9 @@ public sealed partial record TrainingConfig
 
     /// <summary>Input spike dropout probability.</summary>
     public double InputDropout { get; init; }
+
+    /// <summary>Dropout before the last layer (seed 004): per training trial, each neuron projecting into the readout is dropped with this probability (surrogate engine).</summary>
+    public double ReadoutDropout { get; init; }
 
     /// <summary>Activity regularisation strength (0 = off).</summary>
     public double RegularizationStrength { get; init; }

@@ -27,7 +27,7 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// <para><b>Speed.</b> float32 by default (double on request), threads over trials (one partition each, summed in order:
 /// bit-identical results for a given thread count), vectorised over neurons, sparse delivery of input and hidden spikes.</para>
 /// </remarks>
-public sealed class SurrogateEngine : IGradientEngine
+public sealed class SurrogateEngine : IReadoutDropoutEngine
 {
     private readonly Lock _sync = new();
     private readonly SurrogateRunner<float>? _single;
@@ -114,7 +114,19 @@ public sealed class SurrogateEngine : IGradientEngine
     /// <inheritdoc />
     /// <exception cref="ArgumentException">An Eventprop <see cref="ActivityRegularization"/> with a non-zero strength was passed
     /// (it is a heuristic of the adjoint; use <see cref="SurrogateOptions.Regularization"/>).</exception>
-    public GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null)
+    public GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization = null) =>
+        Gradient(network, batch, loss, regularization, null);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">As <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The dropout rate is not in [0, 1).</exception>
+    public GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization, ReadoutDropout dropout)
+    {
+        dropout.Validate();
+        return Gradient(network, batch, loss, regularization, (ReadoutDropout?)dropout);
+    }
+
+    private GradientResult Gradient(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, ActivityRegularization? regularization, ReadoutDropout? dropout)
     {
         if (regularization is { Strength: > 0 })
             throw new ArgumentException("The Eventprop activity regulariser (k_reg) is a heuristic of the adjoint pass and has no BPTT form; use SurrogateOptions.Regularization (seed 001's lower/upper spike-count bounds) instead.", nameof(regularization));
@@ -122,8 +134,8 @@ public sealed class SurrogateEngine : IGradientEngine
         {
             var labels = Check(network, batch, loss, Duration);
             var (value, predictions, counts, gradient) = _single is not null
-                ? _single.Run(network, batch, labels, loss, gradient: true)
-                : _double!.Run(network, batch, labels, loss, gradient: true);
+                ? _single.Run(network, batch, labels, loss, gradient: true, dropout: dropout)
+                : _double!.Run(network, batch, labels, loss, gradient: true, dropout: dropout);
             int neurons = network.Populations.Where(p => p.HasDynamics).Sum(p => p.Size);
             StoredStateBytesPerTrial = 2.0 * (Steps + 1) * neurons * (Options.DoublePrecision ? 8 : 4);
             return new GradientResult(value, predictions, labels, counts, gradient!);
@@ -131,11 +143,11 @@ public sealed class SurrogateEngine : IGradientEngine
     }
 
     /// <summary>
-    /// <see cref="Gradient"/> plus, per hidden population (network order), the mean |∂L/∂U| of its membrane potential: the
+    /// <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/> plus, per hidden population (network order), the mean |∂L/∂U| of its membrane potential: the
     /// adjoint dL/dV_k of the batch-mean loss at the grid points k = 1…N (after each step's reset), averaged over the
-    /// population's neurons, the N grid points and the batch's trials. The plain <see cref="Gradient"/> skips this work.
+    /// population's neurons, the N grid points and the batch's trials. The plain <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/> skips this work.
     /// </summary>
-    /// <exception cref="ArgumentException">As <see cref="Gradient"/>.</exception>
+    /// <exception cref="ArgumentException">As <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/>.</exception>
     public (GradientResult Result, IReadOnlyList<LayerGradientMagnitude> Layers) GradientWithMagnitudes(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
     {
         lock (_sync)

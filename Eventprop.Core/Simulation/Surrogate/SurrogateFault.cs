@@ -18,4 +18,7 @@ internal enum SurrogateFault
 
     /// <summary>The gradient-magnitude sums read dL/dV one grid point early (k = 0 … N−1 instead of 1 … N).</summary>
     MagnitudesOneStepEarly,
+
+    /// <summary>The transport of a dropped-out neuron's adjoint ignores its <see cref="ReadoutDropout"/> keep factor.</summary>
+    DropoutIgnoredInTransport,
 }

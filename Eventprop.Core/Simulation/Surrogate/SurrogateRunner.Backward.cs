@@ -72,7 +72,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                     {
                         int g = ws.Spikes[p], i = plan.LocalIndex[g];
                         foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                            o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, T.One);
+                            o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, KeepOf(ws, o, g));
                     }
                 }
                 int inputBin = _exact ? j + 1 : j;
@@ -94,7 +94,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         int i = g - offset;
                         if (_smooth && s != T.Zero)
                             foreach (var o in outs)
-                                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, s);
+                                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, s * KeepOf(ws, o, g));
                         // V after the reset: V(1 − s) + s·V_r (to a value) or V − s(ϑ − V_r) (subtractive).
                         T keep = subtractive ? gV[g] : gV[g] * (one - s);
                         if (h == T.Zero && !_diffReset && ws.RegGrad[g] == T.Zero)
@@ -105,7 +105,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         T gs = ws.RegGrad[g];
                         foreach (var o in outs)
                             if (_o.RecurrentGradient || !o.Recurrent)
-                                gs += o.Transport(i, gI, fault);
+                                gs += fault == SurrogateFault.DropoutIgnoredInTransport ? o.Transport(i, gI, fault) : KeepOf(ws, o, g) * o.Transport(i, gI, fault);
                         if (_diffReset) gs += subtractive ? -gV[g] * drop : gV[g] * (reset - vt[g]);
                         if (_exact) gt[g] = keep + gs * h;
                         else

@@ -79,7 +79,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             {
                 int g = ws.Spikes[p], i = plan.LocalIndex[g];
                 foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                    o.Deliver(cur, i, T.One);
+                    o.Deliver(cur, i, KeepOf(ws, o, g));
             }
             return;
         }
@@ -102,7 +102,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             {
                 int i = plan.LocalIndex[g];
                 foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                    o.Deliver(cur, i, s[g]);
+                    o.Deliver(cur, i, s[g] * KeepOf(ws, o, g));
             }
     }
 

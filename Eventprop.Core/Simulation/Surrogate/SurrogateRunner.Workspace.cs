@@ -21,6 +21,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             GV = new T[n]; GI = new T[n]; Gt = new T[n]; Extra = new T[n];
             GEm = new T[n]; GA = new T[n]; GEs = new T[n];
             Counts = new double[n];
+            Keep = new T[n];
             RegGrad = new T[n];
             SpikeStart = new int[steps + 1];
             InputStart = new int[steps + 2];
@@ -52,6 +53,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         public T[] GA { get; }
         public T[] GEs { get; }
         public double[] Counts { get; }
+        /// <summary>Per neuron, the trial's <see cref="ReadoutDropout"/> keep factor (read only when <see cref="Dropout"/>).</summary>
+        public T[] Keep { get; }
+        /// <summary>Whether this trial runs with readout dropout.</summary>
+        public bool Dropout { get; set; }
         public T[] RegGrad { get; }
         public int[] SpikeStart { get; }
         public List<int> Spikes { get; } = [];

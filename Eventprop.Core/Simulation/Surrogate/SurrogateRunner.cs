@@ -87,7 +87,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             var names = network.Parameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
             SurrogateSynapses<T>[] Outs(Population p) => network.Connections.Where(c => c.Pre == p)
                 .Select(c => new SurrogateSynapses<T>(names[c.Name], sp.PopulationOffset[c.Post.Index], c.Post.Size, c.Pre.Size, c.IsRecurrent,
-                    c.Synapses, c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
+                    c.Synapses, c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size)) { IntoReadout = c.Post == network.Readout }).ToArray();
             var byPop = new SurrogateSynapses<T>[sp.Populations.Length][];
             var popOf = new int[sp.NeuronCount];
             var local = new int[sp.NeuronCount];
@@ -169,7 +169,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
 
     /// <summary>Per trial: loss (with the regulariser), prediction, hidden spike counts; with a gradient when asked.</summary>
     public (double Loss, int[] Predictions, Dictionary<string, long[]> Counts, ParameterSet? Gradient) Run(
-        Network network, IReadOnlyList<SpikeSample> batch, int[] labels, ILoss loss, bool gradient, bool magnitudes = false)
+        Network network, IReadOnlyList<SpikeSample> batch, int[] labels, ILoss loss, bool gradient, bool magnitudes = false,
+        ReadoutDropout? dropout = null)
     {
         AbsAdjoint = null;
         var plan = PreparePlan(network);
@@ -195,6 +196,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 for (int b = from; b < to; b++)
                 {
                     ws.Sample = b;
+                    FillKeep(plan, ws, dropout, b);
                     Forward(plan, ws, batch[b]);
                     Evaluate(plan, ws, loss, labels[b], b, gradient, scale);
                     losses[b] = ws.Evaluation!.Value + ws.RegValue;
@@ -260,6 +262,19 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         }
         return (mean, predictions, counts, result);
     }
+
+    /// <summary>The keep factors of trial <paramref name="trial"/> for the neurons that project into the readout (all 1 without dropout).</summary>
+    private static void FillKeep(Plan plan, Workspace ws, ReadoutDropout? dropout, int trial)
+    {
+        ws.Dropout = dropout is { Rate: > 0 };
+        if (!ws.Dropout) return;
+        var d = dropout!.Value;
+        for (int g = 0; g < plan.Neurons; g++)
+            ws.Keep[g] = plan.ByPopulation[plan.PopulationOf[g]].Any(o => o.IntoReadout) ? T.CreateChecked(d.Keep(trial, g)) : T.One;
+    }
+
+    /// <summary>The factor on neuron <paramref name="g"/>'s spikes through <paramref name="o"/>: its keep factor into the readout, else 1.</summary>
+    private static T KeepOf(Workspace ws, SurrogateSynapses<T> o, int g) => ws.Dropout && o.IntoReadout ? ws.Keep[g] : T.One;
 
     private void Parallel(int count, Action<int> body)
     {

@@ -47,6 +47,9 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
     /// <summary>Whether the connection joins a population to itself.</summary>
     public bool Recurrent { get; }
 
+    /// <summary>Whether the connection ends on the readout (the one <see cref="ReadoutDropout"/> thins).</summary>
+    public bool IntoReadout { get; init; }
+
     /// <summary>The stored weights (dense: Rows × PostSize row-major; sparse: the nonzeros row by row; conv: the kernels).</summary>
     public T[] W { get; }
 
