@@ -74,6 +74,30 @@ public sealed class Network
     }
 
     /// <summary>
+    /// A network with the same structure and a deep copy of the parameters in which the spiking populations named in
+    /// <paramref name="thresholds"/> have those firing thresholds (their reset value, reset mode and time constants kept).
+    /// Used by seed 004's data-driven threshold initialisation (<see cref="Simulation.Surrogate.ThresholdCalibration"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is not a spiking hidden population, or a threshold is not finite or not above
+    /// the population's reset value (or, for LIF, not &gt; 0); the message names the population.</exception>
+    public Network WithThresholds(IReadOnlyDictionary<string, double> thresholds)
+    {
+        ArgumentNullException.ThrowIfNull(thresholds);
+        foreach (var name in thresholds.Keys)
+            if (!_byName.TryGetValue(name, out var p) || p.Kind != PopulationKind.Hidden || p.Model is not Neurons.SpikingNeuronModel)
+                throw new ArgumentException($"'{name}' is not a spiking hidden population; thresholds can be set on: {string.Join(", ", Hidden.Where(h => h.Model is Neurons.SpikingNeuronModel).Select(h => h.Name))}.", nameof(thresholds));
+        var populations = Populations.Select(p =>
+        {
+            if (!thresholds.TryGetValue(p.Name, out double theta)) return p;
+            var model = ((Neurons.SpikingNeuronModel)p.Model!).WithThreshold(theta);
+            model.Validate(p.Name);
+            return p.WithModel(model);
+        }).ToArray();
+        var connections = Connections.Select(c => c.WithEndpoints(populations[c.Pre.Index], populations[c.Post.Index])).ToArray();
+        return new Network(populations, connections, Parameters.Clone());
+    }
+
+    /// <summary>
     /// Checks that every weight is finite and every time constant finite and &gt; 0.
     /// </summary>
     /// <exception cref="ArgumentException">Names the parameter, the element and the bad value.</exception>

@@ -31,6 +31,9 @@ public sealed class Population
         Index = index;
     }
 
+    /// <summary>The same population with another model (same name, size, kind and index), for <see cref="Network.WithThresholds"/>.</summary>
+    internal Population WithModel(NeuronModel model) => new(Name, Size, Kind, model, Index);
+
     /// <summary>The neuron model (null for the input population, which has no dynamics).</summary>
     public NeuronModel? Model { get; }
 
@@ -71,6 +74,13 @@ public sealed class Connection
         Post = post;
         Connectivity = connectivity;
     }
+
+    /// <summary>
+    /// The same connection (connectivity and every other setting) between <paramref name="pre"/> and <paramref name="post"/>,
+    /// which must be the same populations with possibly other models (<see cref="Network.WithThresholds"/>). Any new field of
+    /// a connection must be copied here.
+    /// </summary>
+    internal Connection WithEndpoints(Population pre, Population post) => new(pre, post, Connectivity);
 
     /// <summary>Which synapses exist and how their weights are stored (dense or a fixed sparse mask).</summary>
     public Connectivity Connectivity { get; }

@@ -54,6 +54,17 @@ public sealed record NetworkConfig
     public int? ReadoutPool { get; init; }
 
     /// <summary>
+    /// Seed 004's data-driven threshold initialisation (§3, for networks without batch normalisation): before training,
+    /// each hidden layer's threshold is set to the largest per-step input its neurons receive over the training samples
+    /// and time steps, layer by layer (method surrogate; see docs/surrogate.md). Replaces the layers' <c>threshold</c>
+    /// keys; the run's config.json and thresholds.json record the values.
+    /// </summary>
+    public bool NormalizeThresholds { get; init; }
+
+    /// <summary>With <see cref="NormalizeThresholds"/>: how many training samples (a seeded shuffle) to measure; null: all of them, as seed 004.</summary>
+    public int? NormalizeThresholdsSamples { get; init; }
+
+    /// <summary>
     /// The name of hidden layer <paramref name="index"/> in the network, its parameters, model files and checkpoints:
     /// <c>hidden</c> when there is one layer (as before layer lists), else <c>hidden0</c>, <c>hidden1</c>, ….
     /// </summary>
@@ -76,6 +87,10 @@ public sealed record NetworkConfig
         if (InputShape is not null && (InputShape.Length != 3 || InputShape.Any(x => x < 1)))
             throw new UserError($"network.input_shape must be [channels, height, width] of whole numbers ≥ 1, e.g. [1, 28, 28]; got [{string.Join(", ", InputShape)}].");
         if (ReadoutPool is < 1) throw new UserError($"network.readout_pool must be ≥ 1 (1 = no pooling), got {ReadoutPool}.");
+        if (NormalizeThresholdsSamples is < 1)
+            throw new UserError($"network.normalize_thresholds_samples must be ≥ 1 training samples (or null for all of them), got {NormalizeThresholdsSamples}.");
+        if (NormalizeThresholdsSamples is not null && !NormalizeThresholds)
+            throw new UserError("network.normalize_thresholds_samples only applies with network.normalize_thresholds=true; set that too, or drop normalize_thresholds_samples.");
         for (int i = 0; i < Hidden.Count; i++) Hidden[i].Validate(LayerKey(i));
     }
 

@@ -236,6 +236,8 @@ public sealed record RunConfig
             throw new UserError($"training.readout_dropout must be in [0, 1) (seed 004 uses 0.5), got {Training.ReadoutDropout.ToString(CultureInfo.InvariantCulture)}.");
         if (Training.ReadoutDropout > 0 && Method != "surrogate")
             throw new UserError("training.readout_dropout needs method surrogate; the Eventprop engines do not thin the spikes into the readout yet. Set training.readout_dropout=0 or method=surrogate.");
+        if (Network.NormalizeThresholds && Method != "surrogate")
+            throw new UserError("network.normalize_thresholds needs method surrogate (it measures the surrogate engine's per-step input currents); set method=surrogate or network.normalize_thresholds=false.");
         if (Method == "surrogate" && Surrogate.TuneWidth && Network.Hidden.Count < 2)
             throw new UserError($"surrogate.tune_width compares the first and second half of the hidden layers, so it needs at least 2, got {Network.Hidden.Count}; give network.hidden a list of layers or set surrogate.tune_width=false.");
         if (Engine.Kind is not ("stepped" or "exact")) throw new UserError($"engine.kind must be 'stepped' or 'exact', got '{Engine.Kind}'.");

@@ -101,6 +101,9 @@ public static class TrainCommand
             resume is null ? "--out" : "--resume");
         if (resume is not null) RequireResumable(resume); // again, now that this process holds the directory
         if (directory.TookOverFrom is { } previous && !quiet) output.WriteLine($"note: {previous} left '{runDir}' without releasing it (killed?); it is no longer running, so this run takes over.");
+        // Thresholds first: the width tuner measures gradients around the thresholds the run will use.
+        if (resume is null && config.Method == "surrogate" && config.Network.NormalizeThresholds)
+            original = config = ThresholdNormalization.NormalizeBeforeTraining(config, runDir, output, quiet);
         if (resume is null && config.Method == "surrogate" && config.Surrogate.TuneWidth)
             original = config = SurrogateWidthCommands.TuneBeforeTraining(config, runDir, output, quiet);
         using var p = Prepare(config);

@@ -29,6 +29,9 @@ public sealed class IntegrateAndFire : SpikingNeuronModel
     public bool TrainTauMem { get; }
 
     /// <inheritdoc />
+    public override SpikingNeuronModel WithThreshold(double threshold) => new IntegrateAndFire(threshold, Reset, ResetMode, TrainTauMem);
+
+    /// <inheritdoc />
     public override string Name => "if";
 
     /// <inheritdoc />

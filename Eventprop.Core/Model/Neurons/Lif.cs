@@ -15,6 +15,9 @@ public sealed class Lif : SpikingNeuronModel
     public static Lif Standard { get; } = new();
 
     /// <inheritdoc />
+    public override SpikingNeuronModel WithThreshold(double threshold) => new Lif(threshold, Reset, ResetMode);
+
+    /// <inheritdoc />
     public override string Name => "lif";
 
     /// <inheritdoc />

@@ -22,6 +22,12 @@ public abstract class SpikingNeuronModel : NeuronModel
     /// <inheritdoc />
     public override ResetMode ResetMode { get; }
 
+    /// <summary>
+    /// The same model with threshold <paramref name="threshold"/> (reset value, reset mode and every other setting kept),
+    /// e.g. for seed 004's data-driven threshold initialisation (<see cref="Simulation.Surrogate.ThresholdCalibration"/>).
+    /// </summary>
+    public abstract SpikingNeuronModel WithThreshold(double threshold);
+
     internal override void Validate(string population)
     {
         if (!double.IsFinite(Threshold) || !double.IsFinite(Reset))

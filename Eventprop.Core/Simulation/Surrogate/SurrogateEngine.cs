@@ -169,6 +169,23 @@ public sealed class SurrogateEngine : IReadoutDropoutEngine
         }
     }
 
+    /// <summary>
+    /// Per spiking hidden population (by name): the largest voltage increase that one step's synaptic current causes in any
+    /// of its neurons, max over the trials of <paramref name="batch"/>, the time steps and the neurons of A·I (A: the step's
+    /// current-to-voltage propagator of the configured <see cref="Discretisation"/>; for integrate-and-fire neurons in the
+    /// Zenke–Vogels scheme dt/τm). This is seed 004's "maximum input current" that <see cref="ThresholdCalibration"/> sets
+    /// the thresholds to; 0 for a population that never receives a current (negative only if every step drives it down). Forward only (no readout dropout).
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="Evaluate"/>.</exception>
+    public IReadOnlyDictionary<string, double> MaxInputDrive(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss)
+    {
+        lock (_sync)
+        {
+            Check(network, batch, loss, Duration);
+            return _single is not null ? _single.MaxDrive(network, batch) : _double!.MaxDrive(network, batch);
+        }
+    }
+
     private static int[] Check(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, double duration)
     {
         ArgumentNullException.ThrowIfNull(network);

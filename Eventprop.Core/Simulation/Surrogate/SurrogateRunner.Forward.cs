@@ -106,7 +106,12 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             }
     }
 
-    private void Forward(Plan plan, Workspace ws, SpikeSample sample)
+    /// <summary>
+    /// Runs the forward pass of trial <paramref name="sample"/>; with <paramref name="maxDrive"/>, also raises each spiking
+    /// neuron's entry to the largest voltage increase a step's synaptic current causes, A·I (A: the step's current-to-voltage
+    /// propagator), over the trial's steps (for <see cref="ThresholdCalibration"/>).
+    /// </summary>
+    private void Forward(Plan plan, Workspace ws, SpikeSample sample, double[]? maxDrive = null)
     {
         int n = plan.Neurons;
         var v = ws.V;
@@ -127,6 +132,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             for (int k = 0; k < N; k++)
             {
                 int kk = k + 1;
+                if (maxDrive is not null) RecordDrive(plan, cur, maxDrive);
                 GenericVector.Step<T>(v, cur, em, a, es);
                 if (kk < N)
                 {
@@ -148,6 +154,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             {
                 // S[k] = Θ(U[k] − 1) resets U[k+1] and enters I[k+1], with the inputs of bin k.
                 v.CopyTo(ws.Vt, 0);
+                if (maxDrive is not null) RecordDrive(plan, cur, maxDrive);
                 GenericVector.Step<T>(v, cur, em, a, es);
                 SpikeResetDeliver(plan, ws, ws.Vt, k);
                 DeliverInputs(plan, ws, k);
@@ -156,6 +163,58 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             }
         }
         ws.SpikeStart[N] = ws.Spikes.Count;
+    }
+
+    /// <summary>maxDrive[g] ← max(maxDrive[g], A_g·I_g) over the spiking hidden neurons g.</summary>
+    private static void RecordDrive(Plan plan, T[] cur, double[] maxDrive)
+    {
+        foreach (var range in plan.Spiking)
+            for (int g = range.Offset; g < range.Offset + range.Size; g++)
+            {
+                double drive = double.CreateChecked(plan.A[g] * cur[g]);
+                if (drive > maxDrive[g]) maxDrive[g] = drive;
+            }
+    }
+
+    /// <summary>
+    /// Per spiking hidden population (by name): the largest per-step voltage increase A·I of any of its neurons over the
+    /// trials of <paramref name="batch"/> and their steps (0 if it never receives a current). No loss, no gradient.
+    /// </summary>
+    public Dictionary<string, double> MaxDrive(Network network, IReadOnlyList<SpikeSample> batch)
+    {
+        var plan = PreparePlan(network);
+        int count = batch.Count;
+        int partitions = Math.Min(_engine.Threads, count);
+        var maxima = new double[partitions][];
+        Parallel(partitions, part =>
+        {
+            var ws = Rent(plan);
+            var max = maxima[part] = new double[plan.Neurons];
+            Array.Fill(max, double.NegativeInfinity);
+            try
+            {
+                int from = part * count / partitions, to = (part + 1) * count / partitions;
+                for (int b = from; b < to; b++)
+                {
+                    ws.Sample = b;
+                    ws.Dropout = false;
+                    Forward(plan, ws, batch[b], max);
+                }
+            }
+            finally
+            {
+                Return(ws);
+            }
+        });
+        var result = new Dictionary<string, double>();
+        foreach (var range in plan.Spiking)
+        {
+            double m = double.NegativeInfinity;
+            for (int part = 0; part < partitions; part++)
+                for (int g = range.Offset; g < range.Offset + range.Size; g++) m = Math.Max(m, maxima[part][g]);
+            result[plan.Structure.Populations[range.Dyn].Population.Name] = m;
+        }
+        return result;
     }
 
     private void Evaluate(Plan plan, Workspace ws, ILoss loss, int label, int b, bool gradient, double scale)
