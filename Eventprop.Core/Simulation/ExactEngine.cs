@@ -484,7 +484,7 @@ public sealed class ExactEngine : IGradientEngine
                 // λ = particular solution of the driven system + undriven remainder.
                 foreach (var term in terms)
                 {
-                    if (leak == 0)
+                    if (leak == 0 && Fault != AdjointFault.LeakyReadoutDrive)
                     {
                         // No leak: the particular solution below divides by ℓ + ρτm, which vanishes for ρ = 0.
                         NonLeakyDrive.Add(term.Coefficient, term.Rate, t, delta, m, rs, ia, ref a, ref c, ref lvStart, ref liStart);

@@ -135,9 +135,15 @@ public class NonLeakyIntegratorTests(ITestOutputHelper output)
         AssertFaultIsCaught("terminal impulse at 0.9 T", CaseKind.Recurrent, 30, Loss.LastVoltage(), new FaultyLastVoltage(sign: 1, at: 0.9));
 
     [Fact]
-    public void TheSumDriveWithTheLeakyParticularSolutionFailsTheCheck() =>
-        // The sum loss on the integrator read as if the readout leaked: its drive has rate 1/τm too many (the leaky kernels).
-        AssertFaultIsCaught("sum drive decaying as if leaky", CaseKind.FeedForward, 30, Loss.Sum(), fault: AdjointFault.LeakyAdjoint);
+    public void TheSumLossWithAReadoutAdjointDecayingAsIfLeakyFailsTheCheck() =>
+        AssertFaultIsCaught("leaky readout adjoint, sum", CaseKind.FeedForward, 30, Loss.Sum(), fault: AdjointFault.LeakyAdjoint);
+
+    [Theory]
+    [InlineData("sum")]
+    [InlineData("sum_exp")]
+    public void TheLeakyParticularSolutionOfTheDriveOnTheIntegratorFailsTheCheck(string loss) =>
+        // The drive's closed form of the leaky readout (−c/(1 + ρτm)·e^{−ρt}, relaxing at 1/τm) used on the integrator.
+        AssertFaultIsCaught($"leaky particular solution, {loss}", CaseKind.Recurrent, 30, Loss.FromName(loss), fault: AdjointFault.LeakyReadoutDrive);
 
     /// <summary><c>last_voltage</c>'s value with a deliberately wrong drive (for fault injection only).</summary>
     private sealed class FaultyLastVoltage(double sign, double at) : ILoss

@@ -20,7 +20,7 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// <para><b>Backward.</b> Reverse-mode differentiation of the discrete update, with ∂S/∂U := h(U − ϑ); the reset is
 /// detached or differentiated (<see cref="ResetGradient"/>), and the flow through recurrent weights can be switched off.
 /// The loss's <see cref="AdjointDrive"/> is differentiated through the discrete readout (see the remarks of the readout
-/// trace): sum, sum_exp, max, entropy and custom voltage losses work; losses of spiking readouts (first_spike) do not. The
+/// trace): sum, sum_exp, max, entropy, last_voltage and custom voltage losses work, on the li or the integrator readout; losses of spiking readouts (first_spike) do not. The
 /// seed-001 regularisers (<see cref="SurrogateOptions.Regularization"/>) are part of the loss value and its gradient.
 /// Gradients are exact for the discrete model in the smooth-forward check mode (<see cref="ForwardSpike.Sigmoid"/>).
 /// dL/dτm and dL/dτs come out of the same pass (through the per-step propagators).</para>

@@ -200,7 +200,7 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
     {
         bool tau = _exact && dTauMem is not null && dTauSyn is not null;
         if (drive.SpikeTimes.Count > 0 || drive.Jumps.Count > 0)
-            throw new NotSupportedException($"Loss '{lossName}' uses spike-time terms or adjoint jumps, which the surrogate-gradient engine does not support; use sum, sum_exp, max, entropy or a custom voltage loss.");
+            throw new NotSupportedException($"Loss '{lossName}' uses spike-time terms or adjoint jumps, which the surrogate-gradient engine does not support; use sum, sum_exp, max, entropy, last_voltage or a custom voltage loss.");
         int stride = _steps + 1;
         foreach (var t in drive.Exponential)
         {
