@@ -17,12 +17,15 @@ public static class Loss
     /// <summary>The <c>entropy</c> loss: −(1/T)∫ log softmax(V(t))_y dt.</summary>
     public static ILoss Entropy() => new EntropyLoss();
 
+    /// <summary>The <c>last_voltage</c> loss: cross-entropy of V(T) (seed 004's integrator readout).</summary>
+    public static ILoss LastVoltage() => new LastVoltageLoss();
+
     /// <summary>The <c>first_spike</c> loss on a spiking readout (defaults: τ0 = 1, τ1 = 3 ms, α = 3.6e−4, the latency-MNIST values).</summary>
     public static ILoss FirstSpike(double tau0 = 1, double tau1 = 3, double alpha = 3.6e-4, FirstSpikeTimingTerm timing = FirstSpikeTimingTerm.Exponential) =>
         new FirstSpikeLoss(tau0, tau1, alpha, timing);
 
     /// <summary>The config names of the built-in losses.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["sum", "sum_exp", "max", "entropy", "first_spike"];
+    public static IReadOnlyList<string> Names { get; } = ["sum", "sum_exp", "max", "entropy", "last_voltage", "first_spike"];
 
     /// <summary>The loss with config name <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
@@ -32,6 +35,7 @@ public static class Loss
         "sum_exp" => SumExp(),
         "max" => Max(),
         "entropy" => Entropy(),
+        "last_voltage" => LastVoltage(),
         "first_spike" => FirstSpike(),
         _ => throw new ArgumentException($"Unknown loss '{name}'; choose one of: {string.Join(", ", Names)}."),
     };

@@ -3,7 +3,7 @@ namespace Eventprop.Core.Losses;
 /// <summary>Which readout a loss needs.</summary>
 public enum ReadoutKind
 {
-    /// <summary>A non-spiking leaky integrator whose voltage the loss reads.</summary>
+    /// <summary>A non-spiking readout (the leaky <c>li</c> or the non-leaky <c>integrator</c>) whose voltage the loss reads.</summary>
     LeakyIntegrator,
     /// <summary>A spiking LIF readout whose spike times the loss reads.</summary>
     Spiking,

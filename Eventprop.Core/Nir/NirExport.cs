@@ -29,8 +29,13 @@ public static class NirExport
     }
 
     /// <summary>The NIR graph of <paramref name="network"/> and the report, without writing a file.</summary>
+    /// <exception cref="ArgumentException">The readout is the non-leaky integrator, which has no node here (one line).</exception>
     internal static (NirGraph Graph, NirExportReport Report) ToGraph(Network network)
     {
+        // NIR's I node (r·v̇ = input) with an LI synapse would be the integrator, but import cannot tell that pair from an
+        // IF layer without its threshold, so the readout is refused rather than written as something else.
+        if (network.Readout.Model is NonLeakyIntegrator)
+            throw new ArgumentException($"NIR export does not write the integrator readout '{network.Readout.Name}' (network.readout_model = integrator) yet; export a network with the li readout.");
         var nodes = new List<NirNode>();
         var edges = new List<(string, string)>();
         var lines = new List<string>();

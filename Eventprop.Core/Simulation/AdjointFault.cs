@@ -12,6 +12,8 @@ internal enum AdjointFault
     WaveOneResetTerm,
     /// <summary>Let integrate-and-fire adjoints decay as if the membrane leaked (λV ∝ e^{−Δ/τm}).</summary>
     LeakyAdjoint,
+    /// <summary>Give a non-leaky (integrator) readout the leaky readout's particular solution of an exponential loss drive.</summary>
+    LeakyReadoutDrive,
     /// <summary>Read a sparse row's postsynaptic adjoints by storage position instead of by target in the transport term.</summary>
     SparseTransportMisindexed,
     /// <summary>Pair each convolution synapse with the kernel tap mirrored in both directions in the transport term.</summary>

@@ -338,7 +338,7 @@ public sealed class ExactEngine : IGradientEngine
                         int synapse = o.Synapses.IndexOf(plan.LocalIndex[ev.Neuron], k - o.PostOffset);
                         if (synapse < 0) continue; // no synapse to this readout neuron: its V has no corner here
                         double iBefore = rec.Current(r) - o.Synapses.Scale * o.Weights[synapse];
-                        double vDot = (iBefore - rec.Voltage(r)) * plan.RateMem[k];
+                        double vDot = (iBefore - plan.Leak[k] * rec.Voltage(r)) * plan.RateMem[k];
                         spikeTimeTerms ??= [];
                         var key = (ev.Neuron, ev.Ordinal);
                         spikeTimeTerms[key] = spikeTimeTerms.GetValueOrDefault(key) + imp.DLossdV * vDot;
@@ -484,6 +484,12 @@ public sealed class ExactEngine : IGradientEngine
                 // λ = particular solution of the driven system + undriven remainder.
                 foreach (var term in terms)
                 {
+                    if (leak == 0 && Fault != AdjointFault.LeakyReadoutDrive)
+                    {
+                        // No leak: the particular solution below divides by ℓ + ρτm, which vanishes for ρ = 0.
+                        NonLeakyDrive.Add(term.Coefficient, term.Rate, t, delta, m, rs, ia, ref a, ref c, ref lvStart, ref liStart);
+                        continue;
+                    }
                     double rho = term.Rate;
                     double pCoef = -term.Coefficient / (1 + rho * tm);
                     double qCoef = pCoef / (1 + rho * ts);
@@ -505,7 +511,7 @@ public sealed class ExactEngine : IGradientEngine
                 // Particular solution of the drive f(u) started from 0 at tEnd; with ρ = tEnd − u and L = Δ − ρ:
                 // λV_p(t) = −m∫f e^{−mL}, λI_p(t) = −m·rs∫f ψ_L[m,rs], and the τ integrals likewise (closed-form kernels).
                 Array.Clear(driveIntegrals);
-                driveIntegrand.Set(g - plan.ReadoutOffset, tEnd, delta, m, rs, va, ia);
+                driveIntegrand.Set(g - plan.ReadoutOffset, tEnd, delta, m, leakRate, rs, va, ia);
                 PanelQuadrature.Integrate(0, delta, 4, driveIntegrand.Evaluate, driveIntegrals, readoutTrace.LocalScale(t, tEnd));
                 double sV = driveIntegrals[0], sI = driveIntegrals[1], sB = driveIntegrals[2], sC = driveIntegrals[3];
                 lvStart -= m * sV;

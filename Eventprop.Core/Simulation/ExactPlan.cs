@@ -101,16 +101,17 @@ internal sealed class ExactPlan
     }
 
     /// <summary>
-    /// The exact engine has the closed-form face of the current-based family (LIF, IF, LI). Readouts must have a leaky
-    /// membrane: the loss kernels of the readout trace are those of the leaky integrator.
+    /// The exact engine has the closed-form face of the current-based family (LIF, IF, LI, integrator). Readouts are the
+    /// leaky or non-leaky integrator, or a LIF when spiking: the readout trace's kernels are generic in ℓ, but the spiking
+    /// readout losses were derived for the LIF only.
     /// </summary>
     private static void RequireSupportedModel(Population p)
     {
         var model = p.Model!;
-        if (model is not (Neurons.Lif or Neurons.IntegrateAndFire or Neurons.LeakyIntegrator))
-            throw new ArgumentException($"Population '{p.Name}' has neuron model '{model.Name}', which the exact engine does not simulate; use lif, if or li (docs/extending.md says how to add a model).");
-        if (p.Kind == PopulationKind.Readout && model.Leak != 1)
-            throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be leaky (li, or lif when spiking).");
+        if (model is not (Neurons.Lif or Neurons.IntegrateAndFire or Neurons.LeakyIntegrator or Neurons.NonLeakyIntegrator))
+            throw new ArgumentException($"Population '{p.Name}' has neuron model '{model.Name}', which the exact engine does not simulate; use lif, if, li or integrator (docs/extending.md says how to add a model).");
+        if (p.Kind == PopulationKind.Readout && model.Leak != 1 && model is not Neurons.NonLeakyIntegrator)
+            throw new ArgumentException($"Readout '{p.Name}' has model '{model.Name}'; readouts must be li, integrator, or lif when spiking.");
     }
 
     public Network Network { get; }

@@ -145,7 +145,7 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
         int g = Global(neuron);
         var log = trial.Populations[trial.Plan.Network.Readout.Index];
         int local = neuron;
-        double m = trial.Plan.RateMem[g], r = trial.Plan.RateSyn[g], T = trial.Duration;
+        double m = trial.Plan.RateMem[g], r = trial.Plan.RateSyn[g], l = trial.Plan.RateLeak[g], T = trial.Duration;
         // The readout's neurons share their rows; with shared time constants they also share each row's kernels, which
         // are computed once per rate for all neurons.
         bool shared = trial.Plan.UniformRates[trial.Plan.Network.Readout.Index];
@@ -153,27 +153,28 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
         {
             _kernelV = new double[log.Count];
             _kernelI = new double[log.Count];
-            for (int k = 0; k < log.Count; k++) (_kernelV[k], _kernelI[k]) = RowKernels(log, k, rate, m, r, T);
+            for (int k = 0; k < log.Count; k++) (_kernelV[k], _kernelI[k]) = RowKernels(log, k, rate, m, l, r, T);
             _kernelRate = rate;
         }
         double sum = 0;
         for (int k = 0; k < log.Count; k++)
         {
-            var (kv, ki) = shared ? (_kernelV![k], _kernelI![k]) : RowKernels(log, k, rate, m, r, T);
+            var (kv, ki) = shared ? (_kernelV![k], _kernelI![k]) : RowKernels(log, k, rate, m, l, r, T);
             sum += log.Voltage(k, local) * kv + log.Current(k, local) * ki;
         }
         return sum;
     }
 
-    // ∫ e^{−rate·t} V dt over row k's interval = V_k·kv + I_k·ki.
-    private static (double V, double I) RowKernels(PopulationRecords log, int k, double rate, double m, double r, double T)
+    // ∫ e^{−rate·t} V dt over row k's interval = V_k·kv + I_k·ki; m = 1/τm is the input gain, l = ℓ/τm the membrane's
+    // decay rate (equal for the leaky integrator, 0 for the non-leaky one).
+    private static (double V, double I) RowKernels(PopulationRecords log, int k, double rate, double m, double l, double r, double T)
     {
         double ta = log.Time(k);
         double tb = k + 1 < log.Count ? log.Time(k + 1) : T;
         double d = tb - ta;
         if (d <= 0) return (0, 0);
         double scale = rate == 0 ? 1 : Math.Exp(-rate * ta);
-        return (scale * ExpKernels.Psi2(d, rate + m, 0), scale * m * ExpKernels.Psi3(d, rate + m, rate + r, 0));
+        return (scale * ExpKernels.Psi2(d, rate + l, 0), scale * m * ExpKernels.Psi3(d, rate + l, rate + r, 0));
     }
 
     private double _kernelRate = double.NaN;
@@ -297,8 +298,9 @@ internal sealed class ExactReadoutTrace(ExactTrial trial) : ReadoutTrace
                 piece = 3L * k;
             }
             double delta = tb - ta;
-            // An interior maximum: V rising at the start (I > V) and a turning point before the end.
-            if (delta > 0 && ia > va && ia != 0)
+            // An interior maximum: V rising at the start (I > V) and a turning point before the end. Without leak
+            // (τm V̇ = I, and I keeps its sign between events) V is monotone between events: no interior maximum.
+            if (delta > 0 && trial.Plan.Leak[g] != 0 && ia > va && ia != 0)
             {
                 double x2 = tm * (trial.Plan.RateSyn[g] - m);
                 double ratio = va / ia;

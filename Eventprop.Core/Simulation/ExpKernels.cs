@@ -160,4 +160,38 @@ public static class ExpKernels
         }
         return (Psi2(delta, a, b) - Psi2(delta, b, c)) / (c - a);
     }
+    /// <summary>Psi(Δ; a, b, c, d): the convolution of four exponential kernels at Δ (the integrator readout's drive integrals).</summary>
+    public static double Psi4(double delta, double a, double b, double c, double d)
+    {
+        Span<double> z = [a, b, c, d];
+        z.Sort();
+        double spread = (z[3] - z[0]) * delta;
+        if (spread < TaylorSpread)
+        {
+            double mu = (z[0] + z[3]) * 0.5;
+            // Psi = e^{−μΔ} Δ³ Σ_i h_i(x)/(i+3)!, x_j = −(z_j − μ)Δ, h_i the complete homogeneous symmetric polynomials of
+            // the four x_j (built one node at a time: h^{(j)}_i = h^{(j−1)}_i + x_j h^{(j)}_{i−1}). |x| ≤ 0.25: 16 terms
+            // give < 1e-18 relative error.
+            Span<double> h = stackalloc double[16];
+            double p = 1.0, x0 = -(z[0] - mu) * delta;
+            for (int i = 0; i < 16; i++)
+            {
+                h[i] = p;
+                p *= x0;
+            }
+            for (int j = 1; j < 4; j++)
+            {
+                double xj = -(z[j] - mu) * delta;
+                for (int i = 1; i < 16; i++) h[i] += xj * h[i - 1];
+            }
+            double sum = 0.0, fact = 6.0; // (i+3)! for i = 0
+            for (int i = 0; i < 16; i++)
+            {
+                if (i > 0) fact *= i + 3;
+                sum += h[i] / fact;
+            }
+            return Math.Exp(-mu * delta) * delta * delta * delta * sum;
+        }
+        return (Psi3(delta, z[0], z[1], z[2]) - Psi3(delta, z[1], z[2], z[3])) / (z[3] - z[0]);
+    }
 }

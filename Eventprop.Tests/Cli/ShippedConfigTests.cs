@@ -31,7 +31,7 @@ public sealed class ShippedConfigTests
         Assert.Contains("shd_sum_exp.json", names);
         Assert.Contains("ssc_sum_exp.json", names);
         Assert.Contains("latency_mnist.json", names);
-        foreach (string loss in Eventprop.Losses.Loss.Names) Assert.Contains($"fsdd_{loss}.json", names); // the five losses on spiking FSDD
+        foreach (string loss in Eventprop.Losses.Loss.Names) Assert.Contains($"fsdd_{loss}.json", names); // every loss on spiking FSDD
         Assert.Contains("fsdd_final.json", names);
     }
 

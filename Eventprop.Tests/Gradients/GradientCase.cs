@@ -56,6 +56,9 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     /// with weight 0 wherever the mask has no synapse (an oracle for the sparse code paths that does not use them).</summary>
     public bool DenseTwin { get; init; }
 
+    /// <summary>A non-leaky <see cref="NonLeakyIntegrator"/> readout (τm V̇ = I) instead of the leaky integrator (non-spiking cases only).</summary>
+    public bool IntegratorReadout { get; init; }
+
     /// <summary>Builds the network and the sample.</summary>
     public (Network Network, SpikeSample Sample) Build()
     {
@@ -87,7 +90,8 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
             builder.Hidden($"h{l}", models[l], tm, ts);
         }
         var (rtm, rts) = DrawTaus(rng, Readout);
-        builder.Readout("out", rtm, rts, spiking: SpikingReadout);
+        if (IntegratorReadout) builder.Readout("out", NonLeakyIntegrator.Instance, rtm, rts);
+        else builder.Readout("out", rtm, rts, spiking: SpikingReadout);
 
         double inputRate = InputSpikes / (InputSpan * D); // spikes per ms over all channels
         // Input weights sized so that the mean drive is a few times threshold.
@@ -240,7 +244,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture,
-            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration}, SpikingReadout: {(SpikingReadout ? "true" : "false")}, InputSpan: {InputSpan})");
+            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration}, SpikingReadout: {(SpikingReadout ? "true" : "false")}, InputSpan: {InputSpan}){(IntegratorReadout ? " { IntegratorReadout = true }" : "")}");
 
     /// <summary>FsCheck generator and shrinker for one case family.</summary>
     public static Arbitrary<GradientCase> Arbitrary(CaseKind kind)

@@ -125,7 +125,7 @@ public class NeuronModelTests
         var net = Network.Create().Input("in", 1).Lif("h", 1).Readout("out", new IntegrateAndFire(), [10.0], [5.0])
             .Connect("in", "h", Init.Constant(1)).Connect("h", "out", Init.Constant(1)).Build();
         var f = Assert.Throws<ArgumentException>(() => new ExactEngine(10).Simulate(net, new SpikeSample([1.0], [0], 0)));
-        Assert.Contains("readouts must be leaky", f.Message);
+        Assert.Contains("readouts must be li, integrator, or lif when spiking", f.Message);
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public class NeuronModelTests
         var net = Network.Create().Input("in", 1).Lif("h", 1).Readout("out", new IntegrateAndFire(), [10.0], [5.0])
             .Connect("in", "h", Init.Constant(1)).Connect("h", "out", Init.Constant(1)).Build();
         var e = Assert.Throws<ArgumentException>(() => new Core.Simulation.Surrogate.SurrogateEngine(1.0, 20).Evaluate(net, [Sample()], Loss.Sum()));
-        Assert.Contains("needs a leaky-integrator readout", e.Message);
+        Assert.Contains("needs a non-spiking readout (li or integrator)", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
 

@@ -107,7 +107,7 @@ public class SurrogateOptionTests
         var e = Assert.Throws<ArgumentException>(() => engine.Gradient(net, [sample], Loss.Sum(), new ActivityRegularization(1e-3, 14)));
         Assert.Contains("SurrogateOptions.Regularization", e.Message);
         var spiking = new GradientCase(CaseKind.FeedForward, 2, 3, [4], [false], 2, 20, 40, SpikingReadout: true).Build();
-        Assert.Contains("leaky-integrator readout", Assert.Throws<ArgumentException>(() => engine.Gradient(spiking.Network, [spiking.Sample], Loss.FirstSpike())).Message);
+        Assert.Contains("needs a non-spiking readout", Assert.Throws<ArgumentException>(() => engine.Gradient(spiking.Network, [spiking.Sample], Loss.FirstSpike())).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new SurrogateEngine(0.3, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new SurrogateEngine(1, 10, new SurrogateOptions { Threads = 0 }));
         Assert.Throws<ArgumentException>(() => engine.Gradient(net, [new SpikeSample([1.0], [99], 0)], Loss.Sum()));

@@ -71,7 +71,7 @@ internal static class CommandLineSyntax
             args => GradientCommands.Gradient(args, output),
             Value("--model", "MODEL.json", "the network and its parameters"),
             Value("--sample", "SAMPLE.json", "the trial: input spikes and label"),
-            Value("--loss", "NAME", "sum, sum_exp (default), max, entropy, first_spike"),
+            Value("--loss", "NAME", "sum, sum_exp (default), max, entropy, last_voltage, first_spike"),
             Value("--engine", "exact|stepped", "exact (default, event-driven, double) or stepped (time-stepped, float32; --dt)"),
             Value("--dt", "MS", "time step of --engine stepped (default 0.1 ms)"),
             Value("--method", "eventprop|fd", "eventprop (default, the adjoint) or fd (finite differences of the exact engine's loss)"),
@@ -81,7 +81,7 @@ internal static class CommandLineSyntax
             args => GradientCommands.GradCheck(args, output),
             Value("--model", "MODEL.json", "the network (with --sample)"),
             Value("--sample", "SAMPLE.json", "the trial (with --model)"),
-            Value("--loss", "NAME", "sum, sum_exp (default), max, entropy, first_spike"),
+            Value("--loss", "NAME", "sum, sum_exp (default), max, entropy, last_voltage, first_spike"),
             Value("--seed", "N", "seed of the random network and trial")));
 
         root.Subcommands.Add(Command("gradient-report",

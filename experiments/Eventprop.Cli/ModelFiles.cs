@@ -37,7 +37,7 @@ public static class ModelFiles
         foreach (var node in pops)
         {
             if (node is not JsonObject p) throw new UserError($"{path}: every population must be an object.");
-            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking", "threshold", "reset", "reset_mode", "train_tau_mem");
+            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking", "threshold", "reset", "reset_mode", "train_tau_mem", "model");
             string name = Text(p, "name", path), kind = Text(p, "kind", path);
             int size = (int)Number(p, "size", path);
             if (size < 1) throw new UserError($"{path}: population '{name}' needs size ≥ 1.");
@@ -52,7 +52,7 @@ public static class ModelFiles
                     "lif" => builder.Hidden(name, Spiking(p, "lif", name, path), tm, ts),
                     "if" => builder.Hidden(name, Spiking(p, "if", name, path), tm, ts),
                     "readout" when spiking => builder.Readout(name, Spiking(p, "lif", name, path), tm, ts),
-                    "readout" => builder.Readout(name, LeakyIntegrator.Instance, tm, ts),
+                    "readout" => builder.Readout(name, ReadoutModel(p, name, path), tm, ts),
                     _ => throw new UserError($"{path}: population '{name}' has kind '{kind}'; use input, lif, if or readout."),
                 };
             }
@@ -117,6 +117,11 @@ public static class ModelFiles
                 o["threshold"] = model.Threshold;
                 o["reset"] = model.Reset;
                 o["reset_mode"] = model.ResetMode == ResetMode.Subtract ? "subtract" : "value";
+            }
+            if (p.Model is NonLeakyIntegrator integrator)
+            {
+                o["model"] = integrator.Name;
+                if (integrator.TrainTauMem) o["train_tau_mem"] = true;
             }
             if (p.Model is IntegrateAndFire { TrainTauMem: true }) o["train_tau_mem"] = true;
             pops.Add(o);
@@ -231,6 +236,20 @@ public static class ModelFiles
     private static double Optional(JsonObject o, string key, double fallback, string path) => o[key] is null ? fallback : Number(o, key, path);
 
     // The spiking model of population p ("lif" or "if"): its threshold (default 1), reset (default 0) and reset_mode
+    // A non-spiking readout's "model": "li" (the default, absent in older files) or "integrator" (with train_tau_mem,
+    // default false).
+    private static NeuronModel ReadoutModel(JsonObject p, string name, string path)
+    {
+        string model = p["model"] is null ? "li" : Text(p, "model", path);
+        bool trainTauMem = p["train_tau_mem"] is JsonNode t && t.GetValueKind() == JsonValueKind.True;
+        return model switch
+        {
+            "li" => LeakyIntegrator.Instance,
+            "integrator" => trainTauMem ? new NonLeakyIntegrator(trainTauMem: true) : NonLeakyIntegrator.Instance,
+            _ => throw new UserError($"{path}: readout '{name}' has model '{model}'; use li or integrator."),
+        };
+    }
+
     // ("value", the default, or "subtract"), absent in format 1 files; for IF also train_tau_mem (default false).
     private static SpikingNeuronModel Spiking(JsonObject p, string model, string name, string path)
     {

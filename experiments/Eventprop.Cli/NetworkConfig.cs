@@ -7,8 +7,8 @@ using Eventprop.Core.Model.Neurons;
 namespace Eventprop.Cli;
 
 /// <summary>
-/// Network section: input → hidden layers (LIF or IF, each optionally recurrent) → readout (leaky integrator, or a spiking
-/// LIF readout for losses that read spike times). The network-level τ's, <see cref="Recurrent"/> and the init keys are the
+/// Network section: input → hidden layers (LIF or IF, each optionally recurrent) → readout (leaky or non-leaky integrator,
+/// <see cref="ReadoutModel"/>, or a spiking LIF readout for losses that read spike times). The network-level τ's, <see cref="Recurrent"/> and the init keys are the
 /// defaults of every hidden layer that does not set its own.
 /// </summary>
 public sealed record NetworkConfig
@@ -28,6 +28,15 @@ public sealed record NetworkConfig
 
     /// <summary>Hidden τs (ms) of every layer that does not set <c>tau_syn</c>.</summary>
     public double TauSyn { get; init; } = 5;
+
+    /// <summary>The readout models <c>network.readout_model</c> may name.</summary>
+    public static IReadOnlyList<string> ReadoutModelNames { get; } = ["li", "integrator"];
+
+    /// <summary>
+    /// The non-spiking readout: <c>li</c> (leaky integrator, τm V̇ = −V + I; default) or <c>integrator</c> (no leak,
+    /// τm V̇ = I, seed 004's readout; its τm is not trained). Ignored by losses that need a spiking readout.
+    /// </summary>
+    public string ReadoutModel { get; init; } = "li";
 
     /// <summary>Readout τm (ms).</summary>
     public double ReadoutTauMem { get; init; } = 20;
@@ -84,6 +93,8 @@ public sealed record NetworkConfig
         if (Hidden.Any(l => l.Init is null)) CheckInit(InputInit, "network.input_init");
         if (Hidden.Any(l => IsRecurrent(l) && l.RecurrentInit is null)) CheckInit(RecurrentInit, "network.recurrent_init");
         CheckInit(ReadoutInit, "network.readout_init");
+        if (!ReadoutModelNames.Contains(ReadoutModel))
+            throw new UserError($"network.readout_model '{ReadoutModel}' is not a readout model; choose one of: {string.Join(", ", ReadoutModelNames)}.");
         if (InputShape is not null && (InputShape.Length != 3 || InputShape.Any(x => x < 1)))
             throw new UserError($"network.input_shape must be [channels, height, width] of whole numbers ≥ 1, e.g. [1, 28, 28]; got [{string.Join(", ", InputShape)}].");
         if (ReadoutPool is < 1) throw new UserError($"network.readout_pool must be ≥ 1 (1 = no pooling), got {ReadoutPool}.");
@@ -177,7 +188,11 @@ public sealed record NetworkConfig
                 ? builder.IntegrateAndFire(LayerName(i), sizes[i], tauMem, tauSyn, threshold, reset, mode)
                 : builder.Lif(LayerName(i), sizes[i], tauMem, tauSyn, threshold, reset, mode);
         }
-        builder = builder.Readout("out", classes, ReadoutTauMem, ReadoutTauSyn, spiking: spikingReadout);
+        if (spikingReadout && ReadoutModel == "integrator")
+            throw new UserError("network.readout_model 'integrator' is a non-spiking readout, but the loss reads spike times; use a voltage loss (e.g. last_voltage) or network.readout_model li.");
+        builder = ReadoutModel == "integrator"
+            ? builder.Readout("out", NonLeakyIntegrator.Instance, Enumerable.Repeat(ReadoutTauMem, classes).ToArray(), Enumerable.Repeat(ReadoutTauSyn, classes).ToArray())
+            : builder.Readout("out", classes, ReadoutTauMem, ReadoutTauSyn, spiking: spikingReadout);
         string pre = "in";
         for (int i = 0; i < Hidden.Count; i++)
         {

@@ -245,6 +245,10 @@ public sealed record RunConfig
             throw new UserError($"engine.device must be one of {string.Join(", ", Gpu.SteppedEngines.DeviceNames)}, got '{Engine.Device}'.");
         if (Engine.Kind == "exact" && Engine.Device is "cuda" or "ilgpu-cpu")
             throw new UserError($"The exact engine runs on the CPU only; use engine.kind=stepped for --device {Engine.Device}.");
+        if (Network.ReadoutModel == "integrator" && Loss == "first_spike")
+            throw new UserError("network.readout_model 'integrator' is a non-spiking readout, but loss first_spike reads spike times; use a voltage loss (e.g. last_voltage) or network.readout_model li.");
+        if (Network.ReadoutModel == "integrator" && Method == "eventprop" && Engine.Kind == "stepped")
+            throw new UserError("network.readout_model 'integrator' needs engine.kind exact (or method surrogate); the time-stepped Eventprop engines do not simulate it yet.");
         if (Engine.Threads < 0) throw new UserError($"engine.threads must be ≥ 0 (0 = all cores), got {Engine.Threads}.");
         if (Dataset.Kind == "randman" && Dataset.Classes < 2) throw new UserError($"dataset.classes must be ≥ 2 (a classifier needs two classes), got {Dataset.Classes}.");
         if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");
@@ -356,7 +360,7 @@ public sealed record SurrogateConfig
         if (Reset is not ("detached" or "differentiable")) throw new UserError($"surrogate.reset must be 'detached' or 'differentiable', got '{Reset}'.");
         if (LowerStrength < 0 || LowerTarget < 0 || UpperStrength < 0 || UpperTarget < 0) throw new UserError("surrogate.lower_*/upper_* must be ≥ 0.");
         if (UpperExponent is not (1 or 2)) throw new UserError($"surrogate.upper_exponent must be 1 or 2, got {UpperExponent}.");
-        if (loss == "first_spike") throw new UserError("method surrogate needs a voltage loss (sum, sum_exp, max, entropy); first_spike reads a spiking readout.");
+        if (loss == "first_spike") throw new UserError("method surrogate needs a voltage loss (sum, sum_exp, max, entropy, last_voltage); first_spike reads a spiking readout.");
         if (training.RegularizationStrength > 0)
             throw new UserError("training.regularization_strength is Eventprop's heuristic; with method surrogate use surrogate.lower_strength / surrogate.upper_strength (seed 001's bounds).");
     }

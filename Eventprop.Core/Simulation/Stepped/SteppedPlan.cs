@@ -23,10 +23,11 @@ public sealed partial class SteppedPlan
         public bool IsReadout => Population.Kind == PopulationKind.Readout;
     }
 
-    /// <summary>Flattens <paramref name="network"/>.</summary>
-    public SteppedPlan(Network network, double dt, int steps)
+    /// <summary>Flattens <paramref name="network"/>; <paramref name="integratorReadout"/> admits a non-leaky integrator
+    /// readout (the surrogate engine has it, the Eventprop stepped engines do not).</summary>
+    public SteppedPlan(Network network, double dt, int steps, bool integratorReadout = false)
     {
-        RequireSteppedModels(network);
+        RequireSteppedModels(network, integratorReadout);
         Network = network;
         Dt = dt;
         Steps = steps;
@@ -156,13 +157,20 @@ public sealed partial class SteppedPlan
 
     /// <summary>
     /// The time-stepped CPU and GPU engines have the step face of the current-based family (LIF, IF, LI; any threshold,
-    /// reset and reset mode). Readouts must have a leaky membrane: the loss drives are those of the leaky integrator.
+    /// reset and reset mode). Readouts must have a leaky membrane: their loss drives and readout trace are those of the
+    /// leaky integrator. Only the surrogate engine, whose readout trace is generic in ℓ, passes
+    /// <paramref name="integratorReadout"/> to admit the non-leaky integrator readout.
     /// </summary>
-    internal static void RequireSteppedModels(Network network)
+    internal static void RequireSteppedModels(Network network, bool integratorReadout = false)
     {
         foreach (var p in network.Populations)
         {
             if (p.Model is not { } model) continue;
+            if (model is NonLeakyIntegrator && p.Kind == PopulationKind.Readout)
+            {
+                if (integratorReadout) continue;
+                throw new ArgumentException($"Readout '{p.Name}' is an integrator, which the time-stepped Eventprop engines do not simulate yet; use the exact engine (engine.kind = exact), the surrogate engine, or network.readout_model = li.");
+            }
             if (model is not (Lif or IntegrateAndFire or LeakyIntegrator))
                 throw new ArgumentException($"Population '{p.Name}' has neuron model '{model.Name}', which the time-stepped engines do not simulate; use lif, if or li, or the exact engine (engine.kind = exact).");
             if (p.Kind == PopulationKind.Readout && model.Leak != 1)

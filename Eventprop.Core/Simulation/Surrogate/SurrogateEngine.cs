@@ -20,7 +20,7 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// <para><b>Backward.</b> Reverse-mode differentiation of the discrete update, with ∂S/∂U := h(U − ϑ); the reset is
 /// detached or differentiated (<see cref="ResetGradient"/>), and the flow through recurrent weights can be switched off.
 /// The loss's <see cref="AdjointDrive"/> is differentiated through the discrete readout (see the remarks of the readout
-/// trace): sum, sum_exp, max, entropy and custom voltage losses work; losses of spiking readouts (first_spike) do not. The
+/// trace): sum, sum_exp, max, entropy, last_voltage and custom voltage losses work, on the li or the integrator readout; losses of spiking readouts (first_spike) do not. The
 /// seed-001 regularisers (<see cref="SurrogateOptions.Regularization"/>) are part of the loss value and its gradient.
 /// Gradients are exact for the discrete model in the smooth-forward check mode (<see cref="ForwardSpike.Sigmoid"/>).
 /// dL/dτm and dL/dτs come out of the same pass (through the per-step propagators).</para>
@@ -194,7 +194,7 @@ public sealed class SurrogateEngine : IReadoutDropoutEngine
         network.Validate();
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         if (network.Readout.IsSpiking || loss.Readout == ReadoutKind.Spiking)
-            throw new ArgumentException($"The surrogate-gradient engine needs a leaky-integrator readout and a voltage loss (sum, sum_exp, max, entropy, custom); '{network.Readout.Name}' is {(network.Readout.IsSpiking ? "spiking" : "a leaky integrator")} and loss '{loss.Name}' reads {(loss.Readout == ReadoutKind.Spiking ? "spikes" : "voltages")}.");
+            throw new ArgumentException($"The surrogate-gradient engine needs a non-spiking readout (li or integrator) and a voltage loss (sum, sum_exp, max, entropy, last_voltage, custom); '{network.Readout.Name}' is {(network.Readout.IsSpiking ? "spiking" : "non-spiking")} and loss '{loss.Name}' reads {(loss.Readout == ReadoutKind.Spiking ? "spikes" : "voltages")}.");
         return Pipeline.BatchValidation.CheckBatch(network, batch, loss, duration);
     }
 }

@@ -21,6 +21,7 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
     private readonly double[] _v; // [neuron·(N + 1) + n]
     private readonly double[] _i;
     private readonly double[] _rateMem;
+    private readonly double[] _rateLeak;
     private readonly double[] _rateSyn;
     private readonly double _dt;
     private readonly int _steps;
@@ -31,6 +32,7 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
         _v = new double[size * (steps + 1)];
         _i = new double[size * (steps + 1)];
         _rateMem = new double[size];
+        _rateLeak = new double[size];
         _rateSyn = new double[size];
         _dt = dt;
         _steps = steps;
@@ -45,6 +47,9 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
 
     /// <summary>1/τm per neuron.</summary>
     public double[] RateMem => _rateMem;
+
+    /// <summary>ℓ/τm per neuron: the membrane's decay rate (1/τm leaky, 0 for the non-leaky integrator).</summary>
+    public double[] RateLeak => _rateLeak;
 
     /// <summary>1/τs per neuron.</summary>
     public double[] RateSyn => _rateSyn;
@@ -74,10 +79,14 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
 
     /// <summary>The per-step weights of V_n and I_n in ∫e^{−ρt}V dt (before the factor e^{−ρ t_n}).</summary>
     private (double FromV, double FromI) IntegralWeights(int neuron, double rate) =>
-        _exact ? IntegralWeights(_rateMem[neuron], _rateSyn[neuron], rate) : (_dt, 0);
+        _exact ? IntegralWeights(_rateMem[neuron], _rateSyn[neuron], rate, Leak(neuron)) : (_dt, 0);
 
-    private (double FromV, double FromI) IntegralWeights(double m, double s, double rate) =>
-        (ExpKernels.Psi2(_dt, rate + m, 0), m * ExpKernels.Psi3(_dt, rate + m, rate + s, 0));
+    // m = 1/τm is the input gain, leak·m the membrane's decay rate.
+    private (double FromV, double FromI) IntegralWeights(double m, double s, double rate, double leak) =>
+        (ExpKernels.Psi2(_dt, rate + leak * m, 0), m * ExpKernels.Psi3(_dt, rate + leak * m, rate + s, 0));
+
+    /// <summary>The leak coefficient ℓ (1 or 0) of a readout neuron.</summary>
+    private double Leak(int neuron) => _rateLeak[neuron] == 0 ? 0 : 1;
 
     /// <summary>
     /// ∂/∂τm and ∂/∂τs of value(weights(1/τm, 1/τs)), where value is linear in the two weights: the weights' τ-derivatives
@@ -127,9 +136,9 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
             double u = s / _dt;
             return (n, 1 - u, 0, u);
         }
-        double m = _rateMem[neuron], r = _rateSyn[neuron];
-        double em = Math.Exp(-m * s), es = Math.Exp(-r * s);
-        return (n, em, m * ExpKernels.Psi2(s, m, r, em, es), 0);
+        double m = _rateMem[neuron], l = _rateLeak[neuron], r = _rateSyn[neuron];
+        double em = Math.Exp(-l * s), es = Math.Exp(-r * s);
+        return (n, em, m * ExpKernels.Psi2(s, l, r, em, es), 0);
     }
 
     private double QuadratureWeight(int n)
@@ -191,11 +200,12 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
     {
         bool tau = _exact && dTauMem is not null && dTauSyn is not null;
         if (drive.SpikeTimes.Count > 0 || drive.Jumps.Count > 0)
-            throw new NotSupportedException($"Loss '{lossName}' uses spike-time terms or adjoint jumps, which the surrogate-gradient engine does not support; use sum, sum_exp, max, entropy or a custom voltage loss.");
+            throw new NotSupportedException($"Loss '{lossName}' uses spike-time terms or adjoint jumps, which the surrogate-gradient engine does not support; use sum, sum_exp, max, entropy, last_voltage or a custom voltage loss.");
         int stride = _steps + 1;
         foreach (var t in drive.Exponential)
         {
             var (wv, wi) = IntegralWeights(t.Neuron, t.Rate);
+            double leak = Leak(t.Neuron);
             int b = t.Neuron * stride;
             double sumV = 0, sumI = 0; // Σ c·e^{−ρ t_n}·V_n and ·I_n: the value is linear in the two weights
             for (int n = First; n <= Last; n++)
@@ -208,7 +218,7 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
             }
             if (tau)
             {
-                var (dm, ds) = TauPartials(t.Neuron, (m, r) => IntegralWeights(m, r, t.Rate), (wv2, wi2) => wv2 * sumV + wi2 * sumI);
+                var (dm, ds) = TauPartials(t.Neuron, (m, r) => IntegralWeights(m, r, t.Rate, leak), (wv2, wi2) => wv2 * sumV + wi2 * sumI);
                 dTauMem![t.Neuron] += dm;
                 dTauSyn![t.Neuron] += ds;
             }
@@ -223,8 +233,8 @@ internal sealed class SurrogateReadoutTrace : ReadoutTrace
             double offset = imp.Time - n * _dt;
             if (tau && offset > 0 && n < _steps)
             {
-                double vn = _v[b], i0 = _i[b];
-                var (dm, ds) = TauPartials(imp.Neuron, (m, r) => (Math.Exp(-m * offset), m * ExpKernels.Psi2(offset, m, r)),
+                double vn = _v[b], i0 = _i[b], leak = Leak(imp.Neuron);
+                var (dm, ds) = TauPartials(imp.Neuron, (m, r) => (Math.Exp(-leak * m * offset), m * ExpKernels.Psi2(offset, leak * m, r)),
                     (wv2, wi2) => imp.DLossdV * (wv2 * vn + wi2 * i0));
                 dTauMem![imp.Neuron] += dm;
                 dTauSyn![imp.Neuron] += ds;

@@ -224,6 +224,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         for (int j = 0; j < rs; j++)
         {
             trace.RateMem[j] = plan.Structure.RateMem[ro + j];
+            trace.RateLeak[j] = plan.Structure.RateLeak[ro + j];
             trace.RateSyn[j] = plan.Structure.RateSyn[ro + j];
             for (int k = 0; k < rows; k++)
             {

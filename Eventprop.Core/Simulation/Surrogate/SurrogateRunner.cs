@@ -80,10 +80,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
 
     private Plan PreparePlan(Network network)
     {
-        SteppedPlan.RequireSteppedModels(network);
+        SteppedPlan.RequireSteppedModels(network, integratorReadout: true);
         if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
         {
-            var sp = new SteppedPlan(network, Dt, N);
+            var sp = new SteppedPlan(network, Dt, N, integratorReadout: true);
             var names = network.Parameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
             SurrogateSynapses<T>[] Outs(Population p) => network.Connections.Where(c => c.Pre == p)
                 .Select(c => new SurrogateSynapses<T>(names[c.Name], sp.PopulationOffset[c.Post.Index], c.Post.Size, c.Pre.Size, c.IsRecurrent,
