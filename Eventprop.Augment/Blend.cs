@@ -37,6 +37,7 @@ public sealed class Blend
     public static (double Channel, double Time)? CentreOfMass(SpikeSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
+        sample.RequireSpikes("The blend augmentation (augment.blend_probability)");
         if (sample.Count == 0) return null;
         double c = 0, t = 0;
         for (int i = 0; i < sample.Count; i++)
@@ -54,6 +55,8 @@ public sealed class Blend
     {
         ArgumentNullException.ThrowIfNull(first);
         ArgumentNullException.ThrowIfNull(second);
+        first.RequireSpikes("The blend augmentation (augment.blend_probability)");
+        second.RequireSpikes("The blend augmentation (augment.blend_probability)");
         var a = CentreOfMass(first) ?? CentreOfMass(second);
         var b = CentreOfMass(second) ?? a;
         if (a is not { } ca || b is not { } cb) return (first, second); // both empty

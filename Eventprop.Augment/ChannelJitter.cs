@@ -32,6 +32,7 @@ public sealed class ChannelJitter : ISpikeAugmentation
     {
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(random);
+        sample.RequireSpikes("The channel jitter augmentation");
         int channelCount = ChannelCount;
         double sigma = Sigma;
         return SpikeFilter.Map(sample, (int _, double t, int c, out double newTime, out int newChannel) =>

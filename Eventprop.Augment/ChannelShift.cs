@@ -42,6 +42,7 @@ public sealed class ChannelShift : ISpikeAugmentation
     public static SpikeSample Shift(SpikeSample sample, int offset, int channelCount)
     {
         ArgumentNullException.ThrowIfNull(sample);
+        sample.RequireSpikes("The channel shift augmentation (augment.shift)");
         return SpikeFilter.Map(sample, (int _, double t, int c, out double newTime, out int newChannel) =>
         {
             newTime = t;

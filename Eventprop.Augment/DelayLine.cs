@@ -64,6 +64,7 @@ public sealed class DelayLine : ISpikeAugmentation
     public SpikeSample Apply(SpikeSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
+        sample.RequireSpikes("The delay line (augment.delay_line_copies)");
         if (sample.MaxChannel >= InputChannelCount)
             throw new ArgumentException($"The sample uses channel {sample.MaxChannel}, but this delay line has {InputChannelCount} input channels.", nameof(sample));
         var times = sample.Times;

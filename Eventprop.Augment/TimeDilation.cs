@@ -40,6 +40,7 @@ public sealed class TimeDilation : ISpikeAugmentation
     public static SpikeSample Dilate(SpikeSample sample, double factor)
     {
         ArgumentNullException.ThrowIfNull(sample);
+        sample.RequireSpikes("The time dilation augmentation");
         if (!(factor > 0) || !double.IsFinite(factor)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "The dilation factor must be positive and finite.");
         return SpikeFilter.Map(sample, (int _, double t, int c, out double newTime, out int newChannel) =>
         {

@@ -70,18 +70,27 @@ public static class MnistLatency
 
     private static SpikeDataset EncodeChecked(MnistImages images, IReadOnlyList<byte> labels, LatencyEncoder? encoder, string name, string labelsName)
     {
-        ArgumentNullException.ThrowIfNull(images);
-        ArgumentNullException.ThrowIfNull(labels);
-        const int classes = 10;
-        if (labels.Count != images.Count)
-            throw new InvalidDataException($"{labelsName}: {labels.Count} labels for {images.Count} images; the files do not belong together.");
-        for (int i = 0; i < labels.Count; i++)
-            if (labels[i] >= classes)
-                throw new InvalidDataException($"{labelsName}: label {i} is {labels[i]}; MNIST labels are digits 0–9.");
+        CheckLabels(images, labels, labelsName);
         encoder ??= new LatencyEncoder();
         var samples = new SpikeSample[images.Count];
         for (int i = 0; i < samples.Length; i++)
             samples[i] = encoder.Encode(images.Image(i), labels[i]);
-        return new SpikeDataset(samples, images.PixelsPerImage, SpikeDataset.NumberedClassNames(classes), name);
+        return new SpikeDataset(samples, images.PixelsPerImage, SpikeDataset.NumberedClassNames(Classes), name);
+    }
+
+    /// <summary>MNIST's ten classes, the digits 0–9.</summary>
+    internal const int Classes = 10;
+
+    /// <summary>Checks that there is one label per image and every label is a digit 0–9.</summary>
+    /// <exception cref="InvalidDataException">The counts disagree or a label is above 9.</exception>
+    internal static void CheckLabels(MnistImages images, IReadOnlyList<byte> labels, string labelsName)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (labels.Count != images.Count)
+            throw new InvalidDataException($"{labelsName}: {labels.Count} labels for {images.Count} images; the files do not belong together.");
+        for (int i = 0; i < labels.Count; i++)
+            if (labels[i] >= Classes)
+                throw new InvalidDataException($"{labelsName}: label {i} is {labels[i]}; MNIST labels are digits 0–9.");
     }
 }

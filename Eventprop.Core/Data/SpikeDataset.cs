@@ -36,6 +36,10 @@ public sealed class SpikeDataset : IReadOnlyList<SpikeSample>
         for (int i = 0; i < _samples.Length; i++)
         {
             var s = _samples[i] ?? throw new ArgumentException($"Dataset '{Name}': sample {i} is null.");
+            if (s.IsAnalog != _samples[0].IsAnalog)
+                throw new ArgumentException($"Dataset '{Name}': sample {i} is {(s.IsAnalog ? "analog" : "a spike sample")} but sample 0 is {(_samples[0].IsAnalog ? "analog" : "a spike sample")}; a dataset holds one kind of input.");
+            if (s.IsAnalog && s.Currents.Length != channelCount)
+                throw new ArgumentException($"Dataset '{Name}': analog sample {i} has {s.Currents.Length} input values, but the dataset has {channelCount} channels; give one value per channel.");
             if (s.MaxChannel >= channelCount)
                 throw new ArgumentException($"Dataset '{Name}': sample {i} uses channel {s.MaxChannel}, but the dataset has {channelCount} channels (0..{channelCount - 1}).");
         }
@@ -79,6 +83,9 @@ public sealed class SpikeDataset : IReadOnlyList<SpikeSample>
 
     /// <summary>Number of samples.</summary>
     public int Count => _samples.Length;
+
+    /// <summary>Whether the samples are analog (<see cref="SpikeSample.FromCurrents"/>: constant input values, no spikes); false when empty.</summary>
+    public bool IsAnalog => _samples.Length > 0 && _samples[0].IsAnalog;
 
     /// <summary>The sample at <paramref name="index"/>.</summary>
     public SpikeSample this[int index] => _samples[index];

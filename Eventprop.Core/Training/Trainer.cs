@@ -292,6 +292,7 @@ public sealed class Trainer
 
     private SpikeSample Dropout(SpikeSample s)
     {
+        s.RequireSpikes("Input dropout (training.input_dropout)");
         double keep = 1 - Options.InputDropout;
         var times = s.Times;
         var channels = s.Channels;

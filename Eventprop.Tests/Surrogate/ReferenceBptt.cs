@@ -85,8 +85,11 @@ internal sealed class ReferenceBptt
             es[g] = Math.Exp(-dt / ts[g]);
             a[g] = Exact ? ts[g] / (tm[g] - ts[g]) * (em[g] - es[g]) : 1 - em[g];
         }
-        // Input counts per channel and bin.
+        // Input counts per channel and bin; an analog sample (seed 004's constant current) puts x_c into every bin 0…N−1.
         var inCount = new double[steps + 1, nin];
+        if (sample.IsAnalog)
+            for (int b = 0; b < steps; b++)
+                for (int c = 0; c < nin; c++) inCount[b, c] = sample.Currents[c];
         for (int s = 0; s < sample.Count; s++)
         {
             int b = (int)Math.Floor(sample.Times[s] / dt + 0.5);

@@ -32,9 +32,11 @@ public static class BatchValidation
     /// <param name="batch">The samples (non-empty, none null).</param>
     /// <param name="loss">The loss; it must fit the readout (<see cref="CheckReadout"/>).</param>
     /// <param name="duration">The trial length T (ms): every input spike must lie in [0, T).</param>
+    /// <param name="acceptsAnalog">Whether the engine takes analog samples (<see cref="SpikeSample.IsAnalog"/>); only the
+    /// surrogate-gradient engine does, the Eventprop engines (exact, stepped, ILGPU) refuse them.</param>
     /// <exception cref="ArgumentException">The batch is empty, a sample is null or has a label, channel or spike time the network
-    /// cannot take; the message names the sample and the fix.</exception>
-    public static int[] CheckBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, double duration)
+    /// cannot take, or is analog and the engine needs spikes; the message names the sample and the fix.</exception>
+    public static int[] CheckBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, double duration, bool acceptsAnalog = false)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
@@ -44,7 +46,7 @@ public static class BatchValidation
         {
             var s = batch[b] ?? throw new ArgumentException($"Sample {b} of the batch is null.", nameof(batch));
             labels[b] = CheckLabel(network, s, b);
-            CheckInput(network, s, b, duration);
+            CheckInput(network, s, b, duration, acceptsAnalog);
         }
         return labels;
     }
@@ -68,12 +70,22 @@ public static class BatchValidation
     /// <param name="sample">The sample.</param>
     /// <param name="index">The sample's index in its batch, for the message (null: a single sample).</param>
     /// <param name="duration">The trial length T (ms).</param>
-    /// <exception cref="ArgumentException">A spike is on a channel the input does not have, or outside the trial.</exception>
-    public static void CheckInput(Network network, SpikeSample sample, int? index, double duration)
+    /// <param name="acceptsAnalog">Whether the engine takes analog samples (see <see cref="CheckBatch"/>).</param>
+    /// <exception cref="ArgumentException">A spike is on a channel the input does not have, or outside the trial; or the sample
+    /// is analog and the engine needs spikes, or has not one value per input channel.</exception>
+    public static void CheckInput(Network network, SpikeSample sample, int? index, double duration, bool acceptsAnalog = false)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(sample);
         int inputs = network.Input.Size;
+        if (sample.IsAnalog)
+        {
+            if (!acceptsAnalog)
+                throw new ArgumentException($"{Which(index)} is analog (a constant input current per channel, dataset.encoding current), which the Eventprop engines (exact, stepped, ILGPU) cannot take: a constant current is not an input spike. Use the surrogate engine (method surrogate) or latency-encoded input (dataset.encoding latency).");
+            if (sample.Currents.Length != inputs)
+                throw new ArgumentException($"{Which(index)} has {sample.Currents.Length} analog input values but input '{network.Input.Name}' has {inputs} channels; the data and the network's input size do not match.");
+            return;
+        }
         var channels = sample.Channels;
         if (sample.MaxChannel >= inputs)
         {

@@ -195,6 +195,6 @@ public sealed class SurrogateEngine : IReadoutDropoutEngine
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         if (network.Readout.IsSpiking || loss.Readout == ReadoutKind.Spiking)
             throw new ArgumentException($"The surrogate-gradient engine needs a non-spiking readout (li or integrator) and a voltage loss (sum, sum_exp, max, entropy, last_voltage, custom); '{network.Readout.Name}' is {(network.Readout.IsSpiking ? "spiking" : "non-spiking")} and loss '{loss.Name}' reads {(loss.Readout == ReadoutKind.Spiking ? "spikes" : "voltages")}.");
-        return Pipeline.BatchValidation.CheckBatch(network, batch, loss, duration);
+        return Pipeline.BatchValidation.CheckBatch(network, batch, loss, duration, acceptsAnalog: true);
     }
 }

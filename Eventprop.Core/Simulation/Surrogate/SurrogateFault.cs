@@ -21,4 +21,10 @@ internal enum SurrogateFault
 
     /// <summary>The transport of a dropped-out neuron's adjoint ignores its <see cref="ReadoutDropout"/> keep factor.</summary>
     DropoutIgnoredInTransport,
+
+    /// <summary>An analog input's weight gradient takes every channel's value as 1 (Σ_t δ_i(t) instead of Σ_t δ_i(t)·x_j).</summary>
+    AnalogValueIgnoredInGradient,
+
+    /// <summary>The forward pass injects an analog input only in the first input bin instead of every step.</summary>
+    AnalogDriveOnlyAtFirstStep,
 }

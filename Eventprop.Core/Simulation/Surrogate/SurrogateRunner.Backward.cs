@@ -36,6 +36,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         Array.Clear(ws.GA);
         Array.Clear(ws.GEs);
         Array.Clear(extra);
+        Array.Clear(ws.DriveAdjoint);
         AddLossTerms(ws, N, ro, rs, rows);
         bool tau = _engine.TimeConstantGradients;
         T one = T.One;
@@ -127,6 +128,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
         }
         if (_exact) InputGradients(plan, ws, buffer, 0);
+        if (ws.Analog) AnalogInputGradients(plan, ws, buffer);
         if (tau)
         {
             for (int g = 0; g < n; g++)
@@ -146,11 +148,30 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
     private void InputGradients(Plan plan, Workspace ws, Buffer buffer, int bin)
     {
         var gI = ws.GI.AsSpan();
+        if (ws.Analog)
+        {
+            GenericVector.Add<T>(ws.DriveAdjoint, gI); // every bin carries the same x: dW_in[j, :] = x_j · Σ_bins dL/dI
+            return;
+        }
         for (int p = ws.InputStart[bin]; p < ws.InputStart[bin + 1]; p++)
         {
             int c = ws.InputChannels[p];
             foreach (var o in plan.Input)
                 o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, c, gI, T.One);
+        }
+    }
+
+    /// <summary>An analog trial's input weight gradient: dW[j, post] += x_j · Σ_bins dL/dI[post], through the connections' own
+    /// <see cref="SurrogateSynapses{T}.AccumulateWeightGradient"/> (the same as a spike of size x_j in every bin).</summary>
+    private void AnalogInputGradients(Plan plan, Workspace ws, Buffer buffer)
+    {
+        bool ignoreValue = _engine.Fault == SurrogateFault.AnalogValueIgnoredInGradient;
+        for (int p = 0; p < ws.AnalogChannels.Count; p++)
+        {
+            int c = ws.AnalogChannels[p];
+            T x = ignoreValue ? T.One : ws.AnalogValues[p];
+            foreach (var o in plan.Input)
+                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, c, ws.DriveAdjoint, x);
         }
     }
 

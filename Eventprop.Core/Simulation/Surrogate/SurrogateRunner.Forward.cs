@@ -17,11 +17,17 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>Input spikes grouped by the backward iteration that reads their gradient (see <see cref="Backward"/>).</summary>
-    private void BinInputs(Workspace ws, SpikeSample sample)
+    private void BinInputs(Plan plan, Workspace ws, SpikeSample sample)
     {
         // Exact: a spike on grid point b enters I_b; index b (b = 0…N−1). Zenke–Vogels: bin b enters I_{b+1}; index b (b = 0…N−1).
         var start = ws.InputStart;
         Array.Clear(start);
+        ws.Analog = sample.IsAnalog;
+        if (ws.Analog)
+        {
+            BindAnalog(plan, ws, sample);
+            return;
+        }
         var times = sample.Times;
         int len = times.Length;
         ws.InputChannels.Clear();
@@ -42,9 +48,36 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         ws.InputChannels.AddRange(ch);
     }
 
+    /// <summary>
+    /// An analog trial (seed 004's constant input current): channel j carries x_j at every input bin, as a spike of size x_j
+    /// would. Its drive J = Σ_j x_j W_j into I does not change during the trial, so it is delivered once here, through the
+    /// connections' own <see cref="SurrogateSynapses{T}.Deliver"/> (dense, sparse or conv), and added at every bin.
+    /// </summary>
+    private static void BindAnalog(Plan plan, Workspace ws, SpikeSample sample)
+    {
+        ws.AnalogChannels.Clear();
+        ws.AnalogValues.Clear();
+        Array.Clear(ws.Drive);
+        var x = sample.Currents;
+        var drive = ws.Drive.AsSpan();
+        for (int c = 0; c < x.Length; c++)
+        {
+            if (x[c] == 0) continue;
+            T value = T.CreateChecked(x[c]);
+            ws.AnalogChannels.Add(c);
+            ws.AnalogValues.Add(value);
+            foreach (var o in plan.Input) o.Deliver(drive, c, value);
+        }
+    }
+
     private void DeliverInputs(Plan plan, Workspace ws, int bin)
     {
         var cur = ws.I.AsSpan();
+        if (ws.Analog)
+        {
+            if (bin == 0 || _engine.Fault != SurrogateFault.AnalogDriveOnlyAtFirstStep) GenericVector.Add<T>(cur, ws.Drive);
+            return;
+        }
         for (int p = ws.InputStart[bin]; p < ws.InputStart[bin + 1]; p++)
         {
             int c = ws.InputChannels[p];
@@ -120,7 +153,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         Array.Clear(cur);
         Array.Clear(ws.Counts);
         ws.Spikes.Clear();
-        BinInputs(ws, sample);
+        BinInputs(plan, ws, sample);
         var em = plan.Em;
         var a = plan.A;
         var es = plan.Es;

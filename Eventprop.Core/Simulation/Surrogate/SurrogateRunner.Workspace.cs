@@ -25,6 +25,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             RegGrad = new T[n];
             SpikeStart = new int[steps + 1];
             InputStart = new int[steps + 2];
+            Drive = new T[n];
+            DriveAdjoint = new T[n];
             int rs = plan.Structure.ReadoutSize;
             Trace = new SurrogateReadoutTrace(rs, steps, dt, exact);
             DV = new double[rs * rows];
@@ -62,6 +64,15 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         public List<int> Spikes { get; } = [];
         public int[] InputStart { get; }
         public List<int> InputChannels { get; } = [];
+        /// <summary>Whether the trial's input is analog: the constant <see cref="Drive"/> enters I at every input bin.</summary>
+        public bool Analog { get; set; }
+        /// <summary>An analog trial's channels with a nonzero value, and the values (parallel lists).</summary>
+        public List<int> AnalogChannels { get; } = [];
+        public List<T> AnalogValues { get; } = [];
+        /// <summary>An analog trial's drive J = Σ_j x_j W_j of every input connection, per global neuron (one product per trial).</summary>
+        public T[] Drive { get; }
+        /// <summary>Σ over the input bins of dL/dI at the iteration that reads them (an analog trial's input weight gradient is x ⊗ this).</summary>
+        public T[] DriveAdjoint { get; }
         public SurrogateReadoutTrace Trace { get; }
         public double[] DV { get; }
         public double[] DI { get; }
