@@ -66,6 +66,13 @@ public sealed class HiddenLayerConfigTests
             .Lif("hidden", hidden, n.TauMem, n.TauSyn)
             .Readout("out", classes, n.ReadoutTauMem, n.ReadoutTauSyn, spiking: spiking)
             .Connect("in", "hidden", Init.Normal(n.InputInit[0], n.InputInit[1]));
+        // network.readout_model (added after 3f35bd9) changes only the readout's model; li is the old readout
+        if (n.ReadoutModel == "integrator")
+            builder = Network.Create(seed)
+                .Input("in", inputs)
+                .Lif("hidden", hidden, n.TauMem, n.TauSyn)
+                .Readout("out", NonLeakyIntegrator.Instance, Enumerable.Repeat(n.ReadoutTauMem, classes).ToArray(), Enumerable.Repeat(n.ReadoutTauSyn, classes).ToArray())
+                .Connect("in", "hidden", Init.Normal(n.InputInit[0], n.InputInit[1]));
         if (n.Recurrent) builder = builder.Connect("hidden", "hidden", Init.Normal(n.RecurrentInit[0], n.RecurrentInit[1]));
         return builder.Connect("hidden", "out", Init.Normal(n.ReadoutInit[0], n.ReadoutInit[1])).Build();
     }
