@@ -63,6 +63,13 @@ public sealed class Trainer
     /// <summary>The engine computing gradients.</summary>
     public IGradientEngine Engine { get; }
 
+    /// <summary>
+    /// The engine of <see cref="Evaluate"/> (validation and test); null (the default): <see cref="Engine"/>. Set it to evaluate
+    /// trials of another length than training's — seed 004 trains analog-input networks at 10 time steps and evaluates them
+    /// at 20 (<c>engine.evaluation_duration_ms</c>). It must take the same network, loss and samples.
+    /// </summary>
+    public IGradientEngine? EvaluationEngine { get; init; }
+
     /// <summary>The loss.</summary>
     public ILoss Loss { get; }
 
@@ -208,7 +215,7 @@ public sealed class Trainer
             int n = Math.Min(size, samples.Count - from);
             var batch = new SpikeSample[n];
             for (int i = 0; i < n; i++) batch[i] = samples[from + i];
-            var r = Engine.Evaluate(Network, batch, Loss);
+            var r = (EvaluationEngine ?? Engine).Evaluate(Network, batch, Loss);
             loss += r.Loss * n;
             correct += r.Correct;
         }

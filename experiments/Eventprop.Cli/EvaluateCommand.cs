@@ -41,7 +41,7 @@ public static class EvaluateCommand
         for (int from = 0; from < set.Count; from += p.Options.BatchSize)
         {
             var batch = Enumerable.Range(from, Math.Min(p.Options.BatchSize, set.Count - from)).Select(i => set[i]).ToArray();
-            var r = p.Engine.Evaluate(p.Network, batch, p.Loss);
+            var r = p.Evaluator.Evaluate(p.Network, batch, p.Loss);
             loss += r.Loss * batch.Length;
             for (int i = 0; i < batch.Length; i++) confusion[r.Labels[i], r.Predictions[i]]++;
             spikes += r.HiddenSpikeCounts.Values.Sum(c => c.Sum());

@@ -226,12 +226,12 @@ public sealed record RunConfig
     public void Validate()
     {
         if (!Losses.Loss.Names.Contains(Loss)) throw new UserError($"Unknown loss '{Loss}'; choose one of: {string.Join(", ", Losses.Loss.Names)}.");
-        string[] kinds = ["randman", "shd", "ssc", "fsdd", "latency_mnist"];
-        if (!kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", kinds)}.");
+        if (!DatasetConfig.Kinds.Contains(Dataset.Kind)) throw new UserError($"Unknown dataset.kind '{Dataset.Kind}'; choose one of: {string.Join(", ", DatasetConfig.Kinds)}.");
         if (Network is null) throw new UserError("network must be a section such as {\"hidden\": 128}.");
         Network.Validate();
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
+        Dataset.ValidateEncoding(Method, Augment, Training);
         if (!(Training.ReadoutDropout >= 0 && Training.ReadoutDropout < 1))
             throw new UserError($"training.readout_dropout must be in [0, 1) (seed 004 uses 0.5), got {Training.ReadoutDropout.ToString(CultureInfo.InvariantCulture)}.");
         if (Training.ReadoutDropout > 0 && Method != "surrogate")
@@ -253,6 +253,12 @@ public sealed record RunConfig
         if (Dataset.Kind == "randman" && Dataset.Classes < 2) throw new UserError($"dataset.classes must be ≥ 2 (a classifier needs two classes), got {Dataset.Classes}.");
         if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");
         if (Engine.DurationMs <= 0) throw new UserError("engine.duration_ms must be > 0.");
+        if (Engine.EvaluationDurationMs is { } evaluation)
+        {
+            if (!(evaluation > 0)) throw new UserError($"engine.evaluation_duration_ms must be > 0 ms (or null for engine.duration_ms), got {evaluation.ToString(CultureInfo.InvariantCulture)}.");
+            if (evaluation < Engine.DurationMs && !Dataset.IsAnalog)
+                throw new UserError(string.Create(CultureInfo.InvariantCulture, $"engine.evaluation_duration_ms {evaluation} is shorter than engine.duration_ms {Engine.DurationMs}, which would cut input spikes; with spike input it must be ≥ engine.duration_ms (shorter evaluation trials need dataset.encoding current)."));
+        }
         if (Training.Epochs < 1) throw new UserError($"training.epochs must be ≥ 1, got {Training.Epochs}.");
         if (Training.BatchSize < 1) throw new UserError($"training.batch_size must be ≥ 1, got {Training.BatchSize}.");
         if (Training.LearningRate <= 0) throw new UserError("training.learning_rate must be > 0.");
@@ -381,53 +387,6 @@ public sealed record SurrogateConfig
         $"surrogate BPTT ({Shape} β {Scale}{(Height != 1 ? $" height {Height}" : "")}, {Discretisation}, reset {Reset}, recurrent gradient {(RecurrentGradient ? "on" : "off")})");
 }
 
-/// <summary>Data set section.</summary>
-public sealed record DatasetConfig
-{
-    /// <summary>
-    /// <c>randman</c> (generated), <c>shd</c>, <c>ssc</c>, <c>fsdd</c> (the spiking Free Spoken Digit Dataset:
-    /// fsdd_train.h5 and fsdd_test.h5 in the SHD layout, made by <c>eventprop data encode-audio</c>; see docs/speech.md)
-    /// or <c>latency_mnist</c> (files under <c>--data DIR</c>).
-    /// </summary>
-    public string Kind { get; init; } = "randman";
-
-    /// <summary>Directory of the data files (overridden by <c>--data</c>).</summary>
-    public string? Path { get; init; }
-
-    /// <summary>Randman: classes.</summary>
-    public int Classes { get; init; } = 10;
-
-    /// <summary>Randman: input channels.</summary>
-    public int Units { get; init; } = 30;
-
-    /// <summary>Randman: trials per class.</summary>
-    public int SamplesPerClass { get; init; } = 300;
-
-    /// <summary>Randman: manifold dimension.</summary>
-    public int ManifoldDimension { get; init; } = 1;
-
-    /// <summary>Randman: smoothness α.</summary>
-    public double Alpha { get; init; } = 1.0;
-
-    /// <summary>Randman: trial duration (ms).</summary>
-    public double DurationMs { get; init; } = 50;
-
-    /// <summary>Fraction of the training data held out for validation (stratified, seeded).</summary>
-    public double ValidationFraction { get; init; } = 0.1;
-
-    /// <summary>Randman and latency MNIST without a test file: fraction held out as the test set.</summary>
-    public double TestFraction { get; init; } = 0.2;
-
-    /// <summary>Use at most this many training trials (0 = all); for quick trials on big data sets.</summary>
-    public int MaxTrain { get; init; }
-
-    /// <summary>
-    /// One leave-one-speaker-out fold (set by <c>train --cv speaker</c> for each fold): this speaker's training trials are
-    /// the validation set, the other speakers' the training set; no test set is evaluated. Null: an ordinary run.
-    /// </summary>
-    public int? HoldOutSpeaker { get; init; }
-}
-
 /// <summary>Engine section.</summary>
 public sealed record EngineConfig
 {
@@ -439,6 +398,17 @@ public sealed record EngineConfig
 
     /// <summary>Trial duration simulated (ms).</summary>
     public double DurationMs { get; init; } = 50;
+
+    /// <summary>
+    /// Trial duration of evaluation — validation, test and <c>evaluate</c> (ms); null: <see cref="DurationMs"/>. Seed 004
+    /// trains its analog-input networks at 10 steps and evaluates them at 20. With input spikes it must be ≥
+    /// <see cref="DurationMs"/> (a shorter trial would cut spikes the data were checked against).
+    /// </summary>
+    public double? EvaluationDurationMs { get; init; }
+
+    /// <summary>The evaluation trial duration (ms): <see cref="EvaluationDurationMs"/>, else <see cref="DurationMs"/>.</summary>
+    [JsonIgnore]
+    public double EvaluationDuration => EvaluationDurationMs ?? DurationMs;
 
     /// <summary>Worker threads (0 = all cores).</summary>
     public int Threads { get; init; }

@@ -16,11 +16,11 @@ namespace Eventprop.Cli;
 public static class TrainCommand
 {
     /// <summary>The stepped engine on engine.device (auto: CUDA when present, else the CPU engine); a missing GPU is a one-line user error.</summary>
-    internal static IGradientEngine CreateSteppedEngine(RunConfig c, bool learnTau)
+    internal static IGradientEngine CreateSteppedEngine(RunConfig c, bool learnTau, double? duration = null)
     {
         try
         {
-            return Gpu.SteppedEngines.Create(c.Engine.Device, c.Engine.Dt, c.Engine.DurationMs,
+            return Gpu.SteppedEngines.Create(c.Engine.Device, c.Engine.Dt, duration ?? c.Engine.DurationMs,
                 threads: c.Engine.Threads > 0 ? c.Engine.Threads : null, timeConstantGradients: learnTau);
         }
         catch (InvalidOperationException e)
@@ -51,8 +51,18 @@ public static class TrainCommand
         /// <summary>Input spikes cropped from the per-epoch augmented training data so far (blends, shifts, delay line).</summary>
         public System.Runtime.CompilerServices.StrongBox<long> AugmentedSpikesCropped { get; } = new(0);
 
-        /// <summary>Releases the engine's native resources (the GPU engine's accelerator context); a no-op for the CPU engines.</summary>
-        public void Dispose() => (Engine as IDisposable)?.Dispose();
+        /// <summary>The engine of validation, test and <c>evaluate</c> (engine.evaluation_duration_ms); <see cref="Engine"/> unless that key is set.</summary>
+        public IGradientEngine? EvaluationEngine { get; init; }
+
+        /// <summary><see cref="EvaluationEngine"/>, else <see cref="Engine"/>.</summary>
+        public IGradientEngine Evaluator => EvaluationEngine ?? Engine;
+
+        /// <summary>Releases the engines' native resources (the GPU engine's accelerator context); a no-op for the CPU engines.</summary>
+        public void Dispose()
+        {
+            if (!ReferenceEquals(Evaluator, Engine)) (Evaluator as IDisposable)?.Dispose();
+            (Engine as IDisposable)?.Dispose();
+        }
     }
 
     /// <summary>Runs the command.</summary>
@@ -107,7 +117,7 @@ public static class TrainCommand
         if (resume is null && config.Method == "surrogate" && config.Surrogate.TuneWidth)
             original = config = SurrogateWidthCommands.TuneBeforeTraining(config, runDir, output, quiet);
         using var p = Prepare(config);
-        var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options);
+        var trainer = new Trainer(p.Network, p.Engine, p.Loss, p.Options) { EvaluationEngine = p.Evaluator };
         var rows = new List<Dictionary<string, object?>>();
         int startEpoch = 0;
         if (resume is not null)
@@ -135,6 +145,8 @@ public static class TrainCommand
         {
             string engineText = config.Method == "surrogate" ? Inv($"{config.Surrogate.Describe()} dt {config.Engine.Dt} ms")
                 : config.Engine.Kind == "stepped" ? Inv($"stepped engine dt {config.Engine.Dt} ms") : "exact engine";
+            engineText += config.Engine.EvaluationDuration == config.Engine.DurationMs ? Inv($", T {config.Engine.DurationMs} ms")
+                : Inv($", T {config.Engine.DurationMs} ms in training, {config.Engine.EvaluationDuration} ms in evaluation");
             string shape = Inv($"{p.Network.Input.Size} → {config.Network.DescribeHidden()} → {p.Network.Readout.Size}");
             output.WriteLine(Inv($"{config.Name}: {p.Train.Count} training, {p.Validation?.Count ?? 0} validation, {p.Test?.Count ?? 0} test trials; {shape}; {engineText}; loss {config.Loss}"));
             if (resume is not null) output.WriteLine($"resuming after epoch {startEpoch} of {p.Options.Epochs}");
@@ -252,16 +264,29 @@ public static class TrainCommand
         catch (ArgumentException e) { throw new UserError($"Config training section: {RunConfig.OneLine(e.Message)}"); }
         // Created last, so that nothing above can fail after the GPU engine took its accelerator context.
         bool learnTau = c.Training.LearnTauMem || c.Training.LearnTauSyn;
-        IGradientEngine engine = c.Method == "surrogate"
-            ? new Core.Simulation.Surrogate.SurrogateEngine(c.Engine.Dt, c.Engine.DurationMs, c.Surrogate.ToOptions(c.Engine.Threads > 0 ? c.Engine.Threads : null), timeConstantGradients: learnTau)
-            : c.Engine.Kind == "exact"
-            ? new ExactEngine(c.Engine.DurationMs)
-            : CreateSteppedEngine(c, learnTau);
+        IGradientEngine? evaluationEngine = null;
+        if (c.Engine.EvaluationDuration != c.Engine.DurationMs)
+        {
+            // engine.evaluation_duration_ms: validation, test and evaluate run trials of another length (seed 004: 10 steps, 20)
+            try { evaluationEngine = CreateEngine(c, learnTau, c.Engine.EvaluationDuration); }
+            catch (ArgumentOutOfRangeException e) { throw new UserError($"engine.evaluation_duration_ms: {Program.UserMessage(e)}"); }
+        }
+        IGradientEngine engine;
+        try { engine = CreateEngine(c, learnTau, c.Engine.DurationMs); }
+        catch { (evaluationEngine as IDisposable)?.Dispose(); throw; }
         return new Prepared(c, network, engine, loss, options, train, validation, test)
         {
+            EvaluationEngine = evaluationEngine,
             UndelayedTrain = line is null ? null : undelayedTrain, DelayLine = line, Notes = notes, CroppedSpikes = cropped, KeepsSpikeAt = keeps,
         };
     }
+
+    /// <summary>The configured engine for trials of <paramref name="duration"/> ms (method surrogate, exact, or stepped on engine.device).</summary>
+    private static IGradientEngine CreateEngine(RunConfig c, bool learnTau, double duration) => c.Method == "surrogate"
+        ? new Core.Simulation.Surrogate.SurrogateEngine(c.Engine.Dt, duration, c.Surrogate.ToOptions(c.Engine.Threads > 0 ? c.Engine.Threads : null), timeConstantGradients: learnTau)
+        : c.Engine.Kind == "exact"
+        ? new ExactEngine(duration)
+        : CreateSteppedEngine(c, learnTau, duration);
 
     private static TrainingMetric? Metric(string? name, string key) => name switch
     {
@@ -285,6 +310,8 @@ public static class TrainCommand
             var data = p.Test is { Count: > 0 } ? p.Test : p.Train;
             if (data.Count == 0) return null;
             var sample = data[0];
+            // The raster's CPU simulators (exact, stepped) take input spikes; an analog input has none to draw.
+            if (sample.IsAnalog) return null;
             string title = Inv($"{p.Config.Name}: {(ReferenceEquals(data, p.Test) ? "test" : "training")} trial 0 (label {sample.Label})");
             if (p.Config.Engine.Kind == "exact")
             {
@@ -335,11 +362,12 @@ public static class TrainCommand
                 validation = HeidelbergSpikeFile.Read(validationName = DataFile(d, "ssc_valid.h5"));
                 test = HeidelbergSpikeFile.Read(testName = DataFile(d, "ssc_test.h5"));
                 break;
-            default: // latency_mnist
+            default: // mnist, latency_mnist: the IDX files, latency-coded or (dataset.encoding current) analog
+                Func<string, string, SpikeDataset> mnist = d.IsAnalog ? MnistCurrent.Load : (images, labels) => MnistLatency.Load(images, labels);
                 trainName = DataFile(d, "train-images-idx3-ubyte");
-                train = MnistLatency.Load(trainName, DataFile(d, "train-labels-idx1-ubyte"));
+                train = mnist(trainName, DataFile(d, "train-labels-idx1-ubyte"));
                 testName = DataFile(d, "t10k-images-idx3-ubyte");
-                test = MnistLatency.Load(testName, DataFile(d, "t10k-labels-idx1-ubyte"));
+                test = mnist(testName, DataFile(d, "t10k-labels-idx1-ubyte"));
                 break;
         }
         // Every split is checked now, naming its file, rather than when an epoch first meets it.
@@ -357,10 +385,10 @@ public static class TrainCommand
 
     private static string DataFile(DatasetConfig d, string name)
     {
-        bool mnist = d.Kind == "latency_mnist";
+        bool mnist = d.IsMnist;
         if (d.Path is null)
             throw new UserError(mnist
-                ? "dataset 'latency_mnist' needs the MNIST IDX files (train-images-idx3-ubyte etc., plain or .gz): pass --data DIR."
+                ? $"dataset '{d.Kind}' needs the MNIST IDX files (train-images-idx3-ubyte etc., plain or .gz): pass --data DIR."
                 : $"dataset '{d.Kind}' needs its files: pass --data DIR (get SHD/SSC with 'eventprop data download --to DIR'; make the FSDD files with 'eventprop data encode-audio', see docs/speech.md).");
         string path = Path.Combine(d.Path, name);
         if (mnist && !File.Exists(path) && File.Exists(path + ".gz")) return path + ".gz"; // the reader decompresses gzip
