@@ -103,7 +103,7 @@ public static class DataCommands
         output.WriteLine(Inv($"{total} digits from {folder}: {split.TrainImages.Count} training, {split.TestImages.Count} test (the last digits of each class file)"));
         output.WriteLine($"training per class: {string.Join(" ", perClass.Select((n, c) => n - split.TestPerClass[c]))}");
         output.WriteLine($"test per class:     {string.Join(" ", split.TestPerClass)}");
-        output.WriteLine($"written to {Path.GetFullPath(dir)}; use it as --data {dir} (dataset.kind latency_mnist or any MNIST config)");
+        output.WriteLine($"written to {Path.GetFullPath(dir)}; use it as --data {dir} (dataset.kind mnist or latency_mnist, or any MNIST config)");
         return 0;
     }
 
