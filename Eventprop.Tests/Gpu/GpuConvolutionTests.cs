@@ -148,6 +148,12 @@ public class GpuConvolutionTests(GpuEngineFixture fixture, ITestOutputHelper out
     {
         var net = Build(kind);
         var batch = Batch(net);
+        if (kind == ConvCase.SpikingReadout)
+        {
+            int readoutSpikes = batch.Sum(s => new SteppedEngine(Dt, Duration, threads: 1).Simulate(net, s).SpikeCounts("out").Sum());
+            output.WriteLine($"readout spikes over the batch: {readoutSpikes}");
+            Assert.True(readoutSpikes > 0, "the spiking readout is silent: first_spike would see only phantom spikes");
+        }
         var gpu = CompareWithCpu(net, batch, Loss.FromName(lossName), fixture.Engine(Dt, Duration), $"{kind} {lossName}");
         // Bit-identical run to run.
         var again = fixture.Engine(Dt, Duration).Gradient(net, batch, Loss.FromName(lossName));
