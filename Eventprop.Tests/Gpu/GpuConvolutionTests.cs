@@ -161,13 +161,17 @@ public class GpuConvolutionTests(GpuEngineFixture fixture, ITestOutputHelper out
         for (int p = 0; p < gpu.Gradient.Count; p++) Assert.Equal(gpu.Gradient[p].Values, again.Gradient[p].Values);
     }
 
-    /// <summary>The per-step kernels (one launch per phase and grid point) have the same convolution phases as the persistent ones.</summary>
+    /// <summary>The per-step kernels (one launch per phase and grid point, host-side loss) have the same convolution phases as
+    /// the persistent ones: they match the CPU engine and give the persistent kernels' gradient bit for bit.</summary>
     [Fact]
     public void Per_step_kernels_match_the_cpu_engine_on_a_conv_network()
     {
         using var engine = new GpuSteppedEngine(GpuDevice.IlgpuCpu, Dt, Duration, persistentKernels: false, deviceLosses: false);
         var net = Build(ConvCase.PooledConvLif);
-        CompareWithCpu(net, Batch(net), Loss.SumExp(), engine, "per-step kernels");
+        var batch = Batch(net);
+        var perStep = CompareWithCpu(net, batch, Loss.SumExp(), engine, "per-step kernels");
+        var persistent = fixture.Engine(Dt, Duration).Gradient(net, batch, Loss.SumExp());
+        for (int p = 0; p < persistent.Gradient.Count; p++) Assert.Equal(persistent.Gradient[p].Values, perStep.Gradient[p].Values);
     }
 
     /// <summary>
