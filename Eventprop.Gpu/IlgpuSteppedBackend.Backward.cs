@@ -177,6 +177,8 @@ internal sealed partial class IlgpuSteppedBackend
                     widest[k] = Math.Max(widest[k], run.SpikeEnd[b * (N + 1) + k] - run.SpikeEnd[b * (N + 1) + k - 1]);
 
         var grid = new Index2D(n, B);
+        // The convolutions' kernel gradients: one thread per shared kernel weight and trial, after each grid point's impulses.
+        Index2D? convolutionGrid = dims.ConvolutionWeights > 0 ? new Index2D(dims.ConvolutionWeights, B) : null;
         int K = dims.Interval;
         if (PersistentKernels) _backwardTrials(new KernelConfig(B, GroupSize(n)), w, dims);
         else BackwardPerStep();
@@ -211,11 +213,13 @@ internal sealed partial class IlgpuSteppedBackend
                 for (int k = end; k > a; k--)
                 {
                     _events(grid, w, dims, k, a);
+                    if (convolutionGrid is { } cg) _convolutionGradient(cg, w, dims, k, a);
                     if (widest[k] > 0) _transport(new Index2D(widest[k], B), w, dims, k, a);
                     _stepBack(grid, w, dims, k, a);
                 }
             }
             _events(grid, w, dims, 0, 0);
+            if (convolutionGrid is { } first) _convolutionGradient(first, w, dims, 0, 0);
             _stepBack(grid, w, dims, 0, 0);
         }
     }

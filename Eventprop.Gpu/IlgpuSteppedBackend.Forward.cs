@@ -77,7 +77,7 @@ internal sealed partial class IlgpuSteppedBackend
         if (_capacity == 0) _capacity = Math.Max(64, 4 * n);
         var dims = new KernelDims
         {
-            Trials = B, Neurons = n, Inputs = inputs, Connections = records.Length, WeightCount = weights.Length, Readout = R, ReadoutOffset = plan.ReadoutOffset, Steps = N,
+            Trials = B, Neurons = n, Inputs = inputs, Connections = records.Length, WeightCount = weights.Length, ConvolutionWeights = connections.ConvolutionWeights, Readout = R, ReadoutOffset = plan.ReadoutOffset, Steps = N,
             Populations = Math.Max(1, plan.Spiking.Length), MinSlope = (float)MinimumThresholdSlope,
             SlopeAtGridPoint = SlopeAtGridPoint ? 1 : 0, Tau = TimeConstantGradients ? 1 : 0, Dt = Dt,
         };

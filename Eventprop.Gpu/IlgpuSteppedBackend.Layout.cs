@@ -27,16 +27,17 @@ internal sealed partial class IlgpuSteppedBackend
 
     /// <summary>
     /// The device records of the connections and their stored weights, one connection after the other (dense W[pre, post]
-    /// row-major, or a sparse mask's nonzeros row by row, with the masks' row starts and targets in two shared arrays):
-    /// device memory for weights and per-trial gradients follows the stored weights, not (inputs + n) × n.
+    /// row-major, a sparse mask's nonzeros row by row, with the masks' row starts and targets in two shared arrays, or a
+    /// convolution's kernels (out, in, kh, kw) with its geometry in the record): device memory for weights and per-trial
+    /// gradients follows the stored weights, not (inputs + n) × n.
     /// </summary>
     private static DeviceConnections CompileConnections(Network network, SteppedPlan plan)
     {
-        SteppedPlan.RequireNoConvolutions(network, "GPU engine");
         var records = new List<ConnectionRecord>();
         var rowStarts = new List<int>();
         var targets = new List<int>();
         long total = 0;
+        int kernelWeights = 0;
         foreach (var pop in network.Populations)
         {
             if (pop != network.Input && plan.PopulationOffset[pop.Index] < 0) continue;
@@ -47,8 +48,16 @@ internal sealed partial class IlgpuSteppedBackend
                     FromInput = pop == network.Input ? 1 : 0,
                     PreOffset = pop == network.Input ? 0 : plan.PopulationOffset[pop.Index],
                     PreSize = o.Rows, PostOffset = o.PostOffset, PostSize = o.PostSize, WeightOffset = total,
-                    RowStartOffset = -1,
+                    RowStartOffset = -1, Scale = 1f,
                 };
+                if (o.Synapses.Convolution is { } geometry)
+                {
+                    record.IsConvolution = 1;
+                    record.Convolution = geometry;
+                    record.Scale = (float)geometry.Scale;
+                    record.ConvolutionWeightStart = kernelWeights;
+                    kernelWeights = checked(kernelWeights + geometry.WeightCount);
+                }
                 if (o.Synapses.RowStarts is { } starts && o.Synapses.Targets is { } to)
                 {
                     record.RowStartOffset = rowStarts.Count;
@@ -67,11 +76,12 @@ internal sealed partial class IlgpuSteppedBackend
             o.Weights.CopyTo(weights, at);
             at += o.Weights.Length;
         }
-        return new DeviceConnections(records.ToArray(), weights, rowStarts.ToArray(), targets.ToArray());
+        return new DeviceConnections(records.ToArray(), weights, rowStarts.ToArray(), targets.ToArray(), kernelWeights);
     }
 
-    /// <summary>The compiled connections (see <see cref="CompileConnections"/>).</summary>
-    private sealed record DeviceConnections(ConnectionRecord[] Records, float[] Weights, int[] SparseRowStarts, int[] SparseTargets);
+    /// <summary>The compiled connections (see <see cref="CompileConnections"/>); <paramref name="ConvolutionWeights"/>: the
+    /// convolutions' kernel weights, one thread each in the shared-kernel weight-gradient phase.</summary>
+    private sealed record DeviceConnections(ConnectionRecord[] Records, float[] Weights, int[] SparseRowStarts, int[] SparseTargets, int ConvolutionWeights);
 
     /// <summary>The gradient in the network's parameter layout: weights from the device's flat array, τ's reduced in trial order.</summary>
     private void Collect(SteppedPlan plan, KernelDims dims, float[] dense, double[] tauMem, double[] tauSyn,

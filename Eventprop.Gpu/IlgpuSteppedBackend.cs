@@ -21,7 +21,7 @@ internal sealed partial class IlgpuSteppedBackend : ISteppedBackend, IDisposable
 {
     private readonly Context _context;
     private readonly Accelerator _accelerator;
-    private readonly Action<Index2D, KernelViews, KernelDims, int, int> _deliver, _stepAndDetect, _resetSpikes, _restore, _events, _transport, _stepBack;
+    private readonly Action<Index2D, KernelViews, KernelDims, int, int> _deliver, _stepAndDetect, _resetSpikes, _restore, _events, _transport, _stepBack, _convolutionGradient;
     private readonly Action<Index1D, KernelViews, KernelDims, int> _compact;
     private readonly Action<Index1D, KernelViews, KernelDims> _reduce;
     private readonly Action<KernelConfig, KernelViews, KernelDims> _forwardTrials, _backwardTrials;
@@ -66,6 +66,7 @@ internal sealed partial class IlgpuSteppedBackend : ISteppedBackend, IDisposable
             _events = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Events);
             _transport = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.Transport);
             _stepBack = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.StepBack);
+            _convolutionGradient = _accelerator.LoadAutoGroupedStreamKernel<Index2D, KernelViews, KernelDims, int, int>(SteppedKernels.ConvolutionGradient);
             _reduce = _accelerator.LoadAutoGroupedStreamKernel<Index1D, KernelViews, KernelDims>(SteppedKernels.Reduce);
             _forwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.ForwardTrials);
             _backwardTrials = _accelerator.LoadStreamKernel<KernelViews, KernelDims>(SteppedKernels.BackwardTrials);

@@ -12,7 +12,8 @@ internal struct KernelDims
     public int Neurons;        // dynamic neurons of all non-input populations (n)
     public int Inputs;         // input channels
     public int Connections;    // compiled connections
-    public long WeightCount;   // Σ pre × post over the connections: length of the weight and gradient arrays
+    public long WeightCount;   // Σ stored weights over the connections: length of the weight and gradient arrays
+    public int ConvolutionWeights; // Σ kernel weights over the convolutions: threads of the shared-kernel weight-gradient phase
     public int Readout;        // readout size R
     public int ReadoutOffset;  // first readout neuron
     public int Steps;          // N
@@ -77,7 +78,7 @@ internal struct KernelViews
 /// returning to the host between steps. The per-neuron arithmetic (step, crossing slope, reset, adjoint step, jump, τ terms)
 /// is <see cref="NeuronStepFunctions"/>, the very functions the CPU <c>SteppedEngine</c> calls.
 /// </summary>
-internal static class SteppedKernels
+internal static partial class SteppedKernels
 {
     /// <summary>
     /// Delivers step <paramref name="step"/>'s hidden then input spikes into I of neuron X, then records the state: in the
@@ -109,7 +110,7 @@ internal static class SteppedKernels
                         var con = w.Connection[c];
                         if (con.FromInput != 0) continue;
                         long e = con.IndexOf(pre, post, w.SparseRowStarts, w.SparseTargets);
-                        if (e >= 0) cur += w.Weights[e];
+                        if (e >= 0) cur += con.Scale * w.Weights[e];
                     }
                 }
             }
@@ -122,7 +123,7 @@ internal static class SteppedKernels
                     var con = w.Connection[c];
                     if (con.FromInput == 0) continue;
                     long e = con.IndexOf(channel, post, w.SparseRowStarts, w.SparseTargets);
-                    if (e >= 0) cur += w.Weights[e];
+                    if (e >= 0) cur += con.Scale * w.Weights[e];
                 }
             }
             w.I[cell] = cur;
@@ -254,7 +255,9 @@ internal static class SteppedKernels
 
     /// <summary>
     /// Grid point <paramref name="step"/> of the backward pass, post neuron X: the loss impulses, then dL/dW −= τs·λI for
-    /// the input spikes and the spikes of this step (rows of the trial's gradient).
+    /// the input spikes and the spikes of this step (rows of the trial's gradient) on the dense and sparse connections. A
+    /// convolution's kernels are shared by many postsynaptic neurons, so their gradient is a phase of its own, one thread
+    /// per kernel weight (<see cref="ConvolutionGradient"/>), after this one.
     /// </summary>
     public static void Events(Index2D index, KernelViews w, KernelDims d, int step, int segmentStart) =>
         EventsAt(w, d, index.Y, index.X, step, segmentStart);
@@ -286,7 +289,7 @@ internal static class SteppedKernels
                 for (int c = 0; c < d.Connections; c++)
                 {
                     var con = w.Connection[c];
-                    if (con.FromInput == 0) continue;
+                    if (con.FromInput == 0 || con.IsConvolution != 0) continue;
                     long e = con.IndexOf(channel, g, w.SparseRowStarts, w.SparseTargets);
                     if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
                 }
@@ -302,7 +305,7 @@ internal static class SteppedKernels
                 for (int c = 0; c < d.Connections; c++)
                 {
                     var con = w.Connection[c];
-                    if (con.FromInput != 0) continue;
+                    if (con.FromInput != 0 || con.IsConvolution != 0) continue;
                     long e = con.IndexOf(pre, g, w.SparseRowStarts, w.SparseTargets);
                     if (e >= 0) w.TrialGradient[trialBase + e] -= weighted;
                 }
@@ -332,6 +335,11 @@ internal static class SteppedKernels
             var con = w.Connection[c];
             int i = pre - con.PreOffset;
             if (con.FromInput != 0 || i < 0 || i >= con.PreSize) continue;
+            if (con.IsConvolution != 0)
+            {
+                transport += ConvolutionTransport(con, w, b, n, i);
+                continue;
+            }
             con.Row(i, w.SparseRowStarts, out long from, out long to);
             for (long e = from; e < to; e++)
             {
@@ -456,8 +464,8 @@ internal static class SteppedKernels
 
     /// <summary>
     /// The whole backward pass of trial <c>Grid.IdxX</c> in one launch (one group per trial): per segment the replay (with τ
-    /// gradients), then per grid point the impulses and gradient rows, the jumps of the step's spikes and the step back,
-    /// separated by group barriers. Same arithmetic as the per-step kernels.
+    /// gradients), then per grid point the impulses and gradient rows, the jumps of the step's spikes together with the
+    /// convolutions' kernel gradients, and the step back, separated by group barriers. Same arithmetic as the per-step kernels.
     /// </summary>
     public static void BackwardTrials(KernelViews w, KernelDims d)
     {
@@ -486,15 +494,16 @@ internal static class SteppedKernels
                 Group.Barrier();
                 int spikes = w.SpikeEnd[b * stride + k] - w.SpikeEnd[b * stride + k - 1];
                 for (int x = tid; x < spikes; x += groupSize) TransportAt(w, d, b, x, k, a);
+                for (int x = tid; x < d.ConvolutionWeights; x += groupSize) ConvolutionGradientAt(w, d, b, x, k);
                 Group.Barrier();
                 for (int g = lo; g < hi; g++) StepBackAt(w, d, b, g, k, a);
             }
         }
-        for (int g = lo; g < hi; g++)
-        {
-            EventsAt(w, d, b, g, 0, 0);
-            StepBackAt(w, d, b, g, 0, 0);
-        }
+        for (int g = lo; g < hi; g++) EventsAt(w, d, b, g, 0, 0);
+        Group.Barrier();
+        for (int x = tid; x < d.ConvolutionWeights; x += groupSize) ConvolutionGradientAt(w, d, b, x, 0);
+        Group.Barrier();
+        for (int g = lo; g < hi; g++) StepBackAt(w, d, b, g, 0, 0);
     }
 
     /// <summary>Sums the trials' gradients in trial order (fixed, so the result is reproducible): element X.</summary>

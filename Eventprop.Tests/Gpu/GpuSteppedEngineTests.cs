@@ -228,17 +228,6 @@ public class GpuSteppedEngineBehaviourTests(GpuEngineFixture fixture, ITestOutpu
     }
 
     [Fact]
-    public void Convolutions_are_refused_in_one_line_until_the_kernels_have_them()
-    {
-        var conv = Core.Model.Connectivities.Conv2dConnectivity.Create(1, 4, 4, 2, 3);
-        var net = Network.Create().Input("in", 16).Lif("h", 8).Readout("out", 2)
-            .Connect("in", "h", Init.Constant(1), conv).Connect("h", "out", Init.Constant(1)).Build();
-        var e = Assert.Throws<ArgumentException>(() => fixture.Engine(0.5, 40).Gradient(net, [new SpikeSample([1.0], [0], 0)], Loss.Sum()));
-        Assert.Contains("in->h is a convolution, which the GPU engine does not simulate yet", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
-    }
-
-    [Fact]
     public void Overflowing_spike_lists_grow_and_rerun_without_dropping_a_spike()
     {
         var (net, batch) = RecurrentBatch();

@@ -67,7 +67,8 @@ public class Conv2dConnectivityTests
     }
 
     /// <summary>Over 300 random geometries: the footprint enumeration yields every synapse of the plain-loop definition
-    /// exactly once, with its kernel tap, and nothing else; the O(1) lookup agrees on every pair.</summary>
+    /// exactly once, with its kernel tap, and nothing else; the O(1) lookup agrees on every pair, and the inverse lookup
+    /// (<see cref="Conv2dGeometry.Target"/>) on every (presynaptic neuron, kernel weight).</summary>
     [Fact]
     public void TheFootprintEnumeratesExactlyTheSynapsesOfTheDefinition()
     {
@@ -102,6 +103,20 @@ public class Conv2dConnectivityTests
                     Assert.True(seen[pre, post] == (tap[pre, post] >= 0 ? 1 : 0), $"{g}: pair ({pre}, {post}) enumerated {seen[pre, post]} times");
                     Assert.Equal(tap[pre, post], g.WeightIndex(pre, post));
                 }
+            // The inverse lookup (the GPU engine's one-thread-per-kernel-weight gradient): each (pre, weight) reaches the one
+            // neuron whose synapse the definition gives that weight, or none.
+            var target = new int[g.PreSize, g.WeightCount];
+            for (int pre = 0; pre < g.PreSize; pre++)
+            {
+                for (int k = 0; k < g.WeightCount; k++) target[pre, k] = -1;
+                for (int post = 0; post < g.PostSize; post++)
+                {
+                    if (tap[pre, post] < 0) continue;
+                    Assert.True(target[pre, tap[pre, post]] < 0, $"{g}: neuron {pre} reaches two neurons through weight {tap[pre, post]}");
+                    target[pre, tap[pre, post]] = post;
+                }
+                for (int k = 0; k < g.WeightCount; k++) Assert.Equal(target[pre, k], g.Target(pre, k));
+            }
         }
     }
 

@@ -2,7 +2,7 @@ namespace Eventprop.Core.Model.Connectivities;
 
 /// <summary>
 /// The integer geometry of a 2-D convolution whose input may first be average-pooled: every engine's synapse loops
-/// (the exact engine's, the time-stepped CPU engine's and the ILGPU kernels') call these functions, so the index
+/// (the exact engine's, the time-stepped CPU engine's, the surrogate engine's and the ILGPU kernels') call these functions, so the index
 /// arithmetic exists once. Only ints; no references (usable inside kernels).
 /// </summary>
 /// <remarks>
@@ -87,11 +87,7 @@ public readonly struct Conv2dGeometry
     public bool Footprint(int pre, out Conv2dRow row)
     {
         row = default;
-        int plane = InHeight * InWidth;
-        int c = pre / plane, local = pre - c * plane;
-        int y = local / InWidth, x = local - y * InWidth;
-        int py = y / Pool, px = x / Pool;
-        if (py >= PooledHeight || px >= PooledWidth) return false;
+        if (!PooledPosition(pre, out int c, out int py, out int px)) return false;
         int ny = py + Padding - KernelHeight + 1, nx = px + Padding - KernelWidth + 1;
         int oy0 = ny <= 0 ? 0 : (ny + Stride - 1) / Stride, ox0 = nx <= 0 ? 0 : (nx + Stride - 1) / Stride;
         int oy1 = Math.Min(OutHeight - 1, (py + Padding) / Stride), ox1 = Math.Min(OutWidth - 1, (px + Padding) / Stride);
@@ -103,17 +99,53 @@ public readonly struct Conv2dGeometry
     /// <summary>The kernel weight of synapse <paramref name="pre"/> → <paramref name="post"/>, or −1 if there is none (O(1)).</summary>
     public int WeightIndex(int pre, int post)
     {
-        int plane = InHeight * InWidth;
-        int c = pre / plane, rest = pre - c * plane;
-        int y = rest / InWidth, x = rest - y * InWidth;
-        int py = y / Pool, px = x / Pool;
-        if (py >= PooledHeight || px >= PooledWidth) return -1;
+        if (!PooledPosition(pre, out int c, out int py, out int px)) return -1;
         int outPlane = OutHeight * OutWidth;
         int o = post / outPlane, outRest = post - o * outPlane;
         int oy = outRest / OutWidth, ox = outRest - oy * OutWidth;
         int ky = py + Padding - oy * Stride, kx = px + Padding - ox * Stride;
         if (ky < 0 || kx < 0 || ky >= KernelHeight || kx >= KernelWidth) return -1;
         return ((o * InChannels + c) * KernelHeight + ky) * KernelWidth + kx;
+    }
+
+    /// <summary>
+    /// The pooled position (channel <paramref name="channel"/>, row <paramref name="pooledRow"/>, column
+    /// <paramref name="pooledColumn"/>) presynaptic neuron <paramref name="pre"/> is averaged into; false when it lies past the
+    /// last whole pooling window (it then reaches nothing). <see cref="Footprint"/>, <see cref="WeightIndex"/> and
+    /// <see cref="Target"/> all decode a presynaptic neuron through it.
+    /// </summary>
+    public bool PooledPosition(int pre, out int channel, out int pooledRow, out int pooledColumn)
+    {
+        int plane = InHeight * InWidth;
+        channel = pre / plane;
+        int local = pre - channel * plane;
+        int y = local / InWidth, x = local - y * InWidth;
+        pooledRow = y / Pool;
+        pooledColumn = x / Pool;
+        return pooledRow < PooledHeight && pooledColumn < PooledWidth;
+    }
+
+    /// <summary>
+    /// The postsynaptic neuron that presynaptic neuron <paramref name="pre"/> reaches through kernel weight
+    /// <paramref name="weight"/>, or −1 if that weight carries none of its synapses (O(1)): the inverse of
+    /// <see cref="WeightIndex"/> in its second argument — <c>WeightIndex(pre, Target(pre, weight)) == weight</c> whenever
+    /// Target is not −1, and each (pre, weight) reaches at most one neuron. The GPU engine's shared-kernel weight gradient,
+    /// which runs one thread per kernel weight (so no two threads add to the same weight), visits a spike's synapses through it.
+    /// </summary>
+    public int Target(int pre, int weight)
+    {
+        if (!PooledPosition(pre, out int c, out int py, out int px)) return -1;
+        int taps = KernelHeight * KernelWidth;
+        int kernel = weight / taps, tap = weight - kernel * taps;
+        int o = kernel / InChannels;
+        if (kernel - o * InChannels != c) return -1;
+        int ky = tap / KernelWidth, kx = tap - ky * KernelWidth;
+        // ky = py + Padding − oy·Stride (see WeightIndex), solved for the output row; likewise the column.
+        int ny = py + Padding - ky, nx = px + Padding - kx;
+        if (ny < 0 || nx < 0) return -1;
+        int oy = ny / Stride, ox = nx / Stride;
+        if (oy * Stride != ny || ox * Stride != nx || oy >= OutHeight || ox >= OutWidth) return -1;
+        return (o * OutHeight + oy) * OutWidth + ox;
     }
 
     /// <summary>The kernel tap mirrored in both directions (ky, kx) → (KH − 1 − ky, KW − 1 − kx); used only by a fault test.</summary>

@@ -178,14 +178,6 @@ public sealed partial class SteppedPlan
         }
     }
 
-    /// <summary>One-line refusal of a convolution by an engine whose loops do not have it yet (<paramref name="engine"/>: its name in the message).</summary>
-    public static void RequireNoConvolutions(Network network, string engine)
-    {
-        foreach (var c in network.Connections)
-            if (c.Synapses.Convolution is not null)
-                throw new ArgumentException($"Connection {c.Name} is a convolution, which the {engine} does not simulate yet; use the exact or the time-stepped CPU engine (engine.kind = exact or stepped, engine.device = cpu).");
-    }
-
     /// <summary>
     /// Adds neuron <paramref name="g"/>'s τ gradients from its accumulated step integrals (the sums of
     /// <see cref="Backend.NeuronStepFunctions.TauGradientTerms{T, TOps}"/> over the trial, loss-drive terms included):
