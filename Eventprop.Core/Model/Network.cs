@@ -25,6 +25,7 @@ public sealed class Network
         Input = populations.Single(p => p.Kind == PopulationKind.Input);
         Readout = populations.Single(p => p.Kind == PopulationKind.Readout);
         Hidden = populations.Where(p => p.Kind == PopulationKind.Hidden).ToArray();
+        BatchNormalized = Hidden.Where(p => parameters.Contains(ParameterSet.NeuronParameterName(p.Name, ParameterKind.BatchNormScale))).ToArray();
     }
 
     /// <summary>Starts building a network; every random initial value derives from <paramref name="seed"/>.</summary>
@@ -47,6 +48,27 @@ public sealed class Network
 
     /// <summary>The readout population.</summary>
     public Population Readout { get; }
+
+    /// <summary>
+    /// The hidden populations whose input current is batch-normalised (<see cref="NetworkBuilder.BatchNorm(string)"/>), in network
+    /// order; each has the parameters <c>pop.bn_scale</c>, <c>pop.bn_bias</c> (trainable) and <c>pop.bn_running_mean</c>,
+    /// <c>pop.bn_running_var</c> (state), one value per neuron or per convolution output channel. Only the surrogate engine
+    /// simulates them.
+    /// </summary>
+    public IReadOnlyList<Population> BatchNormalized { get; }
+
+    /// <summary>
+    /// Refuses a network with batch norm in one line that names the layer and the fix: batch norm couples the trials of a
+    /// batch (its statistics are over the batch), which an engine with a per-trial adjoint (Eventprop) or an export format
+    /// without batch statistics cannot represent.
+    /// </summary>
+    /// <param name="engine">The engine or exporter, as the message should name it.</param>
+    /// <exception cref="ArgumentException">A hidden population has batch norm.</exception>
+    public void RequireNoBatchNorm(string engine)
+    {
+        if (BatchNormalized.Count > 0)
+            throw new ArgumentException($"Hidden layer '{BatchNormalized[0].Name}' has batch norm of its input current, which {engine} does not support: batch norm couples the trials of a batch, and Eventprop's adjoint is per trial; train it with method surrogate (engine.kind = surrogate) or remove batch_norm.");
+    }
 
     /// <summary>The population called <paramref name="name"/>.</summary>
     public Population this[string name] =>

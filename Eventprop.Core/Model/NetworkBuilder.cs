@@ -27,7 +27,36 @@ public sealed class NetworkBuilder
     private readonly List<(string Name, int Size, PopulationKind Kind, NeuronModel? Model, double[]? TauMem, double[]? TauSyn)> _pops = [];
     private readonly List<(string Pre, string Post, IWeightInit Init, Connectivity? Connectivity, double Probability)> _connections = [];
 
+    private readonly List<string> _batchNorm = [];
+
     internal NetworkBuilder(int seed) => _seed = seed;
+
+    /// <summary>
+    /// Batch-normalises the input current of hidden population <paramref name="population"/> (seed 004 §2.6): every step's
+    /// drive Σ_j W_ij S_j is replaced by γ·(x − μ)/√(σ² + ε) + β before it enters the synaptic current. Statistics are per
+    /// neuron, or per output channel when the population is a convolution's output. Declares <c>pop.bn_scale</c> (1),
+    /// <c>pop.bn_bias</c> (0) and the state <c>pop.bn_running_mean</c> (0), <c>pop.bn_running_var</c> (1). Only the
+    /// surrogate engine simulates it; <see cref="Build"/> refuses it on a population with a recurrent or backward input.
+    /// </summary>
+    public NetworkBuilder BatchNorm(string population)
+    {
+        if (!_batchNorm.Contains(population)) _batchNorm.Add(population);
+        return this;
+    }
+
+    /// <summary>As <see cref="BatchNorm(string)"/> with the given initial scale, bias, running mean and running variance (a model file's values).</summary>
+    public NetworkBuilder BatchNorm(string population, double[] scale, double[] bias, double[] runningMean, double[] runningVariance)
+    {
+        ArgumentNullException.ThrowIfNull(scale);
+        ArgumentNullException.ThrowIfNull(bias);
+        ArgumentNullException.ThrowIfNull(runningMean);
+        ArgumentNullException.ThrowIfNull(runningVariance);
+        BatchNorm(population);
+        _batchNormValues[population] = [(double[])scale.Clone(), (double[])bias.Clone(), (double[])runningMean.Clone(), (double[])runningVariance.Clone()];
+        return this;
+    }
+
+    private readonly Dictionary<string, double[][]> _batchNormValues = new(StringComparer.Ordinal);
 
     /// <summary>Declares the input population of <paramref name="channels"/> channels.</summary>
     public NetworkBuilder Input(string name, int channels) => AddPopulation(name, channels, PopulationKind.Input, null, null, null);
@@ -173,9 +202,41 @@ public sealed class NetworkBuilder
                 parameters.Add(new Parameter(ParameterSet.NeuronParameterName(p.Name, declared.Kind), declared.Kind, p.Name, null, 1, p.Size, values, declared.Trainable));
             }
         }
+        AddBatchNorm(byName, connections, parameters);
         var net = new Network(pops, connections, parameters);
         net.Validate();
         return net;
+    }
+
+    /// <summary>Checks the batch-normalised populations and declares their four parameters (after the neuron parameters).</summary>
+    private void AddBatchNorm(Dictionary<string, Population> byName, List<Connection> connections, ParameterSet parameters)
+    {
+        foreach (var name in _batchNorm)
+        {
+            if (!byName.TryGetValue(name, out var pop) || pop.Kind != PopulationKind.Hidden)
+                throw new ArgumentException($"BatchNorm(\"{name}\"): '{name}' is not a hidden population; batch norm applies to a hidden layer's input current.");
+            var incoming = connections.Where(c => c.Post == pop).ToArray();
+            if (incoming.FirstOrDefault(c => c.IsRecurrent || (c.Pre.Kind != PopulationKind.Input && c.Pre.Index > pop.Index)) is { } back)
+                throw new ArgumentException($"BatchNorm(\"{name}\"): '{name}' receives {(back.IsRecurrent ? "a recurrent" : "a backward")} connection {back.Name}; batch norm of the input current is only supported on a feed-forward layer (its batch statistics would depend on themselves).");
+            var convs = incoming.Select(c => c.Synapses.Convolution).Where(g => g is not null).Select(g => g!.Value.OutChannels).Distinct().ToArray();
+            if (convs.Length > 1 || (convs.Length == 1 && incoming.Any(c => c.Synapses.Convolution is null)))
+                throw new ArgumentException($"BatchNorm(\"{name}\"): '{name}' receives convolutions with different channel counts or a convolution and a dense connection; batch norm needs one channel layout.");
+            int channels = convs.Length == 1 ? convs[0] : pop.Size;
+            double[][] values = _batchNormValues.TryGetValue(name, out var given) ? given : [Filled(name, channels, 1), new double[channels], new double[channels], Filled(name, channels, 1)];
+            ParameterKind[] kinds = [ParameterKind.BatchNormScale, ParameterKind.BatchNormBias, ParameterKind.BatchNormRunningMean, ParameterKind.BatchNormRunningVariance];
+            for (int k = 0; k < kinds.Length; k++)
+            {
+                if (values[k].Length != channels)
+                    throw new ArgumentException($"BatchNorm(\"{name}\"): {kinds[k].Name} has {values[k].Length} values; '{name}' has {channels} {(convs.Length == 1 ? "channels" : "neurons")}.");
+                parameters.Add(new Parameter(ParameterSet.NeuronParameterName(name, kinds[k]), kinds[k], name, null, 1, channels, values[k], trainable: k < 2));
+            }
+        }
+        // A hidden population that feeds a batch-normalised layer through a chain must not depend on it: the layers are then
+        // processed in network order (each batch-normalised layer's statistics fixed before the next's).
+        if (_batchNorm.Count > 0)
+            foreach (var c in connections)
+                if (c.Pre.Kind == PopulationKind.Hidden && c.Post.Kind == PopulationKind.Hidden && !c.IsRecurrent && c.Pre.Index > c.Post.Index)
+                    throw new ArgumentException($"Connection {c.Name} runs backward (from a later to an earlier layer); a network with batch norm must be feed-forward in layer order.");
     }
 
     /// <summary>A seed for the random stream named <paramref name="name"/> under <paramref name="seed"/> (FNV-1a; stable across runs and platforms).</summary>

@@ -31,6 +31,18 @@ public sealed class ParameterKind : IEquatable<ParameterKind>
     /// <summary>Synaptic time constants τ_syn (ms), one per neuron.</summary>
     public static ParameterKind TauSyn { get; } = new("tau_syn", "ms", mustBePositive: true, perNeuron: true);
 
+    /// <summary>Batch-norm scale γ of a hidden population's input current (one per neuron, or per channel of a convolution's output; init 1).</summary>
+    public static ParameterKind BatchNormScale { get; } = new("bn_scale", "", mustBePositive: false, perNeuron: false);
+
+    /// <summary>Batch-norm bias β of a hidden population's input current (per neuron or per channel; init 0).</summary>
+    public static ParameterKind BatchNormBias { get; } = new("bn_bias", "", mustBePositive: false, perNeuron: false);
+
+    /// <summary>Batch-norm running mean of the input current (non-trainable state, per neuron or per channel; init 0).</summary>
+    public static ParameterKind BatchNormRunningMean { get; } = new("bn_running_mean", "", mustBePositive: false, perNeuron: false);
+
+    /// <summary>Batch-norm running (unbiased) variance of the input current (non-trainable state, per neuron or per channel; init 1).</summary>
+    public static ParameterKind BatchNormRunningVariance { get; } = new("bn_running_var", "", mustBePositive: false, perNeuron: false);
+
     /// <summary>Snake-case name, e.g. <c>tau_mem</c>.</summary>
     public string Name { get; }
 

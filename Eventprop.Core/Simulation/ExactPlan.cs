@@ -22,6 +22,7 @@ internal sealed class ExactPlan
     public ExactPlan(Network network)
     {
         network.Validate();
+        network.RequireNoBatchNorm("the exact Eventprop engine");
         Network = network;
         foreach (var p in network.Populations.Where(p => p.HasDynamics))
             RequireSupportedModel(p);

@@ -54,7 +54,15 @@ public record EvaluationResult(double Loss, int[] Predictions, int[] Labels, IRe
 /// <param name="HiddenSpikeCounts">Per hidden population, per neuron: spikes summed over the batch.</param>
 /// <param name="Gradient">Gradient with the names and shapes of the network's parameters.</param>
 public record GradientResult(double Loss, int[] Predictions, int[] Labels, IReadOnlyDictionary<string, long[]> HiddenSpikeCounts, ParameterSet Gradient)
-    : EvaluationResult(Loss, Predictions, Labels, HiddenSpikeCounts);
+    : EvaluationResult(Loss, Predictions, Labels, HiddenSpikeCounts)
+{
+    /// <summary>
+    /// Per batch-normalised hidden layer (by name), the batch statistics the training forward normalised with; null when
+    /// the network has no batch norm. State, not a gradient: fold it into the running statistics with
+    /// <see cref="Surrogate.BatchNorm.UpdateRunningStatistics"/> (the trainer does after each step).
+    /// </summary>
+    public IReadOnlyDictionary<string, Surrogate.BatchNormStatistics>? BatchNorm { get; init; }
+}
 
 /// <summary>A <see cref="GradientResult"/> of the exact engine, with every recorded trial.</summary>
 /// <param name="Loss">Mean loss over the batch.</param>

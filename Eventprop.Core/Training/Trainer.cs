@@ -3,6 +3,7 @@ using Eventprop.Core.Data;
 using Eventprop.Core.Losses;
 using Eventprop.Core.Model;
 using Eventprop.Core.Simulation;
+using Eventprop.Core.Simulation.Surrogate;
 
 namespace Eventprop.Core.Training;
 
@@ -265,6 +266,8 @@ public sealed class Trainer
         RequireFinite(result.Gradient, epoch, batchNumber, "the gradient");
         Optimizer.Update(Network.Parameters, result.Gradient, learningRate, IsTrainable, Options.WeightDecay, IsDecayed, beta1);
         ClipTimeConstants();
+        // Batch-norm running statistics are state, not gradients: folded in after the step, from the statistics the step used.
+        if (result.BatchNorm is { } statistics) BatchNorm.UpdateRunningStatistics(Network.Parameters, statistics, Options.BatchNormMomentum);
         RequireFinite(Network.Parameters, epoch, batchNumber, "the updated value");
         State.Step++;
         return result;

@@ -121,6 +121,13 @@ public sealed record TrainingOptions
     /// </summary>
     public double ReadoutDropout { get; init; }
 
+    /// <summary>
+    /// Momentum m of the batch-norm running statistics (0.1, PyTorch's default, in (0, 1]): after each step the trainer folds
+    /// the step's <see cref="Simulation.GradientResult.BatchNorm"/> statistics in (<see cref="Simulation.Surrogate.BatchNorm.UpdateRunningStatistics"/>).
+    /// Used only by a network with batch norm.
+    /// </summary>
+    public double BatchNormMomentum { get; init; } = Simulation.Surrogate.BatchNorm.DefaultMomentum;
+
     /// <summary>Optional hidden-activity regulariser (counts come from training trials only).</summary>
     public ActivityRegularization? Regularization { get; init; }
 
@@ -142,6 +149,7 @@ public sealed record TrainingOptions
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentOutOfRangeException(nameof(InputDropout), InputDropout, "Input dropout must lie in [0, 1).");
         if (!(ReadoutDropout >= 0 && ReadoutDropout < 1)) throw new ArgumentOutOfRangeException(nameof(ReadoutDropout), ReadoutDropout, "Readout dropout must lie in [0, 1) (seed 004 uses 0.5).");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "The weight decay must be finite and ≥ 0.");
+        Simulation.Surrogate.BatchNorm.RequireMomentum(BatchNormMomentum);
         OneCycle?.Validate();
         Regularization?.Validate();
         if (EarlyStopping is { } es)

@@ -67,6 +67,13 @@ public sealed record HiddenLayerConfig
     public int? Pool { get; init; }
 
     /// <summary>
+    /// Batch norm of the layer's input current (seed 004 §2.6; method surrogate only): each step's drive is normalised with
+    /// the batch's statistics over trials and steps (per neuron, or per channel of a conv layer) and scaled and shifted by the
+    /// trainable <c>bn_scale</c>, <c>bn_bias</c>; evaluation uses the running statistics. null: false.
+    /// </summary>
+    public bool? BatchNorm { get; init; }
+
+    /// <summary>
     /// True when the layer came from the single-number form (<c>"hidden": 128</c>): messages then name <c>network.hidden</c>,
     /// and the config is written back in that form.
     /// </summary>
@@ -74,7 +81,7 @@ public sealed record HiddenLayerConfig
 
     /// <summary>Whether every optional key is unset (the layer is its size alone, as the single-number form describes).</summary>
     internal bool IsSizeOnly => Model is null && Recurrent is null && TauMem is null && TauSyn is null && Threshold is null && Reset is null
-        && ResetMode is null && Init is null && RecurrentInit is null && SparseProbability is null && Conv is null && Pool is null;
+        && ResetMode is null && Init is null && RecurrentInit is null && SparseProbability is null && Conv is null && Pool is null && BatchNorm is null;
 
     /// <summary>Checks ranges and names (one-line <see cref="UserError"/>s naming the key as written).</summary>
     /// <param name="key">The layer as written: <c>network.hidden[2]</c>, or <c>network.hidden</c> for the single-number form.</param>

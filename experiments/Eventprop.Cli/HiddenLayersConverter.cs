@@ -15,7 +15,7 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
 
     /// <summary>The keys of a layer object, in the order they are written.</summary>
     internal static readonly string[] LayerKeys =
-        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity", "pool"];
+        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity", "pool", "batch_norm"];
 
     public override bool HandleNull => true;
 
@@ -67,6 +67,13 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             { ValueKind: JsonValueKind.False } => false,
             _ => throw new UserError($"{key}.recurrent must be true or false (on the command line: --set {key}.recurrent=true)."),
         };
+        bool? batchNorm = Get("batch_norm") switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.True } => true,
+            { ValueKind: JsonValueKind.False } => false,
+            _ => throw new UserError($"{key}.batch_norm must be true or false (on the command line: --set {key}.batch_norm=true)."),
+        };
         return new HiddenLayerConfig
         {
             Size = size,
@@ -82,6 +89,7 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             SparseProbability = conv is null ? Connectivity(Get("connectivity"), $"{key}.connectivity") : null,
             Conv = conv,
             Pool = pool,
+            BatchNorm = batchNorm,
         };
     }
 
@@ -146,6 +154,7 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
                 writer.WriteEndObject();
             }
             if (l.Pool is { } pool) writer.WriteNumber("pool", pool);
+            if (l.BatchNorm is { } batchNorm) writer.WriteBoolean("batch_norm", batchNorm);
             if (l.SparseProbability is { } p)
             {
                 writer.WriteStartObject("connectivity");

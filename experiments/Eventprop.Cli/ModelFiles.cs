@@ -37,7 +37,7 @@ public static class ModelFiles
         foreach (var node in pops)
         {
             if (node is not JsonObject p) throw new UserError($"{path}: every population must be an object.");
-            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking", "threshold", "reset", "reset_mode", "train_tau_mem", "model");
+            Allow(p, path, "name", "kind", "size", "tau_mem", "tau_syn", "spiking", "threshold", "reset", "reset_mode", "train_tau_mem", "model", "batch_norm");
             string name = Text(p, "name", path), kind = Text(p, "kind", path);
             int size = (int)Number(p, "size", path);
             if (size < 1) throw new UserError($"{path}: population '{name}' needs size ≥ 1.");
@@ -57,6 +57,7 @@ public static class ModelFiles
                 };
             }
             catch (ArgumentException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
+            if (p["batch_norm"] is { } bn) builder = ReadBatchNorm(builder, bn, name, path);
         }
         if (root["connections"] is not JsonArray conns) throw new UserError($"{path}: 'connections' must be an array.");
         foreach (var node in conns)
@@ -124,6 +125,18 @@ public static class ModelFiles
                 if (integrator.TrainTauMem) o["train_tau_mem"] = true;
             }
             if (p.Model is IntegrateAndFire { TrainTauMem: true }) o["train_tau_mem"] = true;
+            if (network.BatchNormalized.Contains(p))
+            {
+                var set = network.Parameters;
+                double[] Values(ParameterKind kind) => set[Core.Simulation.Surrogate.BatchNorm.ParameterName(p.Name, kind)].Values;
+                o["batch_norm"] = new JsonObject
+                {
+                    ["scale"] = Numbers(Values(ParameterKind.BatchNormScale)),
+                    ["bias"] = Numbers(Values(ParameterKind.BatchNormBias)),
+                    ["running_mean"] = Numbers(Values(ParameterKind.BatchNormRunningMean)),
+                    ["running_var"] = Numbers(Values(ParameterKind.BatchNormRunningVariance)),
+                };
+            }
             pops.Add(o);
         }
         var conns = new JsonArray();
@@ -320,6 +333,21 @@ public static class ModelFiles
             for (int k = 0; k < g.FanIn; k++) kernels[r, k] = Element(row[k], $"{name}.weights[{r}][{k}]", path);
         }
         return (conv, kernels);
+    }
+
+    // A hidden population's "batch_norm": {"scale": [...], "bias": [...], "running_mean": [...], "running_var": [...]}, one
+    // value per neuron or per conv channel (the builder checks the count against the layer).
+    private static NetworkBuilder ReadBatchNorm(NetworkBuilder builder, JsonNode node, string name, string path)
+    {
+        if (node is not JsonObject o)
+            throw new UserError($"{path}: {name}.batch_norm must be an object {{\"scale\": [...], \"bias\": [...], \"running_mean\": [...], \"running_var\": [...]}}.");
+        Allow(o, path, "scale", "bias", "running_mean", "running_var");
+        double[] Values(string key) => o[key] is JsonArray a
+            ? a.Select((x, i) => Element(x, $"{name}.batch_norm.{key}[{i}]", path)).ToArray()
+            : throw new UserError($"{path}: {name}.batch_norm.{key} must be an array of numbers (one per neuron, or per channel of a conv layer).");
+        var variance = Values("running_var");
+        if (variance.Any(v => v < 0)) throw new UserError($"{path}: {name}.batch_norm.running_var must be ≥ 0.");
+        return builder.BatchNorm(name, Values("scale"), Values("bias"), Values("running_mean"), variance);
     }
 
     private static double[] Taus(JsonObject p, string key, int size, string name, string path)

@@ -102,7 +102,20 @@ public sealed record NetworkConfig
             throw new UserError($"network.normalize_thresholds_samples must be ≥ 1 training samples (or null for all of them), got {NormalizeThresholdsSamples}.");
         if (NormalizeThresholdsSamples is not null && !NormalizeThresholds)
             throw new UserError("network.normalize_thresholds_samples only applies with network.normalize_thresholds=true; set that too, or drop normalize_thresholds_samples.");
-        for (int i = 0; i < Hidden.Count; i++) Hidden[i].Validate(LayerKey(i));
+        for (int i = 0; i < Hidden.Count; i++)
+        {
+            Hidden[i].Validate(LayerKey(i));
+            if (Hidden[i].BatchNorm == true && IsRecurrent(Hidden[i]))
+                throw new UserError($"{LayerKey(i)}.batch_norm needs a feed-forward layer, but the layer is recurrent ({(Hidden[i].Recurrent is null ? "network.recurrent" : LayerKey(i) + ".recurrent")} = true): its batch statistics would depend on themselves; set {LayerKey(i)}.recurrent=false or drop batch_norm.");
+        }
+    }
+
+    /// <summary>The key of the first layer with <c>batch_norm</c> (null if none), for the method check.</summary>
+    internal string? FirstBatchNormKey()
+    {
+        for (int i = 0; i < Hidden.Count; i++)
+            if (Hidden[i].BatchNorm == true) return LayerKey(i);
+        return null;
     }
 
     /// <summary>
@@ -200,6 +213,7 @@ public sealed record NetworkConfig
             string name = LayerName(i), key = LayerKey(i);
             var init = Normal(l.Init ?? InputInit, l.Init is null ? "network.input_init" : $"{key}.init");
             builder = into[i] is { } connectivity ? builder.Connect(pre, name, init, connectivity) : builder.ConnectSparse(pre, name, l.SparseProbability!.Value, init);
+            if (l.BatchNorm == true) builder = builder.BatchNorm(name);
             if (IsRecurrent(l))
                 builder = builder.Connect(name, name, Normal(l.RecurrentInit ?? RecurrentInit, l.RecurrentInit is null ? "network.recurrent_init" : $"{key}.recurrent_init"));
             pre = name;
@@ -218,6 +232,7 @@ public sealed record NetworkConfig
         if (IsRecurrent(l)) notes.Add("recurrent");
         if (l.SparseProbability is { } p) notes.Add(string.Create(CultureInfo.InvariantCulture, $"sparse {p}"));
         if (l.Pool is > 1) notes.Add($"pooled {l.Pool}×{l.Pool} in");
+        if (l.BatchNorm == true) notes.Add("batch norm");
         string what = l.Conv is { } c ? $"conv {c.Channels}×{c.Kernel}×{c.Kernel}{(c.Stride > 1 ? $" stride {c.Stride}" : "")}{(c.Padding > 0 ? $" padding {c.Padding}" : "")}" : $"{l.Size}";
         return notes.Count == 0 ? what : $"{what} ({string.Join(", ", notes)})";
     }));

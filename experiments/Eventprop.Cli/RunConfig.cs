@@ -236,6 +236,10 @@ public sealed record RunConfig
             throw new UserError($"training.readout_dropout must be in [0, 1) (seed 004 uses 0.5), got {Training.ReadoutDropout.ToString(CultureInfo.InvariantCulture)}.");
         if (Training.ReadoutDropout > 0 && Method != "surrogate")
             throw new UserError("training.readout_dropout needs method surrogate; the Eventprop engines do not thin the spikes into the readout yet. Set training.readout_dropout=0 or method=surrogate.");
+        if (Network.FirstBatchNormKey() is { } batchNormKey && Method != "surrogate")
+            throw new UserError($"{batchNormKey}.batch_norm needs method surrogate; batch norm couples the trials of a batch, which Eventprop's per-trial adjoint does not do. Set method=surrogate or drop {batchNormKey}.batch_norm.");
+        if (!(Training.BatchNormMomentum > 0 && Training.BatchNormMomentum <= 1))
+            throw new UserError($"training.batch_norm_momentum must be in (0, 1] (PyTorch's default is 0.1), got {Training.BatchNormMomentum.ToString(CultureInfo.InvariantCulture)}.");
         if (Network.NormalizeThresholds && Method != "surrogate")
             throw new UserError("network.normalize_thresholds needs method surrogate (it measures the surrogate engine's per-step input currents); set method=surrogate or network.normalize_thresholds=false.");
         if (Method == "surrogate" && Surrogate.TuneWidth && Network.Hidden.Count < 2)
@@ -452,6 +456,9 @@ public sealed partial record TrainingConfig
 
     /// <summary>Dropout before the last layer (seed 004): per training trial, each neuron projecting into the readout is dropped with this probability (surrogate engine).</summary>
     public double ReadoutDropout { get; init; }
+
+    /// <summary>Momentum of the batch-norm running statistics (layers with <c>batch_norm</c>), in (0, 1]; PyTorch's default 0.1.</summary>
+    public double BatchNormMomentum { get; init; } = Core.Simulation.Surrogate.BatchNorm.DefaultMomentum;
 
     /// <summary>Activity regularisation strength (0 = off).</summary>
     public double RegularizationStrength { get; init; }

@@ -252,7 +252,7 @@ public static class TrainCommand
         {
             Epochs = t.Epochs, BatchSize = t.BatchSize, LearningRate = t.LearningRate, Seed = c.Seed, EaseIn = t.EaseIn ?? !t.IsOneCycle,
             HalvingSchedule = t.HalvingSchedule ?? !t.IsOneCycle, WeightDecay = t.DecoupledWeightDecay, OneCycle = t.OneCycleSchedule(), HalvingMinimumEpochs = t.HalvingMinimumEpochs, LearnTauMem = t.LearnTauMem, LearnTauSyn = t.LearnTauSyn,
-            HeterogeneousTauInit = t.HeterogeneousTau, InputDropout = t.InputDropout, ReadoutDropout = t.ReadoutDropout,
+            HeterogeneousTauInit = t.HeterogeneousTau, InputDropout = t.InputDropout, ReadoutDropout = t.ReadoutDropout, BatchNormMomentum = t.BatchNormMomentum,
             Regularization = t.RegularizationStrength > 0 ? new ActivityRegularization(t.RegularizationStrength, t.RegularizationTarget) : null,
             EarlyStopping = t.EarlyStoppingPatience > 0 ? new EarlyStopping(Metric(t.EarlyStoppingMetric, "early_stopping_metric") ?? (validation is null ? TrainingMetric.TrainingAccuracy : TrainingMetric.ValidationAccuracy), t.EarlyStoppingPatience, RestoreBest: true) : null,
             ScheduleMetric = Metric(t.ScheduleMetric, "schedule_metric"),

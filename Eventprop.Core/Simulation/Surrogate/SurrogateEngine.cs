@@ -24,6 +24,12 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// seed-001 regularisers (<see cref="SurrogateOptions.Regularization"/>) are part of the loss value and its gradient.
 /// Gradients are exact for the discrete model in the smooth-forward check mode (<see cref="ForwardSpike.Sigmoid"/>).
 /// dL/dτm and dL/dτs come out of the same pass (through the per-step propagators).</para>
+/// <para><b>Batch norm.</b> A hidden layer built with <see cref="NetworkBuilder.BatchNorm(string)"/> normalises its per-step
+/// drive Σ W S before it enters the synaptic current (<see cref="BatchNorm"/>): <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/>
+/// with the batch's statistics over trials × steps (× positions) and the exact batch-coupled backward, reporting the
+/// statistics in <see cref="GradientResult.BatchNorm"/> without changing the network; <see cref="Evaluate"/> and
+/// <see cref="MaxInputDrive"/> with the running statistics. Each batch-normalised layer costs one extra forward and one extra
+/// forward-backward pass over the batch (see SurrogateRunner.BatchNorm.cs).</para>
 /// <para><b>Speed.</b> float32 by default (double on request), threads over trials (one partition each, summed in order:
 /// bit-identical results for a given thread count), vectorised over neurons, sparse delivery of input and hidden spikes.</para>
 /// </remarks>
@@ -138,9 +144,11 @@ public sealed class SurrogateEngine : IReadoutDropoutEngine
                 : _double!.Run(network, batch, labels, loss, gradient: true, dropout: dropout);
             int neurons = network.Populations.Where(p => p.HasDynamics).Sum(p => p.Size);
             StoredStateBytesPerTrial = 2.0 * (Steps + 1) * neurons * (Options.DoublePrecision ? 8 : 4);
-            return new GradientResult(value, predictions, labels, counts, gradient!);
+            return new GradientResult(value, predictions, labels, counts, gradient!) { BatchNorm = LastBatchStatistics };
         }
     }
+
+    private Dictionary<string, BatchNormStatistics>? LastBatchStatistics => _single is not null ? _single.BatchStatistics : _double!.BatchStatistics;
 
     /// <summary>
     /// <see cref="Gradient(Network, IReadOnlyList{SpikeSample}, ILoss, ActivityRegularization?)"/> plus, per hidden population (network order), the mean |∂L/∂U| of its membrane potential: the
@@ -165,7 +173,7 @@ public sealed class SurrogateEngine : IReadoutDropoutEngine
                 for (int g = offset; g < offset + size; g++) sum += abs[g];
                 layers.Add(new LayerGradientMagnitude(name, size, sum / ((double)size * Steps * batch.Count)));
             }
-            return (new GradientResult(value, predictions, labels, counts, gradient!), layers);
+            return (new GradientResult(value, predictions, labels, counts, gradient!) { BatchNorm = LastBatchStatistics }, layers);
         }
     }
 

@@ -27,4 +27,7 @@ internal enum SurrogateFault
 
     /// <summary>The forward pass injects an analog input only in the first input bin instead of every step.</summary>
     AnalogDriveOnlyAtFirstStep,
+
+    /// <summary>The batch-norm backward leaves out the −x̂·mean(dy·x̂) term (dx = γ/σ·(dy − mean(dy)) instead of the full coupling).</summary>
+    BatchNormCovarianceTermDropped,
 }

@@ -52,7 +52,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             bool early = fault == SurrogateFault.MagnitudesOneStepEarly;
             if (abs is not null && !early)
                 for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
-            if (trace is not null)
+            if (trace is not null && !ws.StatisticsPass)
             {
                 var copy = new double[n];
                 for (int g = 0; g < n; g++) copy[g] = double.CreateChecked(gV[g]);
@@ -66,6 +66,8 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             if (active)
             {
                 ReadOnlySpan<T> u = _exact ? vt : rowV;
+                // What the presynaptic side of the delivery into I_{j+1} receives (dL/dI, through the batch norm where there is one).
+                var gD = PresynapticAdjoint(plan, ws, _exact ? j + 1 : j);
                 // Weight gradients of the spikes and inputs read at this iteration: dW[i,:] += S_i · dL/dI_{j+1}.
                 if (!_smooth)
                 {
@@ -73,11 +75,11 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                     {
                         int g = ws.Spikes[p], i = plan.LocalIndex[g];
                         foreach (var o in plan.ByPopulation[plan.PopulationOf[g]])
-                            o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, KeepOf(ws, o, g));
+                            o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gD, KeepOf(ws, o, g));
                     }
                 }
                 int inputBin = _exact ? j + 1 : j;
-                if (inputBin < N) InputGradients(plan, ws, buffer, inputBin);
+                if (inputBin < N) InputGradients(gD, plan, ws, buffer, inputBin);
                 var hs = ws.H;
                 foreach (var range in plan.Spiking)
                 {
@@ -95,7 +97,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         int i = g - offset;
                         if (_smooth && s != T.Zero)
                             foreach (var o in outs)
-                                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gI, s * KeepOf(ws, o, g));
+                                o.AccumulateWeightGradient(buffer.Weights[o.Parameter]!, i, gD, s * KeepOf(ws, o, g));
                         // V after the reset: V(1 − s) + s·V_r (to a value) or V − s(ϑ − V_r) (subtractive).
                         T keep = subtractive ? gV[g] : gV[g] * (one - s);
                         if (h == T.Zero && !_diffReset && ws.RegGrad[g] == T.Zero)
@@ -106,7 +108,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         T gs = ws.RegGrad[g];
                         foreach (var o in outs)
                             if (_o.RecurrentGradient || !o.Recurrent)
-                                gs += fault == SurrogateFault.DropoutIgnoredInTransport ? o.Transport(i, gI, fault) : KeepOf(ws, o, g) * o.Transport(i, gI, fault);
+                                gs += fault == SurrogateFault.DropoutIgnoredInTransport ? o.Transport(i, gD, fault) : KeepOf(ws, o, g) * o.Transport(i, gD, fault);
                         if (_diffReset) gs += subtractive ? -gV[g] * drop : gV[g] * (reset - vt[g]);
                         if (_exact) gt[g] = keep + gs * h;
                         else
@@ -127,7 +129,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             if (abs is not null && early)
                 for (int g = 0; g < n; g++) abs[g] += Math.Abs(double.CreateChecked(gV[g]));
         }
-        if (_exact) InputGradients(plan, ws, buffer, 0);
+        if (_exact) InputGradients(PresynapticAdjoint(plan, ws, 0), plan, ws, buffer, 0);
         if (ws.Analog) AnalogInputGradients(plan, ws, buffer);
         if (tau)
         {
@@ -145,9 +147,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         }
     }
 
-    private void InputGradients(Plan plan, Workspace ws, Buffer buffer, int bin)
+    /// <summary>The input weights' gradient of input bin <paramref name="bin"/> from <paramref name="adjoint"/>, the presynaptic adjoint of that delivery.</summary>
+    private void InputGradients(T[] adjoint, Plan plan, Workspace ws, Buffer buffer, int bin)
     {
-        var gI = ws.GI.AsSpan();
+        var gI = adjoint.AsSpan();
         if (ws.Analog)
         {
             GenericVector.Add<T>(ws.DriveAdjoint, gI); // every bin carries the same x: dW_in[j, :] = x_j · Σ_bins dL/dI

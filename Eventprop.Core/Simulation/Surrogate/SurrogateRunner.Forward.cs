@@ -157,9 +157,12 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         var em = plan.Em;
         var a = plan.A;
         var es = plan.Es;
+        bool bn = plan.BatchNorm.Length > 0;
         if (_exact)
         {
+            if (bn) BeginDrive(plan, ws);
             DeliverInputs(plan, ws, 0);
+            if (bn) EndDrive(plan, ws, 0);
             v.CopyTo(ws.Vs, 0);
             cur.CopyTo(ws.Is, 0);
             for (int k = 0; k < N; k++)
@@ -171,8 +174,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 {
                     // The pre-reset voltage is tested; spikes read in backward iteration k.
                     v.CopyTo(ws.Vt, 0);
+                    if (bn) BeginDrive(plan, ws);
                     SpikeResetDeliver(plan, ws, ws.Vt, k);
                     DeliverInputs(plan, ws, kk);
+                    if (bn) EndDrive(plan, ws, kk);
                 }
                 else ws.SpikeStart[k] = ws.Spikes.Count;
                 v.CopyTo(ws.Vs, kk * n);
@@ -189,8 +194,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 v.CopyTo(ws.Vt, 0);
                 if (maxDrive is not null) RecordDrive(plan, cur, maxDrive);
                 GenericVector.Step<T>(v, cur, em, a, es);
+                if (bn) BeginDrive(plan, ws);
                 SpikeResetDeliver(plan, ws, ws.Vt, k);
                 DeliverInputs(plan, ws, k);
+                if (bn) EndDrive(plan, ws, k);
                 v.CopyTo(ws.Vs, (k + 1) * n);
                 cur.CopyTo(ws.Is, (k + 1) * n);
             }

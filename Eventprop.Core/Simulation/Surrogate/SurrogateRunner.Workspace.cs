@@ -33,7 +33,21 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             DI = new double[rs * rows];
             DTauMem = new double[rs];
             DTauSyn = new double[rs];
+            Drives = new T[steps * plan.BatchNormNeurons];
+            SavedCurrent = new T[plan.BatchNormNeurons];
+            GD = new T[plan.BatchNorm.Length > 0 ? n : 0];
         }
+
+        /// <summary>The raw drive x of every batch-normalised neuron at every delivery point (steps × batch-norm neurons).</summary>
+        public T[] Drives { get; }
+        /// <summary>The batch-normalised layers' currents set aside during a delivery.</summary>
+        public T[] SavedCurrent { get; }
+        /// <summary>The presynaptic adjoint: dL/dI with the batch-normalised entries replaced by dL/dx.</summary>
+        public T[] GD { get; }
+        /// <summary>This partition's batch-norm sums (set by the pass that rents the workspace).</summary>
+        public BatchNormSums? BatchNormSums { get; set; }
+        /// <summary>Whether the pass is one of the batch-norm statistics passes (the adjoint trace hook is silent then).</summary>
+        public bool StatisticsPass { get; set; }
 
         /// <summary>Direct ∂L/∂τ of the readout through the loss's quadrature weights (exact scheme).</summary>
         public double[] DTauMem { get; }

@@ -63,6 +63,10 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         public required double[] DADTauMem { get; init; }
         public required double[] DADTauSyn { get; init; }
         public required double[] DEsDTauSyn { get; init; }
+        /// <summary>The batch-normalised layers (network order), their neuron count and the current pass's coefficients.</summary>
+        public required BatchNormRange[] BatchNorm { get; init; }
+        public required int BatchNormNeurons { get; init; }
+        public required BatchNormCoefficients BatchNormCoefficients { get; init; }
     }
 
     /// <summary>
@@ -81,7 +85,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
     private Plan PreparePlan(Network network)
     {
         SteppedPlan.RequireSteppedModels(network, integratorReadout: true);
-        if (_plan is null || !_plan.Structure.Fits(network, Dt, N))
+        if (_plan is null || !_plan.Structure.Fits(network, Dt, N) || !_plan.BatchNorm.Select(r => r.Name).SequenceEqual(network.BatchNormalized.Select(p => p.Name)))
         {
             var sp = new SteppedPlan(network, Dt, N, integratorReadout: true);
             var names = network.Parameters.Select((p, i) => (p.Name, i)).ToDictionary(x => x.Name, x => x.i);
@@ -102,6 +106,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 }
             }
             int n = sp.NeuronCount;
+            var batchNorm = BatchNormRanges(network, sp, names);
             _plan = new Plan
             {
                 Structure = sp,
@@ -115,6 +120,9 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         T.CreateChecked(x.p.Population.Model!.Reset), x.p.Population.Model!.ResetMode == Model.Neurons.ResetMode.Subtract)).ToArray(),
                 Em = new T[n], A = new T[n], Es = new T[n],
                 DEmDTauMem = new double[n], DADTauMem = new double[n], DADTauSyn = new double[n], DEsDTauSyn = new double[n],
+                BatchNorm = batchNorm,
+                BatchNormNeurons = batchNorm.Sum(r => r.Size),
+                BatchNormCoefficients = new BatchNormCoefficients(batchNorm.Sum(r => r.Channels)),
             };
             lock (_workspaces) _workspaces.Clear();
         }
@@ -162,6 +170,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             plan.DADTauSyn[g] = daS;
             plan.DEsDTauSyn[g] = dt * r * r * es;
         }
+        UseRunningStatistics(plan, parameters);
         return plan;
     }
 
@@ -173,19 +182,27 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         ReadoutDropout? dropout = null)
     {
         AbsAdjoint = null;
+        BatchStatistics = null;
         var plan = PreparePlan(network);
         int count = batch.Count;
         int partitions = Math.Min(_engine.Threads, count);
+        int channels = plan.BatchNorm.Sum(r => r.Channels);
+        while (_batchNormSums.Count < partitions) _batchNormSums.Add(new BatchNormSums(channels));
+        for (int part = 0; part < partitions; part++)
+            if (_batchNormSums[part].Drive.Length != channels) _batchNormSums[part] = new BatchNormSums(channels);
         var losses = new double[count];
         var predictions = new int[count];
         var counts = plan.Structure.Network.Hidden.ToDictionary(p => p.Name, p => new long[p.Size]);
         var partCounts = new double[partitions][];
         while (_buffers.Count < partitions) _buffers.Add(new Buffer());
         double scale = 1.0 / count;
+        if (gradient && plan.BatchNorm.Length > 0) PrepareBatchNorm(plan, network, batch, labels, loss, dropout, partitions, scale);
         int used = 0;
         Parallel(partitions, part =>
         {
             var ws = Rent(plan);
+            ws.BatchNormSums = _batchNormSums[part];
+            ws.BatchNormSums.Clear();
             Interlocked.Increment(ref used);
             var buffer = _buffers[part];
             if (gradient) buffer.Reset(network, plan.Neurons, magnitudes);
@@ -249,6 +266,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 }
             }
         }
+        BatchNormGradients(plan, result, partitions);
         foreach (var dp in plan.Structure.Populations)
         {
             var tm = result[dp.TauMemParameter].Values;
