@@ -10,7 +10,7 @@ namespace Eventprop.Tests.Cli;
 /// <summary>
 /// <c>dataset.encoding current</c> (seed 004 §2.1): MNIST IDX files load as analog samples x = g/255 in pixel order, a
 /// surrogate run trains on them end to end (no trial raster, which needs input spikes), and the combinations that cannot
-/// work (spike data, the Eventprop engines, keys that act on input spikes) are one line naming the key as written.
+/// work (spike data, the exact and ILGPU engines, keys that act on input spikes) are one line naming the key as written.
 /// </summary>
 public sealed class AnalogEncodingConfigTests : IDisposable
 {
@@ -63,11 +63,29 @@ public sealed class AnalogEncodingConfigTests : IDisposable
         Assert.False(File.Exists(Path.Combine(run, "trial_raster.png")));
     }
 
+    /// <summary>The time-stepped Eventprop engine trains on analog input too (engine.device auto picks the CPU engine).</summary>
+    [Fact]
+    public void AnEventpropRunTrainsOnAnalogInputWithTheSteppedEngine()
+    {
+        WriteTinyMnist(8, 4);
+        string run = _dir.File("run-eventprop");
+        var o = new StringWriter(CultureInfo.InvariantCulture);
+        var e = new StringWriter(CultureInfo.InvariantCulture);
+        int code = Program.Run(["train", "--data", _dir.Path, "--out", run, "--set", "dataset.kind=mnist", "--set", "dataset.encoding=current",
+            "--set", "dataset.validation_fraction=0", "--set", "method=eventprop", "--set", "engine.kind=stepped", "--set", "network.hidden=6",
+            "--set", "engine.duration_ms=5", "--set", "engine.dt=0.5", "--set", "training.epochs=2", "--set", "training.batch_size=4", "--set", "loss=sum"], o, e);
+        Assert.True(code == 0, e.ToString());
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json"))).RootElement;
+        Assert.Equal(2, summary.GetProperty("epochs").GetInt32());
+        Assert.True(File.Exists(Path.Combine(run, "model.json")));
+    }
+
     [Theory]
     [InlineData(new[] { "dataset.encoding=analog" }, "dataset.encoding must be one of latency, current, got 'analog'.")]
     [InlineData(new[] { "dataset.kind=latency_mnist", "dataset.encoding=current", "method=surrogate" }, "dataset.kind latency_mnist is latency-coded; for the analog image (dataset.encoding current) use dataset.kind mnist.")]
     [InlineData(new[] { "dataset.kind=shd", "dataset.encoding=current", "method=surrogate" }, "dataset.encoding current encodes images (dataset.kind mnist), but dataset.kind shd is already spikes")]
-    [InlineData(new[] { "dataset.kind=mnist", "dataset.encoding=current" }, "dataset.encoding current (a constant input current per pixel) needs method surrogate")]
+    [InlineData(new[] { "dataset.kind=mnist", "dataset.encoding=current", "engine.kind=exact" }, "dataset.encoding current (a constant input current per pixel) needs engine.kind stepped with method eventprop (or method surrogate); the exact engine takes input spikes only.")]
+    [InlineData(new[] { "dataset.kind=mnist", "dataset.encoding=current", "engine.device=ilgpu-cpu" }, "dataset.encoding current with method eventprop runs on engine.device cpu only")]
     [InlineData(new[] { "dataset.kind=mnist", "dataset.encoding=current", "method=surrogate", "augment.shift=2" }, "augment.shift acts on input spikes, but dataset.encoding current has none")]
     [InlineData(new[] { "dataset.kind=mnist", "dataset.encoding=current", "method=surrogate", "augment.blend_probability=0.5" }, "augment.blend_probability acts on input spikes")]
     [InlineData(new[] { "dataset.kind=mnist", "dataset.encoding=current", "method=surrogate", "augment.delay_line_copies=2" }, "augment.delay_line_copies acts on input spikes")]

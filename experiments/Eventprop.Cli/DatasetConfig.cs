@@ -71,9 +71,10 @@ public sealed record DatasetConfig
     /// <see cref="UserError"/>s naming the keys as written.
     /// </summary>
     /// <param name="method">The config's <c>method</c>.</param>
+    /// <param name="engine">The engine section (analog input with Eventprop needs the CPU time-stepped engine).</param>
     /// <param name="augment">The augmentation section (its keys act on input spikes).</param>
     /// <param name="training">The training section (training.input_dropout acts on input spikes).</param>
-    public void ValidateEncoding(string method, AugmentConfig augment, TrainingConfig training)
+    public void ValidateEncoding(string method, EngineConfig engine, AugmentConfig augment, TrainingConfig training)
     {
         if (!Encodings.Contains(Encoding))
             throw new UserError($"dataset.encoding must be one of {string.Join(", ", Encodings)}, got '{Encoding}'.");
@@ -82,8 +83,10 @@ public sealed record DatasetConfig
             throw new UserError("dataset.kind latency_mnist is latency-coded; for the analog image (dataset.encoding current) use dataset.kind mnist.");
         if (Kind != "mnist")
             throw new UserError($"dataset.encoding current encodes images (dataset.kind mnist), but dataset.kind {Kind} is already spikes; remove dataset.encoding or set it to latency.");
-        if (method != "surrogate")
-            throw new UserError("dataset.encoding current (a constant input current per pixel) needs method surrogate; the Eventprop engines take input spikes. Set method=surrogate or dataset.encoding=latency.");
+        if (method != "surrogate" && engine.Kind != "stepped")
+            throw new UserError($"dataset.encoding current (a constant input current per pixel) needs engine.kind stepped with method eventprop (or method surrogate); the exact engine takes input spikes only. Set engine.kind=stepped or dataset.encoding=latency.");
+        if (method != "surrogate" && engine.Device is not ("cpu" or "auto"))
+            throw new UserError($"dataset.encoding current with method eventprop runs on engine.device cpu only; the ILGPU engine ({engine.Device}) takes input spikes only. Set engine.device=cpu, method=surrogate or dataset.encoding=latency.");
         string? spikeKey = augment.DelayLineCopies > 0 ? "augment.delay_line_copies"
             : augment.Shift > 0 ? "augment.shift"
             : augment.BlendProbability > 0 ? "augment.blend_probability"

@@ -231,7 +231,7 @@ public sealed record RunConfig
         Network.Validate();
         if (Method is not ("eventprop" or "surrogate")) throw new UserError($"method must be 'eventprop' or 'surrogate', got '{Method}'.");
         if (Method == "surrogate") Surrogate.Validate(Loss, Training);
-        Dataset.ValidateEncoding(Method, Augment, Training);
+        Dataset.ValidateEncoding(Method, Engine, Augment, Training);
         if (!(Training.ReadoutDropout >= 0 && Training.ReadoutDropout < 1))
             throw new UserError($"training.readout_dropout must be in [0, 1) (seed 004 uses 0.5), got {Training.ReadoutDropout.ToString(CultureInfo.InvariantCulture)}.");
         if (Training.ReadoutDropout > 0 && Method != "surrogate")

@@ -15,12 +15,15 @@ namespace Eventprop.Cli;
 /// <summary><c>eventprop train</c>: the quick start without arguments, or a JSON config with overrides.</summary>
 public static class TrainCommand
 {
-    /// <summary>The stepped engine on engine.device (auto: CUDA when present, else the CPU engine); a missing GPU is a one-line user error.</summary>
+    /// <summary>The stepped engine on engine.device (auto: CUDA when present, else the CPU engine; the CPU engine for analog input);
+    /// a missing GPU is a one-line user error.</summary>
     internal static IGradientEngine CreateSteppedEngine(RunConfig c, bool learnTau, double? duration = null)
     {
         try
         {
-            return Gpu.SteppedEngines.Create(c.Engine.Device, c.Engine.Dt, duration ?? c.Engine.DurationMs,
+            // Analog input (dataset.encoding current) runs on the CPU engine only: auto picks it (validation refuses a named GPU device).
+            string device = c.Dataset.IsAnalog && c.Engine.Device == "auto" ? "cpu" : c.Engine.Device;
+            return Gpu.SteppedEngines.Create(device, c.Engine.Dt, duration ?? c.Engine.DurationMs,
                 threads: c.Engine.Threads > 0 ? c.Engine.Threads : null, timeConstantGradients: learnTau);
         }
         catch (InvalidOperationException e)

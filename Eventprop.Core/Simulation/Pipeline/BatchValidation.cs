@@ -32,8 +32,8 @@ public static class BatchValidation
     /// <param name="batch">The samples (non-empty, none null).</param>
     /// <param name="loss">The loss; it must fit the readout (<see cref="CheckReadout"/>).</param>
     /// <param name="duration">The trial length T (ms): every input spike must lie in [0, T).</param>
-    /// <param name="acceptsAnalog">Whether the engine takes analog samples (<see cref="SpikeSample.IsAnalog"/>); only the
-    /// surrogate-gradient engine does, the Eventprop engines (exact, stepped, ILGPU) refuse them.</param>
+    /// <param name="acceptsAnalog">Whether the engine takes analog samples (<see cref="SpikeSample.IsAnalog"/>); the
+    /// surrogate-gradient engine and the CPU time-stepped Eventprop engine do, the exact and ILGPU engines refuse them.</param>
     /// <exception cref="ArgumentException">The batch is empty, a sample is null or has a label, channel or spike time the network
     /// cannot take, or is analog and the engine needs spikes; the message names the sample and the fix.</exception>
     public static int[] CheckBatch(Network network, IReadOnlyList<SpikeSample> batch, ILoss loss, double duration, bool acceptsAnalog = false)
@@ -81,7 +81,7 @@ public static class BatchValidation
         if (sample.IsAnalog)
         {
             if (!acceptsAnalog)
-                throw new ArgumentException($"{Which(index)} is analog (a constant input current per channel, dataset.encoding current), which the Eventprop engines (exact, stepped, ILGPU) cannot take: a constant current is not an input spike. Use the surrogate engine (method surrogate) or latency-encoded input (dataset.encoding latency).");
+                throw new ArgumentException($"{Which(index)} is analog (a constant input current per channel, dataset.encoding current), which this engine (exact or ILGPU) cannot take: a constant current is not an input spike. Use the CPU time-stepped Eventprop engine (engine.kind stepped, engine.device cpu), the surrogate engine (method surrogate) or latency-encoded input (dataset.encoding latency).");
             if (sample.Currents.Length != inputs)
                 throw new ArgumentException($"{Which(index)} has {sample.Currents.Length} analog input values but input '{network.Input.Name}' has {inputs} channels; the data and the network's input size do not match.");
             return;

@@ -29,6 +29,12 @@ internal sealed partial class CpuSteppedBackend
         bool needState = tau || drive.NeedsVoltages;
         bool stepDrive = drive.HasStepDrive;
         int ro = plan.ReadoutOffset, rs = plan.ReadoutSize;
+        bool analog = trial.Sample.IsAnalog;
+        if (analog)
+        {
+            Array.Clear(ws.AnalogAdjointSum);
+            if (needState) AnalogInput.FillDrive(plan, trial.Sample.Currents, dt, ws.AnalogDrive);
+        }
 
         var spiking = plan.Spiking;
         var spikePtr = new int[spiking.Length];
@@ -74,6 +80,8 @@ internal sealed partial class CpuSteppedBackend
             if (tau) FlushTau(ws);
         }
         EventsAt(0);
+        if (analog)
+            AnalogInput.SubtractWeightGradients(plan, sample.Currents, dt, ws.AnalogAdjointSum, ws.AnalogScratch, buffer, AnalogValueIgnoredInGradient);
 
         if (tau)
         {
@@ -103,6 +111,7 @@ internal sealed partial class CpuSteppedBackend
                 }
             }
             if (corners) FindCornerSpikes(k);
+            if (analog && k < N) AnalogInput.AccumulateAdjoint(plan, li, ws.AnalogAdjointSum);
             while (inPtr >= 0 && StepOf(sample.Times[inPtr]) == k)
             {
                 int ch = sample.Channels[inPtr--];

@@ -72,6 +72,8 @@ internal sealed partial class CpuSteppedBackend
         Array.Clear(cur);
         var times = trial.Sample.Times;
         var channels = trial.Sample.Channels;
+        bool analog = trial.Sample.IsAnalog;
+        if (analog) AnalogInput.FillDrive(plan, trial.Sample.Currents, Dt, ws.AnalogDrive);
         int inCount = EffectiveInputCount(times);
         trial.InputCount = inCount;
         int interval = trial.SnapshotInterval;
@@ -81,6 +83,7 @@ internal sealed partial class CpuSteppedBackend
         long[] caps = spiking.Select(p => MaxSpikesPerNeuron is int m ? (long)m * p.Size : long.MaxValue).ToArray();
 
         int inPtr = DeliverInputs(plan, cur, times, channels, 0, inCount, 0);
+        if (analog) AnalogInput.AddDrive(plan, cur, ws.AnalogDrive);
         RecordTrace(plan, ws, 0);
         if (interval > 0) trial.AddSnapshot(plan, v, cur, inPtr);
         for (int k = 0; k < N; k++)
@@ -117,13 +120,15 @@ internal sealed partial class CpuSteppedBackend
                         DeliverSpikes(plan, cur, list, stepStart[s], list.Count, plan.Outgoings[spiking[s].Population.Index]);
                 }
                 inPtr = DeliverInputs(plan, cur, times, channels, inPtr, inCount, kk);
+                if (analog) AnalogInput.AddDrive(plan, cur, ws.AnalogDrive);
             }
             RecordTrace(plan, ws, kk);
             if (interval > 0 && kk < N && kk % interval == 0) trial.AddSnapshot(plan, v, cur, inPtr);
         }
     }
 
-    /// <summary>Recomputes the states (after each grid point's deliveries) at grid points a…b into the workspace's segment buffers.</summary>
+    /// <summary>Recomputes the states (after each grid point's deliveries) at grid points a…b into the workspace's segment buffers
+    /// (an analog trial's drive must be in the workspace, <see cref="AnalogInput.FillDrive"/>).</summary>
     private void Replay(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, int segment, int a, int b)
     {
         int n = plan.NeuronCount, N = Steps;
@@ -141,6 +146,7 @@ internal sealed partial class CpuSteppedBackend
         int inPtr = trial.SnapshotInput[segment];
         var times = trial.Sample.Times;
         var channels = trial.Sample.Channels;
+        bool analog = trial.Sample.IsAnalog;
         for (int k = a; k < b; k++)
         {
             VectorMath.StepState(v, cur, plan.DecayMem, plan.CurrentToVoltage, plan.DecaySyn);
@@ -164,6 +170,7 @@ internal sealed partial class CpuSteppedBackend
                     if (ptr[s] > start[s])
                         DeliverSpikes(plan, cur, trial.Spikes[s], start[s], ptr[s], plan.Outgoings[spiking[s].Population.Index]);
                 inPtr = DeliverInputs(plan, cur, times, channels, inPtr, trial.InputCount, kk);
+                if (analog) AnalogInput.AddDrive(plan, cur, ws.AnalogDrive); // ws.AnalogDrive: filled by the backward pass
             }
             v.AsSpan().CopyTo(ws.SegmentV.AsSpan((kk - a) * n, n));
             cur.AsSpan().CopyTo(ws.SegmentI.AsSpan((kk - a) * n, n));

@@ -43,6 +43,12 @@ internal sealed partial class CpuSteppedBackend : ISteppedBackend
     /// <summary>Fault injection for tests (see <see cref="SteppedPlan.Outgoing.Transport"/>).</summary>
     internal bool TransportMisindexed { get; set; }
 
+    /// <summary>Fault injection for tests: an analog trial's input weight gradient leaves out the channel's value x_c.</summary>
+    internal bool AnalogValueIgnoredInGradient { get; set; }
+
+    /// <inheritdoc />
+    public bool AcceptsAnalogInput => true;
+
     /// <summary>Bytes per trial the last forward pass for a backward pass recorded (see <see cref="SteppedEngine.StoredStateBytesPerTrial"/>).</summary>
     public double StoredStateBytesPerTrial { get; private set; }
 

@@ -20,6 +20,10 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// </remarks>
 public interface ISteppedBackend
 {
+    /// <summary>Whether the provider simulates analog samples (<see cref="SpikeSample.IsAnalog"/>: a constant input current
+    /// per channel); the pipeline refuses them with one line for a provider that does not.</summary>
+    bool AcceptsAnalogInput => false;
+
     /// <summary>
     /// Runs the forward pass of every trial of <paramref name="batch"/> and evaluates <paramref name="loss"/> on each.
     /// </summary>

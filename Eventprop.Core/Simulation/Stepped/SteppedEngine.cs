@@ -87,6 +87,13 @@ public sealed partial class SteppedEngine : IGradientEngine
         init => _backend.TransportMisindexed = value;
     }
 
+    /// <summary>Fault injection for tests: an analog trial's input weight gradient leaves out the channel's value x_c.</summary>
+    internal bool AnalogValueIgnoredInGradient
+    {
+        get => _backend.AnalogValueIgnoredInGradient;
+        init => _backend.AnalogValueIgnoredInGradient = value;
+    }
+
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
     public bool SlopeAtGridPoint => _backend.SlopeAtGridPoint;
 
@@ -138,7 +145,7 @@ public sealed partial class SteppedEngine : IGradientEngine
         lock (_sync)
         {
             var plan = _pipeline.Plan(network);
-            BatchValidation.CheckInput(network, sample, null, Duration);
+            BatchValidation.CheckInput(network, sample, null, Duration, acceptsAnalog: true);
             return _backend.Simulate(plan, sample);
         }
     }

@@ -100,7 +100,7 @@ public sealed class SteppedPipeline
         ArgumentNullException.ThrowIfNull(loss);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         var plan = Plan(network);
-        return (plan, BatchValidation.CheckBatch(network, batch, loss, Duration));
+        return (plan, BatchValidation.CheckBatch(network, batch, loss, Duration, _backend.AcceptsAnalogInput));
     }
 
     private static Dictionary<string, long[]> Counts(SteppedPlan plan, SteppedForwardPass forward)

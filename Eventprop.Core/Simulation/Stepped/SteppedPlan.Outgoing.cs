@@ -71,6 +71,61 @@ public sealed partial class SteppedPlan
             for (int k = 0; k < to.Length; k++) post[to[k]] += w[k];
         }
 
+        /// <summary>current[post] += scale·W[row, post] over the stored synapses of <paramref name="row"/> (an analog input
+        /// channel's charge per step, <see cref="AnalogInput"/>; <paramref name="current"/>: the plan's index space).</summary>
+        public void DeliverScaled(Span<float> current, int row, float scale)
+        {
+            var post = current.Slice(PostOffset, PostSize);
+            if (_dense)
+            {
+                VectorMath.AddScaled(post, Weights.AsSpan(row * PostSize, PostSize), scale);
+                return;
+            }
+            if (_isConv)
+            {
+                if (!_conv.Footprint(row, out var fp)) return;
+                float s = _scale * scale;
+                for (int oc = 0; oc < _conv.OutChannels; oc++)
+                    for (int a = 0; a < fp.Rows; a++)
+                    {
+                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) post[j] += s * Weights[weight];
+                    }
+                return;
+            }
+            int start = _rowStarts![row];
+            var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
+            var to = _targets!.AsSpan(start, w.Length);
+            for (int k = 0; k < to.Length; k++) post[to[k]] += scale * w[k];
+        }
+
+        /// <summary>gradient[row, post] −= scale·weighted[post] over the stored synapses (an analog input channel's weight
+        /// gradient, <see cref="AnalogInput"/>; <paramref name="weighted"/>: the target slice).</summary>
+        public void SubtractScaledWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted, float scale)
+        {
+            if (_dense)
+            {
+                VectorMath.AddScaled(gradient.AsSpan(row * PostSize, PostSize), weighted, -scale);
+                return;
+            }
+            if (_isConv)
+            {
+                if (!_conv.Footprint(row, out var fp)) return;
+                float s = _scale * scale;
+                for (int oc = 0; oc < _conv.OutChannels; oc++)
+                    for (int a = 0; a < fp.Rows; a++)
+                    {
+                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
+                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) gradient[weight] -= s * weighted[j];
+                    }
+                return;
+            }
+            int start = _rowStarts![row];
+            var g = gradient.AsSpan(start, _rowStarts[row + 1] - start);
+            var to = _targets!.AsSpan(start, g.Length);
+            for (int k = 0; k < to.Length; k++) g[k] -= scale * weighted[to[k]];
+        }
+
         /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)

@@ -56,6 +56,7 @@ public sealed partial class SteppedPlan
                 .Select(c => new Outgoing(names[c.Name], dyn.FindIndex(d => d.Population == c.Post), offsets[c.Post.Index], c.Post.Size, c.Pre.Size,
                     c.Connectivity.Rows(c.Pre.Size, c.Post.Size), c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
         InputOutgoings = Outgoings[network.Input.Index];
+        InputTargets = InputOutgoings.Select(o => (o.PostOffset, o.PostSize)).Distinct().ToArray();
         SpikingIndex = new int[pops.Count];
         Array.Fill(SpikingIndex, -1);
         for (int s = 0; s < Spiking.Length; s++) SpikingIndex[Spiking[s].Population.Index] = s;
@@ -112,6 +113,8 @@ public sealed partial class SteppedPlan
     public Outgoing[][] Outgoings { get; }
     /// <summary>The outgoing connections of the input population.</summary>
     public Outgoing[] InputOutgoings { get; }
+    /// <summary>The populations the input reaches, each once: its first neuron in the plan's index space and its size.</summary>
+    public (int Offset, int Size)[] InputTargets { get; }
     /// <summary>Parameter index of every connection's weights, in network connection order.</summary>
     public int[] WeightParameters { get; }
 

@@ -112,6 +112,9 @@ internal sealed class SteppedWorkspace
         TauMemSum = new double[n];
         TauSynSum = new double[n];
         WeightedAdjoint = new float[n];
+        AnalogDrive = new float[n];
+        AnalogAdjointSum = new double[n];
+        AnalogScratch = new float[n];
         AdjointDifference = new float[n];
         WeightedStamp = new int[plan.Populations.Length];
         DifferenceStamp = new int[plan.Populations.Length];
@@ -136,6 +139,12 @@ internal sealed class SteppedWorkspace
     public double[] TauSynSum { get; }
     /// <summary>τs·λI of a population's neurons, valid for the step in <see cref="WeightedStamp"/>.</summary>
     public float[] WeightedAdjoint { get; }
+    /// <summary>An analog trial's charge per step, Σ_c x_c·dt·W[c, ·] (<see cref="AnalogInput"/>).</summary>
+    public float[] AnalogDrive { get; }
+    /// <summary>An analog trial's Σ_k λI(t_k) over the grid points of the backward pass so far.</summary>
+    public double[] AnalogAdjointSum { get; }
+    /// <summary>Scratch for <see cref="AnalogInput.SubtractWeightGradients"/>.</summary>
+    public float[] AnalogScratch { get; }
     /// <summary>λV − λI of a population's neurons, valid for the step in <see cref="DifferenceStamp"/>.</summary>
     public float[] AdjointDifference { get; }
     public int[] WeightedStamp { get; }

@@ -41,6 +41,21 @@ internal static class VectorMath
         for (; i < n; i++) Unsafe.Add(ref d, i) -= Unsafe.Add(ref s, i);
     }
 
+    /// <summary>dst += scale·src.</summary>
+    public static void AddScaled(Span<float> dst, ReadOnlySpan<float> src, float scale)
+    {
+        int n = dst.Length, i = 0;
+        ref float d = ref MemoryMarshal.GetReference(dst);
+        ref float s = ref MemoryMarshal.GetReference(src);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var a = Vector256.Create(scale);
+            for (; i <= n - 8; i += 8)
+                (Vector256.LoadUnsafe(ref d, (nuint)i) + a * Vector256.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref d, i) += scale * Unsafe.Add(ref s, i);
+    }
+
     /// <summary>Σ a[i]·b[i] in float (fixed summation order for a given length).</summary>
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
