@@ -11,7 +11,29 @@ using Eventprop.Losses;
 //        dotnet run -c Release --project experiments/Eventprop.Benchmarks -- bptt [same options]
 // 'bptt' runs Eventprop against surrogate-gradient BPTT on the same network at T = 250, 500, 1,000 (issue 7).
 //        dotnet run -c Release --project experiments/Eventprop.Benchmarks -- nir-read
+//        dotnet run -c Release --project experiments/Eventprop.Benchmarks -- surrogate-conv [--data DIR] [--batches 2] [--batch 64] [--threads N]
+// 'surrogate-conv' times BPTT training of mnist_conv_surrogate.json's network per trial (forward + backward + AdamW update).
 // 'nir-read' times NirImport.Read on a 700 → 1024 (recurrent) → 20 graph: median of 7 reads after one warm-up (issue 18).
+if (args.Length >= 1 && args[0] == "surrogate-conv")
+{
+    // surrogate-conv [--data DIR] [--batches N] [--batch N] [--threads N]: mnist_conv_surrogate.json's training speed (issue: BPTT conv MNIST).
+    string? data = null;
+    int convBatches = 2, convBatch = 64;
+    int? convThreads = null;
+    for (int i = 1; i + 1 < args.Length; i += 2)
+    {
+        switch (args[i])
+        {
+            case "--data": data = args[i + 1]; break;
+            case "--batches": convBatches = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            case "--batch": convBatch = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            case "--threads": convThreads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            default: Console.Error.WriteLine($"Unknown argument '{args[i]}'."); return 2;
+        }
+    }
+    Console.WriteLine(SurrogateConvBenchmark.Run(data, convBatches, convBatch, convThreads));
+    return 0;
+}
 if (args.Length == 1 && args[0] == "nir-read")
 {
     Console.WriteLine(NirReadBenchmark.Run());
@@ -19,7 +41,7 @@ if (args.Length == 1 && args[0] == "nir-read")
 }
 if (args.Length == 0 || (args[0] != "stepped" && args[0] != "bptt"))
 {
-    Console.Error.WriteLine("usage: Eventprop.Benchmarks stepped|bptt [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--in-process] | nir-read");
+    Console.Error.WriteLine("usage: Eventprop.Benchmarks stepped|bptt [--cases a,b] [--batches N] [--batch N] [--threads N] [--loss NAME] [--in-process] | nir-read | surrogate-conv [--data DIR] [--batches N] [--batch N] [--threads N]");
     return 2;
 }
 var options = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -62,6 +62,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             var rowI = ws.Is.AsSpan(j * n, n);
             GenericVector.StepVoltage<T>(vt, rowV, rowI, em, a);
             bool active = !_exact || j + 1 < N;
+            ws.Stamp++;
             gV.CopyTo(gt, 0);
             if (active)
             {
@@ -108,7 +109,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                         T gs = ws.RegGrad[g];
                         foreach (var o in outs)
                             if (_o.RecurrentGradient || !o.Recurrent)
-                                gs += fault == SurrogateFault.DropoutIgnoredInTransport ? o.Transport(i, gD, fault) : KeepOf(ws, o, g) * o.Transport(i, gD, fault);
+                                gs += fault == SurrogateFault.DropoutIgnoredInTransport ? Transport(ws, o, i, gD) : KeepOf(ws, o, g) * Transport(ws, o, i, gD);
                         if (_diffReset) gs += subtractive ? -gV[g] * drop : gV[g] * (reset - vt[g]);
                         if (_exact) gt[g] = keep + gs * h;
                         else
@@ -145,6 +146,25 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
                 buffer.TauSyn[ro + j] += ws.DTauSyn[j];
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="SurrogateSynapses{T}.Transport"/> of presynaptic neuron <paramref name="i"/> (bit-identical): from the connection's
+    /// batched transport of this iteration, computed on first use, where it has one; else row by row.
+    /// </summary>
+    private T Transport(Workspace ws, SurrogateSynapses<T> o, int i, T[] gD)
+    {
+        var fault = _engine.Fault;
+        if (!o.BatchedTransport || fault == SurrogateFault.SparseTransportMisindexed) return o.Transport(i, gD, fault);
+        int slot = o.Parameter;
+        var cells = ws.Cells[slot];
+        if (ws.CellsStamp[slot] != ws.Stamp || cells is null)
+        {
+            if (cells is null || cells.Length != o.CellCount) cells = ws.Cells[slot] = new T[o.CellCount];
+            o.TransportCells(gD, cells);
+            ws.CellsStamp[slot] = ws.Stamp;
+        }
+        return o.FromCells(i, cells);
     }
 
     /// <summary>The input weights' gradient of input bin <paramref name="bin"/> from <paramref name="adjoint"/>, the presynaptic adjoint of that delivery.</summary>

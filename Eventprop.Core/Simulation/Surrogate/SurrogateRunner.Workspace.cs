@@ -36,7 +36,17 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
             Drives = new T[steps * plan.BatchNormNeurons];
             SavedCurrent = new T[plan.BatchNormNeurons];
             GD = new T[plan.BatchNorm.Length > 0 ? n : 0];
+            int parameters = plan.Structure.Network.Parameters.Count;
+            Cells = new T[parameters][];
+            CellsStamp = new int[parameters];
         }
+
+        /// <summary>Per connection (by weight parameter): its batched transport of the current backward iteration (<see cref="SurrogateSynapses{T}.TransportCells"/>).</summary>
+        public T[]?[] Cells { get; }
+        /// <summary>Per connection: the <see cref="Stamp"/> its <see cref="Cells"/> were computed at.</summary>
+        public int[] CellsStamp { get; }
+        /// <summary>Counts backward iterations: a connection's <see cref="Cells"/> are current when its stamp equals this.</summary>
+        public int Stamp { get; set; }
 
         /// <summary>The raw drive x of every batch-normalised neuron at every delivery point (steps × batch-norm neurons).</summary>
         public T[] Drives { get; }

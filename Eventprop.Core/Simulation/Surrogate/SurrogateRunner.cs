@@ -133,6 +133,7 @@ internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingP
         {
             var src = parameters[o.Parameter].Values;
             for (int i = 0; i < src.Length; i++) o.W[i] = T.CreateChecked(src[i]);
+            o.WeightsChanged();
         }
         var s = plan.Structure;
         double dt = Dt;

@@ -26,6 +26,51 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
         _conv = synapses.Convolution ?? default;
         _poolScale = T.CreateChecked(synapses.Scale);
         W = new T[weightCount];
+        if (_isConv && ConvTransport.Supports(_conv))
+        {
+            _cellOf = ConvTransport.CellOf(_conv);
+            CellCount = ConvTransport.CellCount(_conv);
+        }
+        _fullConv = _isConv && _conv.OutHeight == 1 && _conv.OutWidth == 1;
+        if (_fullConv) _wt = new T[weightCount];
+    }
+
+    /// <summary>Per presynaptic neuron, its pooled position in <see cref="TransportCells"/>'s array (−1: none); null when not batched.</summary>
+    private readonly int[]? _cellOf;
+
+    /// <summary>Whether the convolution's output is one position (a pooled dense layer): its delivery reads <see cref="_wt"/>.</summary>
+    private readonly bool _fullConv;
+
+    /// <summary>A pooled dense layer's kernels transposed, [tap, out] (contiguous per presynaptic position), refreshed by <see cref="WeightsChanged"/>.</summary>
+    private readonly T[]? _wt;
+
+    /// <summary>Whether the adjoint transport can be batched over the presynaptic map (<see cref="TransportCells"/>): a stride-1 convolution.</summary>
+    public bool BatchedTransport => _cellOf is not null;
+
+    /// <summary>Entries of <see cref="TransportCells"/>'s array (pooled presynaptic positions; 0 when not batched).</summary>
+    public int CellCount { get; }
+
+    /// <summary>Call after <see cref="W"/> changed: rebuilds the derived copies of the weights.</summary>
+    public void WeightsChanged()
+    {
+        if (_wt is null) return;
+        int outC = _conv.OutChannels, fanIn = _conv.FanIn;
+        for (int o = 0; o < outC; o++)
+            for (int k = 0; k < fanIn; k++) _wt[k * outC + o] = W[o * fanIn + k];
+    }
+
+    /// <summary>
+    /// <see cref="Transport"/> of every pooled presynaptic position at once, before the pooling factor (see
+    /// <see cref="ConvTransport.Cells{T}"/>); <see cref="FromCells"/> reads a neuron's value, bit-identical to <see cref="Transport"/>.
+    /// </summary>
+    public void TransportCells(ReadOnlySpan<T> adjoint, Span<T> cells) =>
+        ConvTransport.Cells(_conv, W, adjoint.Slice(PostOffset, PostSize), cells);
+
+    /// <summary>Presynaptic neuron <paramref name="row"/>'s <see cref="Transport"/> from the array <see cref="TransportCells"/> filled.</summary>
+    public T FromCells(int row, ReadOnlySpan<T> cells)
+    {
+        int cell = _cellOf![row];
+        return cell < 0 ? T.Zero : _poolScale * cells[cell];
     }
 
     private readonly bool _isConv;
@@ -61,6 +106,13 @@ internal sealed class SurrogateSynapses<T> where T : unmanaged, IFloatingPointIe
         {
             if (!_conv.Footprint(row, out var fp)) return;
             T factor = scale * _poolScale;
+            if (_wt is not null)
+            {
+                // One output position: post[o] += factor·W[o, tap] for every o, the tap's column of the transposed kernels.
+                int outC = _conv.OutChannels;
+                GenericVector.AddScaled(post, _wt.AsSpan(fp.Weight(0, 0) * outC, outC), factor);
+                return;
+            }
             for (int oc = 0; oc < _conv.OutChannels; oc++)
                 for (int a = 0; a < fp.Rows; a++)
                 {
