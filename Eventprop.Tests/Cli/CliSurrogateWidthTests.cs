@@ -75,6 +75,12 @@ public sealed class CliSurrogateWidthTests : IDisposable
         Assert.Equal(10, rows.Skip(1).Count(x => x.Split(',')[1] == "connection_dL_dW")); // 5 connections × 2 γ
         Assert.True(File.Exists(Path.Combine(dir, "gradient_report.png")));
         Assert.Contains("mean |dL/dU|", r.Out);
+        // The Markdown table: one row per hidden layer and per connection, one column per γ, the CSV's numbers.
+        var md = File.ReadAllLines(Path.Combine(dir, "gradient_report.md"));
+        Assert.Contains("| hidden layer | neurons | γ = 1 | γ = 100 |", md);
+        var first = md[Array.IndexOf(md, "| hidden layer | neurons | γ = 1 | γ = 100 |") + 2].Split('|', StringSplitOptions.TrimEntries);
+        Assert.Equal(At("1", 1), double.Parse(first[3], CultureInfo.InvariantCulture), 1e-3 * At("1", 1));
+        Assert.Equal(4 + 5, md.Count(l => l.StartsWith("| ", StringComparison.Ordinal) && char.IsAsciiDigit(l[2]))); // 4 layers + 5 connections, and no other numbered row
     }
 
     [Fact]

@@ -30,6 +30,8 @@ public static class SlurmStudy
     /// <summary>Writes the study folder, its run directories and the batch script, and submits it with sbatch.</summary>
     public static int Submit(Arguments a, StudyConfig study, List<string> common, TextWriter output)
     {
+        if (study.Sweep is { EvaluationOnly: true })
+            throw new UserError("study --slurm does not run an evaluation-only sweep (sweep.evaluation_only) yet; run the study here, without --slurm.");
         bool gpu = common.Any(s => s.Replace(" ", "", StringComparison.Ordinal) is "engine.device=cuda" or "engine.device=\"cuda\"");
         var tasks = StudyTask.All(study, common);
         string shown = a.Value("out") ?? Path.Combine("runs", $"{study.Name}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");

@@ -45,19 +45,6 @@ public sealed record StudySeries
     public Dictionary<string, JsonNode?> Set { get; init; } = [];
 }
 
-/// <summary>A key swept over values.</summary>
-public sealed record StudySweep
-{
-    /// <summary>Dotted key, e.g. <c>surrogate.scale</c>.</summary>
-    public string Key { get; init; } = "";
-
-    /// <summary>Axis label of the plot (default: the key).</summary>
-    public string? Label { get; init; }
-
-    /// <summary>The values.</summary>
-    public double[] Values { get; init; } = [];
-}
-
 /// <summary><c>eventprop study</c>: runs a <see cref="StudyConfig"/> and writes results.csv, results.md and a plot.</summary>
 public static class StudyCommand
 {
@@ -101,16 +88,24 @@ public static class StudyCommand
             done++;
             string runDir = Path.Combine(outDir, task.RunName);
             var row = TrainOne(basePath, task, runDir, stop);
-            rows.Add(row);
             if (!quiet)
             {
-                string sweepText = task.Value is double y ? TrainCommand.Inv($", {study.Sweep!.Key} = {y}") : "";
+                string sweepText = task.Value is double y ? TrainCommand.Inv($", {study.Sweep!.Name} = {y}") : "";
                 string result = row.Note ?? TrainCommand.Inv($"test {100 * row.TestAccuracy:F1} %, {row.SecondsPerEpoch:F2} s/epoch, peak heap {row.PeakManagedMegabytes:F0} MiB");
                 output.WriteLine(TrainCommand.Inv($"[{done}/{tasks.Count}] {task.Series}{sweepText}, seed {task.Seed}: {result}"));
             }
+            if (study.Sweep is { EvaluationOnly: true } evaluation)
+            {
+                // One training run, evaluated at every value of the evaluation-only key.
+                var evaluated = StudyEvaluationSweep.Evaluate(evaluation, row, runDir, stop);
+                rows.AddRange(evaluated);
+                if (!quiet) foreach (var e in evaluated) output.WriteLine(StudyEvaluationSweep.Describe(evaluation, e));
+            }
+            else rows.Add(row);
         }
         WriteResults(outDir, study, rows, output);
-        output.WriteLine($"study {study.Name}: {rows.Count} runs{(stop.IsCancellationRequested ? $" of {tasks.Count} (interrupted)" : "")}; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
+        string evaluations = study.Sweep is { EvaluationOnly: true } ? $" ({rows.Count} evaluations)" : "";
+        output.WriteLine($"study {study.Name}: {done} runs{(stop.IsCancellationRequested ? $" of {tasks.Count} (interrupted)" : "")}{evaluations}; table in {Path.GetFullPath(Path.Combine(outDir, "results.md"))}");
         return stop.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Success;
     }
 
@@ -122,7 +117,7 @@ public static class StudyCommand
         var study = Parse(File.ReadAllText(path), path);
         if (a.Value("seeds") is string seedList) study = study with { Seeds = Numbers(seedList, "--seeds").Select(x => (int)x).ToArray() };
         if (a.Value("values") is string valueList)
-            study = study with { Sweep = (study.Sweep ?? throw new UserError("--values needs a study with a sweep.")) with { Values = Numbers(valueList, "--values") } };
+            study = study with { Sweep = (study.Sweep ?? throw new UserError("--values needs a study with a sweep.")).Pick(Numbers(valueList, "--values")) };
         if (a.Value("series") is string seriesList)
         {
             var picked = Numbers(seriesList, "--series").Select(x => (int)x).ToArray();
@@ -145,6 +140,7 @@ public static class StudyCommand
         catch (JsonException e) { throw new UserError($"Study '{path}': {RunConfig.OneLine(e.Message)}"); }
         if (study.Series.Length == 0) throw new UserError($"Study '{path}' has no series.");
         if (study.Seeds.Length == 0) throw new UserError($"Study '{path}' has no seeds.");
+        study.Sweep?.Check(path);
         return study;
     }
 
@@ -172,8 +168,8 @@ public static class StudyCommand
     {
         try { RunConfig.FromJson(study.Base.DeepClone(), "", common); }
         catch (UserError e) { throw new UserError($"Study '{path}', base config{(common.Count > 0 ? " with the --set options" : "")}: {e.Message}"); }
+        study.Sweep?.Check(path); // again: --values may have emptied it
         double?[] values = study.Sweep is { } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
-        if (study.Sweep is { Values.Length: 0 }) throw new UserError($"Study '{path}': the sweep of {study.Sweep.Key} has no values.");
         // Unknown keys and values of the wrong type are errors at every sweep value; a value out of range for one series
         // (e.g. surrogate.scale 0 for the rectangular surrogate) skips that run with a note in the table, unless it rules
         // out every value of the series.
@@ -184,11 +180,16 @@ public static class StudyCommand
             int runnable = 0;
             foreach (var value in values)
             {
-                string at = value is double x ? TrainCommand.Inv($" at {study.Sweep!.Key} = {x}") : "";
+                string at = value is double x ? TrainCommand.Inv($" at {study.Sweep!.Name} = {x}") : "";
                 RunConfig config;
                 try { config = RunConfig.FromJson(study.Base.DeepClone(), "", [.. common, .. StudyTask.SeriesSets(series, study.Sweep, value)], validate: false); }
                 catch (UserError e) { throw new UserError($"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}"); }
                 try { config.Validate(); runnable++; }
+                catch (UserError e) when (study.Sweep is { EvaluationOnly: true })
+                {
+                    // One trained model serves every value: a value it cannot be evaluated at is an error now, not after training.
+                    throw new UserError($"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}");
+                }
                 catch (UserError e) { firstRangeError ??= $"Study '{path}', series {i + 1} '{series.Label}'{at}: {e.Message}"; }
             }
             if (runnable == 0) throw new UserError(firstRangeError!);
@@ -248,13 +249,13 @@ public static class StudyCommand
         var inv = CultureInfo.InvariantCulture;
         var csv = new StringBuilder("series,sweep_key,sweep_value,seed,test_accuracy,final_train_accuracy,seconds_per_epoch,peak_managed_mib,note\n");
         foreach (var r in rows)
-            csv.AppendLine(string.Join(',', Quote(r.Series), study.Sweep?.Key ?? "", r.Value?.ToString("R", inv) ?? "", r.Seed.ToString(inv),
+            csv.AppendLine(string.Join(',', Quote(r.Series), Quote(study.Sweep?.Name ?? ""), r.Value?.ToString("R", inv) ?? "", r.Seed.ToString(inv),
                 r.TestAccuracy?.ToString("R", inv) ?? "", r.TrainAccuracy?.ToString("R", inv) ?? "", r.SecondsPerEpoch.ToString("R", inv),
                 r.PeakManagedMegabytes.ToString("F1", inv), Quote(r.Note ?? "")));
         TrainCommand.WriteAtomic(Path.Combine(outDir, "results.csv"), csv.ToString());
 
         var md = new StringBuilder($"# {study.Title ?? study.Name}\n\n");
-        string key = study.Sweep?.Label ?? study.Sweep?.Key ?? "";
+        string key = study.Sweep?.Label ?? study.Sweep?.Name ?? "";
         md.AppendLine($"Seeds {string.Join(", ", study.Seeds)}; test accuracy mean ± std over seeds; seconds per epoch and peak managed heap (sampled during training) are means.\n");
         md.AppendLine(study.Sweep is null
             ? "| series | test accuracy (%) | final train accuracy (%) | s/epoch | peak heap MiB | note |\n|---|---|---|---|---|---|"
@@ -309,7 +310,7 @@ public static class StudyCommand
             }
             if (series.Count == 0) return null;
             Plots.SaveLines(Path.Combine(outDir, "results"), study.Title ?? study.Name,
-                study.Sweep is null ? "epoch" : study.Sweep.Label ?? study.Sweep.Key, "test accuracy (%)", series);
+                study.Sweep is null ? "epoch" : study.Sweep.Label ?? study.Sweep.Name, "test accuracy (%)", series);
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or TypeInitializationException or DllNotFoundException)

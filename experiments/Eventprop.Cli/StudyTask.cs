@@ -16,10 +16,13 @@ namespace Eventprop.Cli;
 /// <param name="Sets">The <c>--set KEY=VALUE</c> assignments (common ones first, the seed last).</param>
 public sealed record StudyTask(int Index, string Series, double? Value, int Seed, string RunName, IReadOnlyList<string> Sets)
 {
-    /// <summary>Every task of <paramref name="study"/> in the order a local study runs them (series × sweep value × seed).</summary>
+    /// <summary>
+    /// Every task of <paramref name="study"/> in the order a local study runs them (series × sweep value × seed; an
+    /// evaluation-only sweep has one training task per series and seed, evaluated at every value after training).
+    /// </summary>
     public static List<StudyTask> All(StudyConfig study, IReadOnlyList<string> common)
     {
-        double?[] values = study.Sweep is { } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
+        double?[] values = study.Sweep is { EvaluationOnly: false } sw ? sw.Values.Select(v => (double?)v).ToArray() : [null];
         var tasks = new List<StudyTask>();
         foreach (var series in study.Series)
             foreach (var value in values)
@@ -41,7 +44,7 @@ public sealed record StudyTask(int Index, string Series, double? Value, int Seed
     internal static IEnumerable<string> SeriesSets(StudySeries series, StudySweep? sweep, double? value)
     {
         foreach (var (key, v) in series.Set) yield return $"{key}={(v is null ? "null" : v.ToJsonString())}";
-        if (value is double x) yield return $"{sweep!.Key}={x.ToString("R", CultureInfo.InvariantCulture)}";
+        if (value is double x) foreach (string s in sweep!.SetsAt(x)) yield return s;
     }
 
     private static string Slug(string s)

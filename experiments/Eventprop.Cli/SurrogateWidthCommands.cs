@@ -44,6 +44,7 @@ public static class SurrogateWidthCommands
             for (int c = 0; c < r.Connections.Count; c++) csv.Append(Inv($"{g:R},connection_dL_dW,{c + 1},{r.Connections[c].Connection},{r.Connections[c].Weights},{r.Connections[c].MeanAbsWeightGradient:R}\n"));
         }
         TrainCommand.WriteAtomic(Path.Combine(runDir, "gradient_report.csv"), csv.ToString());
+        TrainCommand.WriteAtomic(Path.Combine(runDir, "gradient_report.md"), Markdown(config, reports));
         if (!a.Flag("quiet"))
         {
             output.WriteLine(Inv($"{config.Name}: mean gradient magnitudes over {reports[0].Report.Batches} minibatches ({reports[0].Report.Trials} trials), surrogate {engine.Options.Surrogate.Name}, height (seed 004's β) {engine.Options.Surrogate.Height}"));
@@ -66,6 +67,22 @@ public static class SurrogateWidthCommands
         }
         output.WriteLine($"gradient report of {reports.Length} γ value(s) in {Path.GetFullPath(runDir)}");
         return ExitCodes.Success;
+    }
+
+    /// <summary>gradient_report.md: one row per hidden layer (then per connection), one column of mean |∂L/∂U| (|∂L/∂W|) per γ.</summary>
+    private static string Markdown(RunConfig config, (double Gamma, GradientMagnitudeReport Report)[] reports)
+    {
+        var r0 = reports[0].Report;
+        var md = new StringBuilder(Inv($"# {config.Name}: mean gradient magnitudes per layer (seed 004 Fig. 3)\n\n{r0.Batches} minibatches ({r0.Trials} trials) of the freshly initialised network; surrogate {config.Surrogate.Shape}, height (seed 004's β) {config.Surrogate.Height}.\n\n"));
+        string gammas = string.Join(" | ", reports.Select(x => Inv($"γ = {x.Gamma:G6}")));
+        string rule = string.Concat(Enumerable.Repeat("---|", reports.Length + 2));
+        md.Append($"| hidden layer | neurons | {gammas} |\n|{rule}\n");
+        for (int l = 0; l < r0.Layers.Count; l++)
+            md.Append(Inv($"| {l + 1} {r0.Layers[l].Layer} | {r0.Layers[l].Size} | ") + string.Join(" | ", reports.Select(x => x.Report.Layers[l].MeanAbsVoltageAdjoint.ToString("E3", CultureInfo.InvariantCulture))) + " |\n");
+        md.Append($"\nmean |dL/dU| above, mean |dL/dW| below.\n\n| connection | weights | {gammas} |\n|{rule}\n");
+        for (int c = 0; c < r0.Connections.Count; c++)
+            md.Append(Inv($"| {c + 1} {r0.Connections[c].Connection} | {r0.Connections[c].Weights} | ") + string.Join(" | ", reports.Select(x => x.Report.Connections[c].MeanAbsWeightGradient.ToString("E3", CultureInfo.InvariantCulture))) + " |\n");
+        return md.ToString();
     }
 
     /// <summary>Runs <c>tune-surrogate</c>.</summary>
