@@ -147,16 +147,7 @@ public static class SteppedBenchmark
         var batchA = samples[..batchSize];
         var batchB = samples[batchSize..];
 
-        long peakManaged = 0;
-        using var stop = new CancellationTokenSource();
-        var sampler = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
-                try { await Task.Delay(2, stop.Token); } catch (TaskCanceledException) { }
-            }
-        });
+        using var sampler = new PeakHeapSampler(2);
 
         for (int w = 0; w < 3; w++) Step(w % 2 == 0 ? batchA : batchB); // warm-up: JIT tiers, buffers
         double inputs = 0, hidden = 0;
@@ -171,8 +162,7 @@ public static class SteppedBenchmark
         watch.Stop();
         self.Refresh();
         var cpu = self.TotalProcessorTime - cpuStart;
-        stop.Cancel();
-        sampler.Wait();
+        long peakManaged = sampler.Stop();
         foreach (var s in samples) inputs += s.Times.ToArray().Count(t => t < c.Duration);
         int trials = batches * batchSize;
         using var process = Process.GetCurrentProcess();

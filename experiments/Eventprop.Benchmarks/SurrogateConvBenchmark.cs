@@ -89,16 +89,7 @@ public static class SurrogateConvBenchmark
             Epochs = 1, BatchSize = batchSize, LearningRate = 1e-3, Seed = 1, EaseIn = false, HalvingSchedule = false,
             WeightDecay = 0.01, ReadoutDropout = 0.5,
         });
-        long peakManaged = 0;
-        using var stop = new CancellationTokenSource();
-        var sampler = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(false));
-                try { await Task.Delay(5, stop.Token); } catch (TaskCanceledException) { }
-            }
-        });
+        using var sampler = new PeakHeapSampler(5);
         var losses = new List<double> { trainer.TrainMinibatch(samples[..batchSize], 1e-3).Loss }; // warm-up: JIT tiers, buffers
         double hidden = 0;
         using var self = Process.GetCurrentProcess();
@@ -113,8 +104,7 @@ public static class SurrogateConvBenchmark
         watch.Stop();
         self.Refresh();
         var cpu = self.TotalProcessorTime - cpuStart;
-        stop.Cancel();
-        sampler.Wait();
+        long peakManaged = sampler.Stop();
         int trials = batches * batchSize;
         double checksum = trainer.Network.Parameters.Sum(p => p.Values.Sum(Math.Abs));
         return string.Create(CultureInfo.InvariantCulture,

@@ -46,41 +46,15 @@ public sealed partial class SteppedPlan
             // The dense row is the hot path of every SHD-sized network: kept small enough to inline at the call sites,
             // the sparse and convolution layouts behind one call.
             if (_dense) VectorMath.Add(current.Slice(PostOffset, PostSize), Weights.AsSpan(row * PostSize, PostSize));
-            else DeliverStructured(current, row);
+            else DeliverStructured(current, row, 1f);
         }
 
+        /// <summary>The sparse and convolution layouts of <see cref="Deliver"/> and <see cref="DeliverScaled"/> (a scale of 1 is
+        /// exact: it changes no bit).</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private void DeliverStructured(Span<float> current, int row)
+        private void DeliverStructured(Span<float> current, int row, float scale)
         {
             var post = current.Slice(PostOffset, PostSize);
-            if (_isConv)
-            {
-                if (!_conv.Footprint(row, out var fp)) return;
-                for (int oc = 0; oc < _conv.OutChannels; oc++)
-                    for (int a = 0; a < fp.Rows; a++)
-                    {
-                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
-                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) post[j] += _scale * Weights[weight];
-                    }
-                return;
-            }
-            var targets = _targets!;
-            int start = _rowStarts![row];
-            var w = Weights.AsSpan(start, _rowStarts[row + 1] - start);
-            var to = targets.AsSpan(start, w.Length);
-            for (int k = 0; k < to.Length; k++) post[to[k]] += w[k];
-        }
-
-        /// <summary>current[post] += scale·W[row, post] over the stored synapses of <paramref name="row"/> (an analog input
-        /// channel's charge per step, <see cref="AnalogInput"/>; <paramref name="current"/>: the plan's index space).</summary>
-        public void DeliverScaled(Span<float> current, int row, float scale)
-        {
-            var post = current.Slice(PostOffset, PostSize);
-            if (_dense)
-            {
-                VectorMath.AddScaled(post, Weights.AsSpan(row * PostSize, PostSize), scale);
-                return;
-            }
             if (_isConv)
             {
                 if (!_conv.Footprint(row, out var fp)) return;
@@ -99,15 +73,35 @@ public sealed partial class SteppedPlan
             for (int k = 0; k < to.Length; k++) post[to[k]] += scale * w[k];
         }
 
+        /// <summary>current[post] += scale·W[row, post] over the stored synapses of <paramref name="row"/> (an analog input
+        /// channel's charge per step, <see cref="AnalogInput"/>; <paramref name="current"/>: the plan's index space).</summary>
+        public void DeliverScaled(Span<float> current, int row, float scale)
+        {
+            if (_dense) VectorMath.AddScaled(current.Slice(PostOffset, PostSize), Weights.AsSpan(row * PostSize, PostSize), scale);
+            else DeliverStructured(current, row, scale);
+        }
+
         /// <summary>gradient[row, post] −= scale·weighted[post] over the stored synapses (an analog input channel's weight
         /// gradient, <see cref="AnalogInput"/>; <paramref name="weighted"/>: the target slice).</summary>
         public void SubtractScaledWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted, float scale)
         {
-            if (_dense)
-            {
-                VectorMath.AddScaled(gradient.AsSpan(row * PostSize, PostSize), weighted, -scale);
-                return;
-            }
+            if (_dense) VectorMath.AddScaled(gradient.AsSpan(row * PostSize, PostSize), weighted, -scale);
+            else SubtractStructuredWeightGradient(gradient, row, weighted, scale);
+        }
+
+        /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
+        {
+            if (_dense) VectorMath.Subtract(gradient.AsSpan(row * PostSize, PostSize), weighted);
+            else SubtractStructuredWeightGradient(gradient, row, weighted, 1f);
+        }
+
+        /// <summary>The sparse and convolution layouts of <see cref="SubtractWeightGradient"/> and
+        /// <see cref="SubtractScaledWeightGradient"/> (a scale of 1 is exact: it changes no bit).</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void SubtractStructuredWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted, float scale)
+        {
             if (_isConv)
             {
                 if (!_conv.Footprint(row, out var fp)) return;
@@ -124,35 +118,6 @@ public sealed partial class SteppedPlan
             var g = gradient.AsSpan(start, _rowStarts[row + 1] - start);
             var to = _targets!.AsSpan(start, g.Length);
             for (int k = 0; k < to.Length; k++) g[k] -= scale * weighted[to[k]];
-        }
-
-        /// <summary>gradient[row, post] −= weighted[post] over the stored synapses (<paramref name="weighted"/>: the target slice, τs·λI).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void SubtractWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
-        {
-            if (_dense) VectorMath.Subtract(gradient.AsSpan(row * PostSize, PostSize), weighted);
-            else SubtractStructuredWeightGradient(gradient, row, weighted);
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private void SubtractStructuredWeightGradient(float[] gradient, int row, ReadOnlySpan<float> weighted)
-        {
-            if (_isConv)
-            {
-                if (!_conv.Footprint(row, out var fp)) return;
-                for (int oc = 0; oc < _conv.OutChannels; oc++)
-                    for (int a = 0; a < fp.Rows; a++)
-                    {
-                        int first = fp.Post(oc, a), weight = fp.Weight(oc, a);
-                        for (int j = first; j < first + fp.Columns; j++, weight -= fp.Stride) gradient[weight] -= _scale * weighted[j];
-                    }
-                return;
-            }
-            var targets = _targets!;
-            int start = _rowStarts![row];
-            var g = gradient.AsSpan(start, _rowStarts[row + 1] - start);
-            var to = targets.AsSpan(start, g.Length);
-            for (int k = 0; k < to.Length; k++) g[k] -= weighted[to[k]];
         }
 
         /// <summary>Σ_post W[row, post]·adjoint[post] over the stored synapses (<paramref name="adjoint"/>: the target slice, λV − λI).</summary>
