@@ -26,6 +26,7 @@ public sealed class Network
         Readout = populations.Single(p => p.Kind == PopulationKind.Readout);
         Hidden = populations.Where(p => p.Kind == PopulationKind.Hidden).ToArray();
         BatchNormalized = Hidden.Where(p => parameters.Contains(ParameterSet.NeuronParameterName(p.Name, ParameterKind.BatchNormScale))).ToArray();
+        Delayed = connections.Where(c => DelaysOf(c) is not null).ToArray();
     }
 
     /// <summary>Starts building a network; every random initial value derives from <paramref name="seed"/>.</summary>
@@ -68,6 +69,30 @@ public sealed class Network
     {
         if (BatchNormalized.Count > 0)
             throw new ArgumentException($"Hidden layer '{BatchNormalized[0].Name}' has batch norm of its input current, which {engine} does not support: batch norm couples the trials of a batch, and Eventprop's adjoint is per trial; train it with method surrogate (engine.kind = surrogate) or remove batch_norm.");
+    }
+
+    /// <summary>The connections with learned delays (<see cref="NetworkBuilder.LearnedDelays"/>), in declaration order.</summary>
+    public IReadOnlyList<Connection> Delayed { get; }
+
+    /// <summary>The learned delays of connection <paramref name="connection"/> and how they are shared, or null when it has none.</summary>
+    public (Parameter Delays, DelayKind Kind)? DelaysOf(Connection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        foreach (var kind in (ReadOnlySpan<DelayKind>)[DelayKind.Synaptic, DelayKind.Axonal])
+        {
+            string name = ParameterSet.DelayName(connection.Pre.Name, connection.Post.Name, kind);
+            if (Parameters.Contains(name)) return (Parameters[name], kind);
+        }
+        return null;
+    }
+
+    /// <summary>Refuses a network with learned delays in one line that names the connection and the fix.</summary>
+    /// <param name="engine">The engine or exporter, as the message should name it.</param>
+    /// <exception cref="ArgumentException">A connection has learned delays.</exception>
+    public void RequireNoLearnedDelays(string engine)
+    {
+        if (Delayed.Count > 0)
+            throw new ArgumentException($"Connection {Delayed[0].Name} has learned delays, which {engine} does not simulate yet; use the exact engine (engine.kind = exact) or remove the delays.");
     }
 
     /// <summary>The population called <paramref name="name"/>.</summary>
@@ -140,6 +165,11 @@ public sealed class Network
                 {
                     if (!double.IsFinite(x) || x <= 0)
                         throw new ArgumentException($"Time constant {p.Name}[{i}] is {x} ms; time constants must be finite and > 0.");
+                }
+                else if (p.Kind == ParameterKind.Delay || p.Kind == ParameterKind.AxonalDelay)
+                {
+                    if (!double.IsFinite(x) || x < 0)
+                        throw new ArgumentException($"Delay {p.Name}[{i}] is {x} ms; delays must be finite and ≥ 0 (clip them to [0, d_max]).");
                 }
                 else if (!double.IsFinite(x) || (p.Kind.MustBePositive && x <= 0))
                 {

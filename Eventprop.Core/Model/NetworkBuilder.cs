@@ -21,7 +21,7 @@ namespace Eventprop.Core.Model;
 ///     .Build();
 /// </code>
 /// </example>
-public sealed class NetworkBuilder
+public sealed partial class NetworkBuilder
 {
     private readonly int _seed;
     private readonly List<(string Name, int Size, PopulationKind Kind, NeuronModel? Model, double[]? TauMem, double[]? TauSyn)> _pops = [];
@@ -203,6 +203,7 @@ public sealed class NetworkBuilder
             }
         }
         AddBatchNorm(byName, connections, parameters);
+        AddDelays(connections, parameters);
         var net = new Network(pops, connections, parameters);
         net.Validate();
         return net;

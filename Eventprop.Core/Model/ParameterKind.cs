@@ -31,6 +31,14 @@ public sealed class ParameterKind : IEquatable<ParameterKind>
     /// <summary>Synaptic time constants τ_syn (ms), one per neuron.</summary>
     public static ParameterKind TauSyn { get; } = new("tau_syn", "ms", mustBePositive: true, perNeuron: true);
 
+    /// <summary>Learned synaptic delays d ≥ 0 (ms) of a connection, one per stored synapse, laid out as its weights
+    /// (<see cref="NetworkBuilder.LearnedDelays"/>); the parameter is called <c>pre-&gt;post.delay</c>.</summary>
+    public static ParameterKind Delay { get; } = new("delay", "ms", mustBePositive: false, perNeuron: false);
+
+    /// <summary>Learned axonal delays d ≥ 0 (ms) of a connection, one per presynaptic neuron (every synapse of a row shares
+    /// it); the parameter is called <c>pre-&gt;post.axonal_delay</c>.</summary>
+    public static ParameterKind AxonalDelay { get; } = new("axonal_delay", "ms", mustBePositive: false, perNeuron: false);
+
     /// <summary>Batch-norm scale γ of a hidden population's input current (one per neuron, or per channel of a convolution's output; init 1).</summary>
     public static ParameterKind BatchNormScale { get; } = new("bn_scale", "", mustBePositive: false, perNeuron: false);
 

@@ -124,6 +124,10 @@ public sealed class ParameterSet : IReadOnlyList<Parameter>
     /// <summary>The name of the weights of connection pre → post: <c>"pre->post"</c>.</summary>
     public static string WeightName(string pre, string post) => $"{pre}->{post}";
 
+    /// <summary>The name of a connection's learned delays: <c>pre-&gt;post.delay</c> (per synapse) or <c>pre-&gt;post.axonal_delay</c>.</summary>
+    public static string DelayName(string pre, string post, DelayKind kind) =>
+        $"{WeightName(pre, post)}.{(kind == DelayKind.Axonal ? ParameterKind.AxonalDelay : ParameterKind.Delay).Name}";
+
     /// <summary>The name of a population's membrane time constants: <c>"pop.tau_mem"</c>.</summary>
     public static string TauMemName(string population) => $"{population}.tau_mem";
 

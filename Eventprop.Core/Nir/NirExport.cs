@@ -36,6 +36,8 @@ public static class NirExport
         // IF layer without its threshold, so the readout is refused rather than written as something else.
         if (network.BatchNormalized.Count > 0)
             throw new ArgumentException($"NIR export does not write hidden layer '{network.BatchNormalized[0].Name}': it has batch norm of its input current, which NIR has no node for; export a network without batch_norm (batch norm is trained by method surrogate only).");
+        if (network.Delayed.Count > 0)
+            throw new ArgumentException($"NIR export does not write connection {network.Delayed[0].Name} yet: it has learned delays; export a network without learned delays.");
         if (network.Readout.Model is NonLeakyIntegrator)
             throw new ArgumentException($"NIR export does not write the integrator readout '{network.Readout.Name}' (network.readout_model = integrator) yet; export a network with the li readout.");
         var nodes = new List<NirNode>();

@@ -18,4 +18,8 @@ internal enum AdjointFault
     SparseTransportMisindexed,
     /// <summary>Pair each convolution synapse with the kernel tap mirrored in both directions in the transport term.</summary>
     ConvTransportMirrored,
+    /// <summary>Leave the weight out of a learned delay's gradient: ∂L/∂d = (λV − λI) instead of W(λV − λI).</summary>
+    DelayGradientWithoutWeight,
+    /// <summary>Read a delayed connection's transport term at the emission instead of the arrival.</summary>
+    DelayedTransportAtEmission,
 }

@@ -7,8 +7,12 @@ namespace Eventprop.Core.Simulation;
 internal sealed class ExactPlan
 {
     /// <summary>An outgoing connection of a population: its dense weights and where its targets start.</summary>
-    internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex, int PostPopulation, Model.Connectivities.SynapseRows Synapses)
+    internal readonly record struct Outgoing(double[] Weights, int Columns, int PostOffset, int ParameterIndex, int PostPopulation, Model.Connectivities.SynapseRows Synapses,
+        double[]? Delays = null, bool Axonal = false, int DelayParameterIndex = -1)
     {
+        /// <summary>Whether its spikes arrive after learned delays (then they are events of their own, <see cref="DelayedArrival"/>).</summary>
+        public bool IsDelayed => Delays is not null;
+
         /// <summary>Offset of row <paramref name="row"/>'s weights in <see cref="Weights"/>.</summary>
         public int Start(int row) => Synapses.Start(row);
 
@@ -76,13 +80,18 @@ internal sealed class ExactPlan
         foreach (var p in pops)
             Outgoings[p.Index] = network.Connections
                 .Where(c => c.Pre == p)
-                .Select(c => new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name], c.Post.Index, c.Synapses))
+                .Select(c => network.DelaysOf(c) is { } d
+                    ? new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name], c.Post.Index, c.Synapses,
+                        d.Delays.Values, d.Kind == DelayKind.Axonal, names[d.Delays.Name])
+                    : new Outgoing(network.Parameters[c.Name].Values, c.Post.Size, PopulationOffset[c.Post.Index], names[c.Name], c.Post.Index, c.Synapses))
                 .ToArray();
+        HasDelays = network.Delayed.Count > 0;
         RowPopulations = new int[pops.Count][];
         UniformRates = new bool[pops.Count];
         foreach (var p in pops)
         {
-            var rows = Outgoings[p.Index].Select(o => o.PostPopulation);
+            // A delayed connection's targets get their row at each arrival, not at the spike.
+            var rows = Outgoings[p.Index].Where(o => !o.IsDelayed).Select(o => o.PostPopulation);
             if (p.HasDynamics) rows = rows.Prepend(p.Index);
             RowPopulations[p.Index] = rows.Distinct().ToArray();
             if (p.HasDynamics)
@@ -146,6 +155,9 @@ internal sealed class ExactPlan
     /// <summary>Per population: whether all its neurons share τ_mem and τ_syn (one set of propagators per event).</summary>
     public bool[] UniformRates { get; }
     public Outgoing[][] Outgoings { get; }
+
+    /// <summary>Whether any connection has learned delays (the forward pass then keeps a queue of pending arrivals).</summary>
+    public bool HasDelays { get; }
     public int[] TauMemParameter { get; }
     public int[] TauSynParameter { get; }
     public int ReadoutOffset { get; }

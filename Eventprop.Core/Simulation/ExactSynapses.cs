@@ -65,6 +65,17 @@ internal static class ExactSynapses
         }
     }
 
+    /// <summary>As <see cref="Deliver"/> for one stored synapse <paramref name="synapse"/> (its index in the weights) reaching local
+    /// target <paramref name="target"/>: a delayed arrival (never the target's own spike).</summary>
+    public static void DeliverSynapse(ExactPlan plan, ExactTrial trial, ExactPlan.Outgoing o, int synapse, int target, double t, double[] next, bool[] nextIsExact)
+    {
+        var state = trial.Populations[o.PostPopulation].LastRow;
+        int cols = o.Columns, g = o.PostOffset + target;
+        state[cols + target] += o.Weights[synapse];
+        trial.EventPattern[g] = Mix(trial.EventPattern[g], 1UL);
+        if (plan.Spiking[g]) ExactCrossing.Bound(plan, g, t, state[target], state[cols + target], next, nextIsExact);
+    }
+
     /// <summary>Mixes an event kind into a neuron's event-pattern hash (own spike vs. arrival; see HasSameEventOrder).</summary>
     public static ulong Mix(ulong hash, ulong kind) => (hash ^ kind) * 0x100000001B3UL + 0x9E3779B97F4A7C15UL;
 

@@ -10,7 +10,12 @@ namespace Eventprop.Core.Simulation;
 /// </summary>
 public sealed class ExactTrial
 {
-    internal readonly record struct Event(int Neuron, int Ordinal, double Time); // Neuron < 0: input channel −1−Neuron
+    /// <summary>An event: a spike of neuron <c>Neuron</c> (its <c>Ordinal</c>-th), an input spike (Neuron &lt; 0: channel
+    /// −1−Neuron, its index in the sample), or a delayed arrival (Neuron = <see cref="ArrivalMarker"/>: Arrivals[Ordinal]).</summary>
+    internal readonly record struct Event(int Neuron, int Ordinal, double Time);
+
+    /// <summary>The <see cref="Event.Neuron"/> of a delayed arrival.</summary>
+    internal const int ArrivalMarker = int.MinValue;
 
     internal ExactTrial(ExactPlan plan, double duration, int[] expectedRows, RecordArrayPool pool)
     {
@@ -54,6 +59,9 @@ public sealed class ExactTrial
     internal DoubleBuffer[] SpikeTime { get; }
     internal DoubleBuffer[] SpikeSlope { get; }
     internal List<Event> Events { get; } = [];
+
+    /// <summary>The delayed arrivals in the order they happened (learned delays only).</summary>
+    internal List<DelayedArrival> Arrivals { get; } = [];
 
     /// <summary>Per neuron, a hash of the ordered sequence of what touched it: an arrival (from any source) or its own spike.</summary>
     internal ulong[] EventPattern { get; }

@@ -72,8 +72,10 @@ public sealed class Adam
     /// <param name="decayed">Which of the updated parameters are decayed (null: all of them).</param>
     /// <param name="beta1">β1 of this step instead of <see cref="Beta1"/> (momentum cycling of the one-cycle schedule); the
     /// first moment and its bias correction 1 − β1^t use it, as PyTorch's Adam does when a scheduler changes its β1.</param>
+    /// <param name="rateScale">Per parameter, a factor on η (null: 1 for all), e.g. a larger rate for learned delays (ms)
+    /// than for weights; the decay term keeps the unscaled η.</param>
     public void Update(ParameterSet parameters, ParameterSet gradient, double learningRate, Func<Parameter, bool>? trainable,
-        double weightDecay, Func<Parameter, bool>? decayed, double? beta1)
+        double weightDecay, Func<Parameter, bool>? decayed, double? beta1, Func<Parameter, double>? rateScale = null)
     {
         if (!(weightDecay >= 0) || !double.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "The weight decay must be finite and ≥ 0.");
         if (beta1 is { } b && !(b >= 0 && b < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), b, "Adam β1 must lie in [0, 1).");
@@ -88,6 +90,7 @@ public sealed class Adam
         {
             if (trainable is not null && !trainable(parameters[p])) continue;
             double decay = weightDecay > 0 && (decayed is null || decayed(parameters[p])) ? learningRate * weightDecay : 0;
+            double rate = learningRate * (rateScale?.Invoke(parameters[p]) ?? 1);
             var theta = parameters[p].Values;
             var g = gradient[p].Values;
             var m = FirstMoment[p].Values;
@@ -101,7 +104,7 @@ public sealed class Adam
                     double gi = g[i];
                     double mi = m[i] = b1 * m[i] + (1 - b1) * gi;
                     double vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-                    double step = learningRate * (mi * c1) / (Math.Sqrt(vi * c2) + eps);
+                    double step = rate * (mi * c1) / (Math.Sqrt(vi * c2) + eps);
                     theta[i] = decay == 0 ? theta[i] - step : theta[i] - step - decay * theta[i];
                 }
             });

@@ -229,6 +229,9 @@ internal static class Checkpoint
                 throw new InvalidDataException($"{name}: '{path}' has {values.Length} values but the network needs {p.Length}.");
             Array.Copy(values, p.Values, p.Length);
         }
+        // A parameter the network lacks would be dropped silently (e.g. learned delays or batch norm of another config).
+        if (file.Group(group).Children().Select(c => c.Name).FirstOrDefault(n => !set.Contains(n)) is { } extra)
+            throw new InvalidDataException($"{name}: '{group}/{extra}' is in the checkpoint but this network has no such parameter; the checkpoint is of another network (load it with the config it was made with).");
         return set;
     }
 

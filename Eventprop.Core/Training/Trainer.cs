@@ -264,8 +264,9 @@ public sealed class Trainer
             ? ((IReadoutDropoutEngine)Engine).Gradient(Network, batch, Loss, Options.Regularization, new ReadoutDropout(Options.ReadoutDropout, _random.NextUInt64()))
             : Engine.Gradient(Network, batch, Loss, Options.Regularization);
         RequireFinite(result.Gradient, epoch, batchNumber, "the gradient");
-        Optimizer.Update(Network.Parameters, result.Gradient, learningRate, IsTrainable, Options.WeightDecay, IsDecayed, beta1);
+        Optimizer.Update(Network.Parameters, result.Gradient, learningRate, IsTrainable, Options.WeightDecay, IsDecayed, beta1, RateScale);
         ClipTimeConstants();
+        ClipDelays();
         // Batch-norm running statistics are state, not gradients: folded in after the step, from the statistics the step used.
         if (result.BatchNorm is { } statistics) BatchNorm.UpdateRunningStatistics(Network.Parameters, statistics, Options.BatchNormMomentum);
         RequireFinite(Network.Parameters, epoch, batchNumber, "the updated value");
@@ -274,6 +275,21 @@ public sealed class Trainer
     }
 
     private static bool IsDecayed(Parameter p) => p.Kind == ParameterKind.Weight;
+
+    private static bool IsDelay(Parameter p) => p.Kind == ParameterKind.Delay || p.Kind == ParameterKind.AxonalDelay;
+
+    private double RateScale(Parameter p) => IsDelay(p) ? Options.DelayLearningRateScale : 1;
+
+    // Learned delays stay in [0, d_max]: the forward pass needs d ≥ 0, and d_max bounds the arrival queue (ring buffers on a grid).
+    private void ClipDelays()
+    {
+        foreach (var p in Network.Parameters)
+        {
+            if (!IsDelay(p)) continue;
+            var v = p.Values;
+            for (int i = 0; i < v.Length; i++) v[i] = Math.Clamp(v[i], 0, Options.MaxDelay);
+        }
+    }
 
     private bool IsTrainable(Parameter p) =>
         p.Trainable && (p.Kind == ParameterKind.TauMem ? Options.LearnTauMem : p.Kind != ParameterKind.TauSyn || Options.LearnTauSyn);

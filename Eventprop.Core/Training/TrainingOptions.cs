@@ -98,6 +98,13 @@ public sealed record TrainingOptions
     /// <summary>Whether τ_syn of the hidden and readout populations is trained.</summary>
     public bool LearnTauSyn { get; init; }
 
+    /// <summary>Learned delays are clipped to [0, <see cref="MaxDelay"/>] ms after every step (default +∞: only d ≥ 0).</summary>
+    public double MaxDelay { get; init; } = double.PositiveInfinity;
+
+    /// <summary>The learning rate of learned delays (ms) as a multiple of the weights' (default 1). Adam moves every value by
+    /// about η per step whatever its gradient's scale, so delays in ms usually want a far larger rate than weights.</summary>
+    public double DelayLearningRateScale { get; init; } = 1;
+
     /// <summary>Lower clip of learned τ_mem (ms; default 3).</summary>
     public double TauMemMinimum { get; init; } = 3;
 
@@ -144,6 +151,8 @@ public sealed record TrainingOptions
         if (!(EaseInGrowth > 1) || !double.IsFinite(EaseInGrowth)) throw new ArgumentOutOfRangeException(nameof(EaseInGrowth), EaseInGrowth, "The ease-in growth must be finite and > 1.");
         if (HalvingMinimumEpochs < 1) throw new ArgumentOutOfRangeException(nameof(HalvingMinimumEpochs), HalvingMinimumEpochs, "The epochs between halvings must be ≥ 1.");
         if (!(SilentNeuronBoost >= 0) || !double.IsFinite(SilentNeuronBoost)) throw new ArgumentOutOfRangeException(nameof(SilentNeuronBoost), SilentNeuronBoost, "The silent-neuron boost must be finite and ≥ 0.");
+        if (!(MaxDelay > 0)) throw new ArgumentOutOfRangeException(nameof(MaxDelay), MaxDelay, "The delay clip d_max must be > 0 ms (+∞ for none).");
+        if (!(DelayLearningRateScale > 0) || !double.IsFinite(DelayLearningRateScale)) throw new ArgumentOutOfRangeException(nameof(DelayLearningRateScale), DelayLearningRateScale, "The delay learning-rate scale must be finite and > 0.");
         if (!(TauMemMinimum > 0) || !double.IsFinite(TauMemMinimum)) throw new ArgumentOutOfRangeException(nameof(TauMemMinimum), TauMemMinimum, "The τ_mem clip must be finite and > 0 ms.");
         if (!(TauSynMinimum > 0) || !double.IsFinite(TauSynMinimum)) throw new ArgumentOutOfRangeException(nameof(TauSynMinimum), TauSynMinimum, "The τ_syn clip must be finite and > 0 ms.");
         if (!(InputDropout >= 0 && InputDropout < 1)) throw new ArgumentOutOfRangeException(nameof(InputDropout), InputDropout, "Input dropout must lie in [0, 1).");

@@ -140,7 +140,7 @@ public sealed class AugmentationPropertyTests
                      select (s, copies, delay, end)).ToArbitrary();
         Check.One(Runs, Prop.ForAll(cases, c =>
         {
-            var line = new DelayLine(c.end, c.copies, c.delay, inputChannels);
+            var line = new DelayedInputCopies(c.end, c.copies, c.delay, inputChannels);
             var result = line.Apply(c.s);
             var expected = new List<(double Time, int Channel)>();
             for (int n = 0; n < c.copies; n++)
@@ -158,7 +158,7 @@ public sealed class AugmentationPropertyTests
     [Fact]
     public void Delay_line_defaults_are_10_copies_of_30_ms_over_700_channels()
     {
-        var line = new DelayLine(trialDurationMs: 1000);
+        var line = new DelayedInputCopies(trialDurationMs: 1000);
         var result = line.Apply(new SpikeSample([100.0], [5], label: 1));
         Assert.Equal(7000, line.OutputChannelCount(700));
         Assert.Equal(Enumerable.Range(0, 10).Select(n => 100.0 + 30 * n), result.Times.ToArray());
@@ -211,7 +211,7 @@ public sealed class AugmentationPropertyTests
     {
         ISpikeAugmentation[] augmentations =
         [
-            new ChannelShift(), new ChannelJitter(3.0), new TimeDilation(), new DelayLine(1000, inputChannelCount: Channels),
+            new ChannelShift(), new ChannelJitter(3.0), new TimeDilation(), new DelayedInputCopies(1000, inputChannelCount: Channels),
         ];
         var blend = new Blend();
         Check.One(Runs, Prop.ForAll(SampleAndSeed(), c =>

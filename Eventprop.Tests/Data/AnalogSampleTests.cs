@@ -113,7 +113,7 @@ public class AnalogSampleTests
             Assert.Throws<ArgumentException>(() => new ChannelShift(2, 3).Apply(sample, random)).Message,
             Assert.Throws<ArgumentException>(() => new ChannelJitter(1, 3).Apply(sample, random)).Message,
             Assert.Throws<ArgumentException>(() => new TimeDilation().Apply(sample, random)).Message,
-            Assert.Throws<ArgumentException>(() => new DelayLine(20, 2, 5, 3).Apply(sample, random)).Message,
+            Assert.Throws<ArgumentException>(() => new DelayedInputCopies(20, 2, 5, 3).Apply(sample, random)).Message,
             Assert.Throws<ArgumentException>(() => new Blend(0.5, 3).Apply(sample, sample, random)).Message,
         };
         foreach (var m in messages)

@@ -193,7 +193,7 @@ public class GpuSteppedEngineTests(GpuEngineFixture fixture, ITestOutputHelper o
     public void Delay_line_inputs_and_no_tau_gradients_match_the_cpu_engine()
     {
         var baseNet = SteppedTestCases.Cases(CaseKind.FeedForward, 1)[0].Network;
-        var delay = new DelayLine(40, copies: 3, delayMs: 6, inputChannelCount: baseNet.Input.Size);
+        var delay = new DelayedInputCopies(40, copies: 3, delayMs: 6, inputChannelCount: baseNet.Input.Size);
         int channels = delay.OutputChannelCount(baseNet.Input.Size);
         var rng = new Random(3);
         var net = Network.Create(3).Input("in", channels)

@@ -59,6 +59,10 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     /// <summary>A non-leaky <see cref="NonLeakyIntegrator"/> readout (τm V̇ = I) instead of the leaky integrator (non-spiking cases only).</summary>
     public bool IntegratorReadout { get; init; }
 
+    /// <summary>Learned delays of this kind on every connection into a hidden layer, drawn uniformly from [0.5, 0.3·T] ms
+    /// (from the builder's seed; the other draws are unchanged), or none.</summary>
+    public DelayKind? Delays { get; init; }
+
     /// <summary>Builds the network and the sample.</summary>
     public (Network Network, SpikeSample Sample) Build()
     {
@@ -66,8 +70,10 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         double D = Duration;
         var builder = Network.Create(Seed).Input("in", Inputs);
         var maskRng = new Random(unchecked(Seed * 37 + 5));
+        var intoHidden = new List<(string Pre, string Post)>();
         void Connect(string pre, string post, double[,] w)
         {
+            if (post != "out") intoHidden.Add((pre, post));
             if (Kind != CaseKind.Sparse)
             {
                 builder.Connect(pre, post, Init.Values(w));
@@ -105,6 +111,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
                 for (int j = 0; j < Hidden[0]; j++)
                     w[i, j] = j == 0 ? wIn * (1.5 + rng.NextDouble()) : 0.1 * wIn * (rng.NextDouble() - 0.3);
             builder.Connect("in", "h0", Init.Values(w));
+            intoHidden.Add(("in", "h0"));
             // Neuron 0 drives the others through strong recurrent weights; the remaining recurrence is weak
             // and random, so the others' spikes are caused by recurrent input without runaway activity.
             var rec = new double[Hidden[0], Hidden[0]];
@@ -112,6 +119,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
                 for (int j = 0; j < Hidden[0]; j++)
                     rec[i, j] = i == j ? 0 : i == 0 ? 1.0 + 0.8 * rng.NextDouble() : 0.15 * Init.StandardNormal(rng);
             builder.Connect("h0", "h0", Init.Values(rec));
+            intoHidden.Add(("h0", "h0"));
         }
         else
         {
@@ -136,6 +144,8 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
         Connect($"h{Hidden.Length - 1}", "out", SpikingReadout
             ? Matrix(rng, Hidden[^1], Readout, 3.0 / Hidden[^1], 1.5 / Hidden[^1])
             : Matrix(rng, Hidden[^1], Readout, 0.0, 1.0));
+        if (Delays is { } delayKind)
+            foreach (var (pre, post) in intoHidden) builder.LearnedDelays(pre, post, Init.Uniform(0.5, 0.3 * D), delayKind);
         var network = builder.Build();
         double zTarget = 0.5 + 2.5 * rng.NextDouble();
 
@@ -244,7 +254,7 @@ public sealed record GradientCase(CaseKind Kind, int Seed, int Inputs, int[] Hid
     /// <inheritdoc />
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture,
-            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration}, SpikingReadout: {(SpikingReadout ? "true" : "false")}, InputSpan: {InputSpan}){(IntegratorReadout ? " { IntegratorReadout = true }" : "")}");
+            $"new GradientCase(CaseKind.{Kind}, Seed: {Seed}, Inputs: {Inputs}, Hidden: [{string.Join(", ", Hidden)}], Recurrent: [{string.Join(", ", Recurrent.Select(r => r ? "true" : "false"))}], Readout: {Readout}, InputSpikes: {InputSpikes}, Duration: {Duration}, SpikingReadout: {(SpikingReadout ? "true" : "false")}, InputSpan: {InputSpan}){(IntegratorReadout ? " { IntegratorReadout = true }" : "")}{(Delays is { } d ? $" {{ Delays = DelayKind.{d} }}" : "")}");
 
     /// <summary>FsCheck generator and shrinker for one case family.</summary>
     public static Arbitrary<GradientCase> Arbitrary(CaseKind kind)

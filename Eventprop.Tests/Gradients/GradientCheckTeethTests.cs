@@ -73,6 +73,22 @@ public class GradientCheckTeethTests(ITestOutputHelper output)
         AssertFaultIsCaught("Conv2d", ConvGradientCase.Sample(30, seed: 42).Select(c => (c.ToString(), c.Duration, (Func<(Network, SpikeSample)>)c.Build)).ToArray(),
             AdjointFault.ConvTransportMirrored);
 
+    private void AssertDelayFaultIsCaught(CaseKind kind, DelayKind delays, AdjointFault fault) =>
+        AssertFaultIsCaught($"{kind} with {delays} delays", GradientCase.Sample(kind, 40, seed: 42).Select(c => c with { Delays = delays })
+            .Select(c => (c.ToString(), c.Duration, (Func<(Network, SpikeSample)>)c.Build)).ToArray(), fault);
+
+    [Theory]
+    [InlineData(DelayKind.Synaptic)]
+    [InlineData(DelayKind.Axonal)]
+    public void ADelayGradientWithoutTheWeightFailsTheCheck(DelayKind delays) =>
+        AssertDelayFaultIsCaught(CaseKind.FeedForward, delays, AdjointFault.DelayGradientWithoutWeight);
+
+    [Theory]
+    [InlineData(CaseKind.Deep, DelayKind.Synaptic)]
+    [InlineData(CaseKind.Recurrent, DelayKind.Axonal)]
+    public void ATransportTermReadAtTheEmissionFailsTheCheck(CaseKind kind, DelayKind delays) =>
+        AssertDelayFaultIsCaught(kind, delays, AdjointFault.DelayedTransportAtEmission);
+
     /// <summary>One neuron, one input spike of weight w: the peak of V is a known function of w, so w can put it just above or below ϑ.</summary>
     private static (Network Network, SpikeSample Sample) SingleNeuron(double w)
     {

@@ -12,13 +12,13 @@ namespace Eventprop.Benchmarks;
 /// <summary>One benchmark configuration of the time-stepped engine.</summary>
 /// <param name="Name">Short name (used on the command line).</param>
 /// <param name="Hidden">Hidden (recurrent LIF) neurons.</param>
-/// <param name="DelayLine">Whether the 700 channels go through a 10 × 30 ms delay line (7,000 inputs).</param>
+/// <param name="DelayedInputCopies">Whether the 700 channels go through a 10 × 30 ms delay line (7,000 inputs).</param>
 /// <param name="Steps">Trial length in steps of <paramref name="Dt"/>.</param>
 /// <param name="Dt">Step (ms).</param>
 /// <param name="InputSpikesPerTrial">Poisson input spikes per trial before the delay line (700 channels × 10 Hz × 1 s = 7,000).</param>
 /// <param name="Bptt">Whether the case runs surrogate-gradient BPTT (<see cref="Core.Simulation.Surrogate.SurrogateEngine"/>, SuperSpike β = 10,
 /// exact-propagator scheme, detached reset) instead of Eventprop.</param>
-public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayLine, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000, bool Bptt = false)
+public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayedInputCopies, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000, bool Bptt = false)
 {
     /// <summary>Trial duration (ms).</summary>
     public double Duration => Steps * Dt;
@@ -89,8 +89,8 @@ public static class SteppedBenchmark
     /// <summary>Builds the network of a case (seeded).</summary>
     public static Network BuildNetwork(SteppedBenchmarkCase c, int seed = 1)
     {
-        int inputs = c.DelayLine ? 7000 : 700;
-        double inScale = c.DelayLine ? 0.1 : 1.0;
+        int inputs = c.DelayedInputCopies ? 7000 : 700;
+        double inScale = c.DelayedInputCopies ? 0.1 : 1.0;
         return Network.Create(seed)
             .Input("in", inputs)
             .Lif("hidden", c.Hidden, tauMem: 20, tauSyn: 5)
@@ -108,7 +108,7 @@ public static class SteppedBenchmark
     {
         var random = new TrainingRandom(seed);
         double span = Math.Min(1000.0, c.Duration);
-        var delay = c.DelayLine ? new DelayLine(c.Duration, 10, 30, 700) : null;
+        var delay = c.DelayedInputCopies ? new DelayedInputCopies(c.Duration, 10, 30, 700) : null;
         var samples = new SpikeSample[count];
         for (int s = 0; s < count; s++)
         {

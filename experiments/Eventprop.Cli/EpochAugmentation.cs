@@ -30,7 +30,7 @@ internal static class EpochAugmentation
             var shift = new ChannelShift(a.Shift, raw.ChannelCount);
             samples = samples.Select(s => shift.Apply(s, random)).ToArray();
         }
-        if (p.DelayLine is { } line) samples = samples.Select(line.Apply).ToArray();
+        if (p.DelayedInputCopies is { } line) samples = samples.Select(line.Apply).ToArray();
         var (kept, cropped) = SplitChecks.Crop(samples, p.KeepsSpikeAt); // counted in summary.json, never dropped silently by the engine
         p.AugmentedSpikesCropped.Value += cropped;
         return kept;

@@ -40,7 +40,7 @@ public static class TrainCommand
         public SpikeDataset? UndelayedTrain { get; init; }
 
         /// <summary>The delay line applied to every set, or null.</summary>
-        public DelayLine? DelayLine { get; init; }
+        public DelayedInputCopies? DelayedInputCopies { get; init; }
 
         /// <summary>Notes for the user about the data (input spikes cropped to the trial), one line each.</summary>
         public IReadOnlyList<string> Notes { get; init; } = [];
@@ -239,10 +239,10 @@ public static class TrainCommand
         validation = CropSplit(validation, "validation set");
         test = CropSplit(test, "test set");
         var undelayedTrain = train;
-        DelayLine? line = null;
+        DelayedInputCopies? line = null;
         if (c.Augment.DelayLineCopies > 0)
         {
-            line = new DelayLine(c.Engine.DurationMs, c.Augment.DelayLineCopies, c.Augment.DelayLineMs, train.ChannelCount);
+            line = new DelayedInputCopies(c.Engine.DurationMs, c.Augment.DelayLineCopies, c.Augment.DelayLineMs, train.ChannelCount);
             var rnd = new Random(c.Seed);
             train = CropSplit(line.ApplyToAll(train, rnd), "training set's delay-line copies")!;
             validation = CropSplit(validation is null ? null : line.ApplyToAll(validation, rnd), "validation set's delay-line copies");
@@ -280,7 +280,7 @@ public static class TrainCommand
         return new Prepared(c, network, engine, loss, options, train, validation, test)
         {
             EvaluationEngine = evaluationEngine,
-            UndelayedTrain = line is null ? null : undelayedTrain, DelayLine = line, Notes = notes, CroppedSpikes = cropped, KeepsSpikeAt = keeps,
+            UndelayedTrain = line is null ? null : undelayedTrain, DelayedInputCopies = line, Notes = notes, CroppedSpikes = cropped, KeepsSpikeAt = keeps,
         };
     }
 

@@ -59,6 +59,7 @@ public sealed class SteppedPipeline
         ArgumentNullException.ThrowIfNull(network);
         network.Validate();
         network.RequireNoBatchNorm("the time-stepped Eventprop engine");
+        network.RequireNoLearnedDelays("the time-stepped Eventprop engine");
         if (_plan is null || !_plan.Fits(network, Dt, Steps)) _plan = new SteppedPlan(network, Dt, Steps);
         _plan.Refresh(network);
         return _plan;

@@ -200,6 +200,7 @@ public sealed class SurrogateEngine : IReadoutDropoutEngine
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(loss);
         network.Validate();
+        network.RequireNoLearnedDelays("the surrogate-gradient engine");
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         if (network.Readout.IsSpiking || loss.Readout == ReadoutKind.Spiking)
             throw new ArgumentException($"The surrogate-gradient engine needs a non-spiking readout (li or integrator) and a voltage loss (sum, sum_exp, max, entropy, last_voltage, custom); '{network.Readout.Name}' is {(network.Readout.IsSpiking ? "spiking" : "non-spiking")} and loss '{loss.Name}' reads {(loss.Readout == ReadoutKind.Spiking ? "spikes" : "voltages")}.");

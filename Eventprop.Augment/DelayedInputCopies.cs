@@ -3,8 +3,10 @@ using Eventprop.Core.Data;
 namespace Eventprop.Augment;
 
 /// <summary>
-/// Delay line (Nowotny et al. §4.4): every input channel is presented <see cref="Copies"/> times, copy n delayed by
-/// n × <see cref="DelayMs"/>. Deterministic (the random source is not used).
+/// Delayed input copies, the "delay line" of Nowotny et al. §4.4 (config keys <c>augment.delay_line_copies</c>,
+/// <c>augment.delay_line_ms</c>): every input channel is presented <see cref="Copies"/> times, copy n delayed by the fixed
+/// n × <see cref="DelayMs"/>. Deterministic (the random source is not used). Nothing here is trained; for trainable
+/// per-synapse delays see <see cref="Core.Model.NetworkBuilder.LearnedDelays"/>.
 /// </summary>
 /// <remarks>
 /// Layout: with C = <see cref="InputChannelCount"/>, copy n ∈ {0, …, Copies − 1} of channel c goes to channel
@@ -13,14 +15,14 @@ namespace Eventprop.Augment;
 /// copy is always kept. The paper's SHD/SSC setting is 10 copies × 30 ms (and divides the input→hidden weight
 /// initialisation by 10).
 /// </remarks>
-public sealed class DelayLine : ISpikeAugmentation
+public sealed class DelayedInputCopies : ISpikeAugmentation
 {
-    /// <summary>Creates a delay line.</summary>
+    /// <summary>Creates the delayed copies.</summary>
     /// <param name="trialDurationMs">End of the trial in ms; delayed spikes beyond it are dropped.</param>
     /// <param name="copies">Number of copies including the undelayed one (default 10); ≥ 1.</param>
     /// <param name="delayMs">Delay between successive copies in ms (default 30); ≥ 0.</param>
     /// <param name="inputChannelCount">Channels C of the input (default 700, SHD/SSC); inputs must use channels below it.</param>
-    public DelayLine(double trialDurationMs, int copies = 10, double delayMs = 30.0, int inputChannelCount = HeidelbergSpikeFile.DefaultChannelCount)
+    public DelayedInputCopies(double trialDurationMs, int copies = 10, double delayMs = 30.0, int inputChannelCount = HeidelbergSpikeFile.DefaultChannelCount)
     {
         if (!(trialDurationMs >= 0) || !double.IsFinite(trialDurationMs)) throw new ArgumentOutOfRangeException(nameof(trialDurationMs), trialDurationMs, "The trial duration must be finite and ≥ 0.");
         ArgumentOutOfRangeException.ThrowIfLessThan(copies, 1);
