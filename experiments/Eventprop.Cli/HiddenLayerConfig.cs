@@ -73,6 +73,17 @@ public sealed record HiddenLayerConfig
     /// </summary>
     public bool? BatchNorm { get; init; }
 
+    /// <summary>Learned delays on the layer's feed-forward input connection, initialised uniformly in [low, high] ms
+    /// (<c>"delays": [0, 50]</c>; exact engine only); null: none.</summary>
+    public double[]? Delays { get; init; }
+
+    /// <summary>Learned delays on the layer's recurrent connection, uniform in [low, high] ms; null: none.</summary>
+    public double[]? RecurrentDelays { get; init; }
+
+    /// <summary><c>synaptic</c> (one delay per synapse, the default) or <c>axonal</c> (one per presynaptic neuron), for
+    /// <see cref="Delays"/> and <see cref="RecurrentDelays"/>.</summary>
+    public string? DelayKind { get; init; }
+
     /// <summary>
     /// True when the layer came from the single-number form (<c>"hidden": 128</c>): messages then name <c>network.hidden</c>,
     /// and the config is written back in that form.
@@ -81,7 +92,8 @@ public sealed record HiddenLayerConfig
 
     /// <summary>Whether every optional key is unset (the layer is its size alone, as the single-number form describes).</summary>
     internal bool IsSizeOnly => Model is null && Recurrent is null && TauMem is null && TauSyn is null && Threshold is null && Reset is null
-        && ResetMode is null && Init is null && RecurrentInit is null && SparseProbability is null && Conv is null && Pool is null && BatchNorm is null;
+        && ResetMode is null && Init is null && RecurrentInit is null && SparseProbability is null && Conv is null && Pool is null && BatchNorm is null
+        && Delays is null && RecurrentDelays is null && DelayKind is null;
 
     /// <summary>Checks ranges and names (one-line <see cref="UserError"/>s naming the key as written).</summary>
     /// <param name="key">The layer as written: <c>network.hidden[2]</c>, or <c>network.hidden</c> for the single-number form.</param>
@@ -116,8 +128,20 @@ public sealed record HiddenLayerConfig
             throw new UserError($"{key}.reset_mode must be one of {string.Join(", ", ResetModeNames)}, got '{mode}'.");
         if (Init is { } init) NetworkConfig.CheckInit(init, $"{key}.init");
         if (RecurrentInit is { } rec) NetworkConfig.CheckInit(rec, $"{key}.recurrent_init");
+        if (Delays is { } delays) CheckDelays(delays, $"{key}.delays");
+        if (RecurrentDelays is { } recurrentDelays) CheckDelays(recurrentDelays, $"{key}.recurrent_delays");
+        if (DelayKind is { } kind && kind is not ("synaptic" or "axonal"))
+            throw new UserError($"{key}.delay_kind must be 'synaptic' or 'axonal', got '{kind}'.");
+        if (DelayKind is not null && Delays is null && RecurrentDelays is null)
+            throw new UserError($"{key}.delay_kind is set but the layer has no learned delays; add {key}.delays=[0,50] (or remove delay_kind).");
         if (SparseProbability is { } p && !(p > 0 && p <= 1))
             throw new UserError(Inv($"{key}.connectivity: the sparse connection probability must lie in (0, 1], got {p}; use \"dense\" for all-to-all."));
+    }
+
+    private static void CheckDelays(double[] range, string key)
+    {
+        if (range.Length != 2 || !double.IsFinite(range[0]) || !double.IsFinite(range[1]) || range[0] < 0 || range[1] < range[0])
+            throw new UserError($"{key} must be [low, high] in ms with 0 ≤ low ≤ high, e.g. [0,50] (initial delays are uniform in it), got [{string.Join(",", range.Select(x => x.ToString(CultureInfo.InvariantCulture)))}].");
     }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

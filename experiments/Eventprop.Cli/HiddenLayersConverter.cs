@@ -15,7 +15,7 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
 
     /// <summary>The keys of a layer object, in the order they are written.</summary>
     internal static readonly string[] LayerKeys =
-        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity", "pool", "batch_norm"];
+        ["size", "model", "recurrent", "tau_mem", "tau_syn", "threshold", "reset", "reset_mode", "init", "recurrent_init", "connectivity", "pool", "batch_norm", "delays", "recurrent_delays", "delay_kind"];
 
     public override bool HandleNull => true;
 
@@ -45,6 +45,10 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
         double[]? Numbers(string name) => Get(name) is not { } v ? null
             : v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number) ? v.EnumerateArray().Select(x => x.GetDouble()).ToArray()
             : throw new UserError($"{key}.{name} must be [mean, std], e.g. [1.0,0.5] (on the command line: --set {key}.{name}=[1.0,0.5]).");
+
+        double[]? Range(string name) => Get(name) is not { } v ? null
+            : v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number) ? v.EnumerateArray().Select(x => x.GetDouble()).ToArray()
+            : throw new UserError($"{key}.{name} must be [low, high] in ms, e.g. [0,50] (on the command line: --set {key}.{name}=[0,50]).");
 
         var conv = Conv(Get("connectivity"), $"{key}.connectivity");
         int size = 0;
@@ -90,6 +94,9 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             Conv = conv,
             Pool = pool,
             BatchNorm = batchNorm,
+            Delays = Range("delays"),
+            RecurrentDelays = Range("recurrent_delays"),
+            DelayKind = Text("delay_kind", "axonal"),
         };
     }
 
@@ -155,6 +162,9 @@ internal sealed class HiddenLayersConverter : JsonConverter<IReadOnlyList<Hidden
             }
             if (l.Pool is { } pool) writer.WriteNumber("pool", pool);
             if (l.BatchNorm is { } batchNorm) writer.WriteBoolean("batch_norm", batchNorm);
+            if (l.Delays is { } delays) WriteNumbers(writer, "delays", delays);
+            if (l.RecurrentDelays is { } recurrentDelays) WriteNumbers(writer, "recurrent_delays", recurrentDelays);
+            if (l.DelayKind is { } delayKind) writer.WriteString("delay_kind", delayKind);
             if (l.SparseProbability is { } p)
             {
                 writer.WriteStartObject("connectivity");

@@ -63,7 +63,7 @@ public static class ModelFiles
         foreach (var node in conns)
         {
             if (node is not JsonObject c) throw new UserError($"{path}: every connection must be an object.");
-            Allow(c, path, "pre", "post", "weights", "connectivity");
+            Allow(c, path, "pre", "post", "weights", "connectivity", "delays", "delay_kind");
             string pre = Text(c, "pre", path), post = Text(c, "post", path);
             if (!sizes.TryGetValue(pre, out int rows) || !sizes.TryGetValue(post, out int cols))
                 throw new UserError($"{path}: connection {pre}->{post} names an unknown population; known: {string.Join(", ", sizes.Keys)}.");
@@ -76,7 +76,7 @@ public static class ModelFiles
             if (c["connectivity"] is JsonObject sparseNode)
             {
                 var (mask, dense) = SparseWeights(c, sparseNode, $"{pre}->{post}", rows, cols, path);
-                builder = builder.Connect(pre, post, Init.Values(dense), mask);
+                builder = ReadDelays(builder.Connect(pre, post, Init.Values(dense), mask), c, pre, post, rows, 1, mask.Count, path);
                 continue;
             }
             if (c["connectivity"] is JsonNode other && !(other is JsonValue v0 && v0.GetValueKind() == JsonValueKind.String && v0.GetValue<string>() == "dense"))
@@ -90,7 +90,7 @@ public static class ModelFiles
                     throw new UserError($"{path}: connection {pre}->{post} row {r} must have {cols} numbers (one per '{post}' neuron).");
                 for (int k = 0; k < cols; k++) m[r, k] = Element(row[k], $"{pre}->{post}[{r}][{k}]", path);
             }
-            builder = builder.Connect(pre, post, Init.Values(m));
+            builder = ReadDelays(builder.Connect(pre, post, Init.Values(m)), c, pre, post, rows, rows, cols, path);
         }
         try { return new Model(builder.Build(), duration); }
         catch (ArgumentException e) { throw new UserError($"{path}: {RunConfig.OneLine(e.Message)}"); }
@@ -180,11 +180,13 @@ public static class ModelFiles
                     },
                     ["weights"] = Numbers(w.Values),
                 });
+                WriteDelays(network, c, (JsonObject)conns[^1]!);
                 continue;
             }
             var rows = new JsonArray();
             for (int r = 0; r < w.Rows; r++) rows.Add(Numbers(w.Values.AsSpan(r * w.Columns, w.Columns).ToArray()));
             conns.Add(new JsonObject { ["pre"] = c.Pre.Name, ["post"] = c.Post.Name, ["weights"] = rows });
+            WriteDelays(network, c, (JsonObject)conns[^1]!);
         }
         var root = new JsonObject { ["format"] = Format, ["duration_ms"] = durationMs, ["populations"] = pops, ["connections"] = conns };
         TrainCommand.WriteAtomic(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = RunConfig.Json.Encoder }));
@@ -333,6 +335,34 @@ public static class ModelFiles
             for (int k = 0; k < g.FanIn; k++) kernels[r, k] = Element(row[k], $"{name}.weights[{r}][{k}]", path);
         }
         return (conv, kernels);
+    }
+
+    // A connection's learned delays: "delays" as one flat list (ms; the weights' order for synaptic delays, one per
+    // presynaptic neuron for axonal ones) and "delay_kind" ("synaptic" or "axonal").
+    private static void WriteDelays(Network network, Connection c, JsonObject o)
+    {
+        if (network.DelaysOf(c) is not { } d) return;
+        o["delays"] = Numbers(d.Delays.Values);
+        o["delay_kind"] = d.Kind == DelayKind.Axonal ? "axonal" : "synaptic";
+    }
+
+    private static NetworkBuilder ReadDelays(NetworkBuilder builder, JsonObject c, string pre, string post, int preSize, int rows, int columns, string path)
+    {
+        if (c["delays"] is null)
+        {
+            if (c["delay_kind"] is not null) throw new UserError($"{path}: connection {pre}->{post} has 'delay_kind' but no 'delays'.");
+            return builder;
+        }
+        string kindText = c["delay_kind"] is JsonValue k && k.GetValueKind() == JsonValueKind.String ? k.GetValue<string>() : "";
+        if (kindText is not ("synaptic" or "axonal"))
+            throw new UserError($"{path}: connection {pre}->{post} has 'delays' and needs 'delay_kind' \"synaptic\" or \"axonal\".");
+        var kind = kindText == "axonal" ? DelayKind.Axonal : DelayKind.Synaptic;
+        if (kind == DelayKind.Axonal) (rows, columns) = (1, preSize);
+        if (c["delays"] is not JsonArray list || list.Count != rows * columns)
+            throw new UserError($"{path}: connection {pre}->{post} needs 'delays' as {rows * columns} numbers ({(kind == DelayKind.Axonal ? $"one per '{pre}' neuron" : "one per synapse, in the weights' order")}).");
+        var values = new double[rows, columns];
+        for (int i = 0; i < rows * columns; i++) values[i / columns, i % columns] = Element(list[i], $"{pre}->{post}.delays[{i}]", path);
+        return builder.LearnedDelays(pre, post, Init.Values(values), kind);
     }
 
     // A hidden population's "batch_norm": {"scale": [...], "bias": [...], "running_mean": [...], "running_var": [...]}, one

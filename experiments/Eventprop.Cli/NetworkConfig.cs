@@ -214,8 +214,15 @@ public sealed record NetworkConfig
             var init = Normal(l.Init ?? InputInit, l.Init is null ? "network.input_init" : $"{key}.init");
             builder = into[i] is { } connectivity ? builder.Connect(pre, name, init, connectivity) : builder.ConnectSparse(pre, name, l.SparseProbability!.Value, init);
             if (l.BatchNorm == true) builder = builder.BatchNorm(name);
+            var delayKind = l.DelayKind == "axonal" ? DelayKind.Axonal : DelayKind.Synaptic;
+            if (l.Delays is { } delays) builder = builder.LearnedDelays(pre, name, Init.Uniform(delays[0], delays[1]), delayKind);
             if (IsRecurrent(l))
                 builder = builder.Connect(name, name, Normal(l.RecurrentInit ?? RecurrentInit, l.RecurrentInit is null ? "network.recurrent_init" : $"{key}.recurrent_init"));
+            if (l.RecurrentDelays is { } recurrentDelays)
+            {
+                if (!IsRecurrent(l)) throw new UserError($"{key}.recurrent_delays is set but the layer is not recurrent; set {key}.recurrent=true (or remove recurrent_delays).");
+                builder = builder.LearnedDelays(name, name, Init.Uniform(recurrentDelays[0], recurrentDelays[1]), delayKind);
+            }
             pre = name;
         }
         builder = builder.Connect(pre, "out", Normal(ReadoutInit, "network.readout_init"), toReadout);
@@ -233,6 +240,7 @@ public sealed record NetworkConfig
         if (l.SparseProbability is { } p) notes.Add(string.Create(CultureInfo.InvariantCulture, $"sparse {p}"));
         if (l.Pool is > 1) notes.Add($"pooled {l.Pool}×{l.Pool} in");
         if (l.BatchNorm == true) notes.Add("batch norm");
+        if (l.Delays is not null || l.RecurrentDelays is not null) notes.Add($"learned {l.DelayKind ?? "synaptic"} delays");
         string what = l.Conv is { } c ? $"conv {c.Channels}×{c.Kernel}×{c.Kernel}{(c.Stride > 1 ? $" stride {c.Stride}" : "")}{(c.Padding > 0 ? $" padding {c.Padding}" : "")}" : $"{l.Size}";
         return notes.Count == 0 ? what : $"{what} ({string.Join(", ", notes)})";
     }));

@@ -259,6 +259,7 @@ public static class TrainCommand
             Regularization = t.RegularizationStrength > 0 ? new ActivityRegularization(t.RegularizationStrength, t.RegularizationTarget) : null,
             EarlyStopping = t.EarlyStoppingPatience > 0 ? new EarlyStopping(Metric(t.EarlyStoppingMetric, "early_stopping_metric") ?? (validation is null ? TrainingMetric.TrainingAccuracy : TrainingMetric.ValidationAccuracy), t.EarlyStoppingPatience, RestoreBest: true) : null,
             ScheduleMetric = Metric(t.ScheduleMetric, "schedule_metric"),
+            MaxDelay = t.MaxDelayMs ?? double.PositiveInfinity, DelayLearningRateScale = t.DelayLearningRateScale,
         };
         if (validation is null && (options.EarlyStopping?.Metric is TrainingMetric.ValidationAccuracy or TrainingMetric.ValidationLoss
                                    || options.ScheduleMetric is TrainingMetric.ValidationAccuracy or TrainingMetric.ValidationLoss))

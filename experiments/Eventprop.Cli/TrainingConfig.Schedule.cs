@@ -36,6 +36,12 @@ public sealed partial record TrainingConfig
     /// <summary>One-cycle: β1 at the start and the end (default 0.95).</summary>
     public double OneCycleMaxMomentum { get; init; } = 0.95;
 
+    /// <summary>Learned delays are clipped to [0, max_delay_ms] after every step (null: no upper clip).</summary>
+    public double? MaxDelayMs { get; init; }
+
+    /// <summary>The learning rate of learned delays as a multiple of <see cref="LearningRate"/> (default 1).</summary>
+    public double DelayLearningRateScale { get; init; } = 1;
+
     /// <summary>Whether <see cref="Schedule"/> is <c>one_cycle</c>.</summary>
     internal bool IsOneCycle => Schedule == "one_cycle";
 
@@ -51,6 +57,8 @@ public sealed partial record TrainingConfig
     /// <summary>One-line <see cref="UserError"/>s for the optimiser and schedule keys.</summary>
     internal void ValidateOptimizerAndSchedule()
     {
+        if (MaxDelayMs is { } dMax && !(dMax > 0 && double.IsFinite(dMax))) throw new UserError($"training.max_delay_ms must be a number of ms > 0, e.g. 150, got {Inv(dMax)}.");
+        if (!(DelayLearningRateScale > 0 && double.IsFinite(DelayLearningRateScale))) throw new UserError($"training.delay_learning_rate_scale must be a finite number > 0, e.g. 100, got {Inv(DelayLearningRateScale)}.");
         if (Optimizer is not ("adam" or "adamw")) throw new UserError($"training.optimizer must be 'adam' or 'adamw', got '{Optimizer}'.");
         if (WeightDecay is { } wd)
         {

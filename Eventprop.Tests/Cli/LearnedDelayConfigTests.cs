@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Eventprop.Cli;
+using Eventprop.Core.Model;
+using Eventprop.Tests.Data;
+using Xunit;
+
+namespace Eventprop.Tests.Cli;
+
+/// <summary>
+/// Learned delays in configs: <c>network.hidden[i].delays</c> / <c>.recurrent_delays</c> ([low, high] ms, uniform initial
+/// values) and <c>.delay_kind</c>; <c>training.max_delay_ms</c> and <c>training.delay_learning_rate_scale</c>. They build the
+/// library's delays, write back, survive <c>model.json</c>, and wrong values or engines are one line naming the key.
+/// </summary>
+public sealed class LearnedDelayConfigTests
+{
+    private static readonly string[] Delayed =
+        ["network.hidden=[{\"size\":5,\"recurrent\":true,\"delays\":[1,20],\"recurrent_delays\":[0,5],\"delay_kind\":\"axonal\"}]", "engine.kind=exact"];
+
+    [Fact]
+    public void DelaysBuildWriteBackAndSurviveTheModelFile()
+    {
+        var config = RunConfig.Load(null, [.. Delayed, "training.max_delay_ms=30", "training.delay_learning_rate_scale=100"]);
+        Assert.Equal(30, config.Training.MaxDelayMs);
+        Assert.Equal(100, config.Training.DelayLearningRateScale);
+        var net = config.Network.Build(config.Seed, 7, 3, spikingReadout: false);
+        var d = net.Parameters["in->hidden.axonal_delay"];
+        Assert.Equal((1, 7), (d.Rows, d.Columns));
+        Assert.All(d.Values, x => Assert.InRange(x, 1, 20));
+        Assert.All(net.Parameters["hidden->hidden.axonal_delay"].Values, x => Assert.InRange(x, 0, 5));
+        Assert.Contains("learned axonal delays", config.Network.DescribeHidden());
+
+        string written = JsonSerializer.Serialize(config, RunConfig.Json);
+        var again = RunConfig.FromJson(System.Text.Json.Nodes.JsonNode.Parse(written)!, "", []);
+        Assert.Equal(d.Values, again.Network.Build(config.Seed, 7, 3, false).Parameters["in->hidden.axonal_delay"].Values);
+
+        using var dir = new TempDirectory();
+        string path = dir.File("model.json");
+        ModelFiles.WriteModel(path, net, 25);
+        var back = ModelFiles.ReadModel(path).Network;
+        Assert.Equal(2, back.Delayed.Count);
+        foreach (var p in net.Parameters) Assert.Equal(p.Values, back.Parameters[p.Name].Values);
+
+        var synaptic = RunConfig.Load(null, ["network.hidden=[{\"size\":4,\"delays\":[0,10]}]", "engine.kind=exact"]).Network.Build(1, 6, 2, false);
+        ModelFiles.WriteModel(path, synaptic, 25);
+        Assert.Equal(synaptic.Parameters["in->hidden.delay"].Values, ModelFiles.ReadModel(path).Network.Parameters["in->hidden.delay"].Values);
+    }
+
+    [Theory]
+    [InlineData("network.hidden=[{\"size\":5,\"delays\":[5,1]}]", "network.hidden[0].delays must be [low, high] in ms with 0 ≤ low ≤ high")]
+    [InlineData("network.hidden=[{\"size\":5,\"delays\":[-1,3]}]", "network.hidden[0].delays must be [low, high] in ms with 0 ≤ low ≤ high")]
+    [InlineData("network.hidden=[{\"size\":5,\"delays\":\"long\"}]", "network.hidden[0].delays must be [low, high] in ms, e.g. [0,50]")]
+    [InlineData("network.hidden=[{\"size\":5,\"delays\":[0,5],\"delay_kind\":\"dendritic\"}]", "network.hidden[0].delay_kind must be 'synaptic' or 'axonal', got 'dendritic'.")]
+    [InlineData("network.hidden=[{\"size\":5,\"delay_kind\":\"axonal\"}]", "network.hidden[0].delay_kind is set but the layer has no learned delays")]
+    [InlineData("training.max_delay_ms=0", "training.max_delay_ms must be a number of ms > 0")]
+    public void BadDelayKeysAreOneLineErrors(string set, string expected)
+    {
+        var e = Assert.Throws<UserError>(() => RunConfig.Load(null, [set, "engine.kind=exact"]).Validate());
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Theory]
+    [InlineData("engine.kind=stepped")]
+    [InlineData("method=surrogate")]
+    public void EnginesWithoutDelaysAreRefusedByTheConfig(string set)
+    {
+        var e = Assert.Throws<UserError>(() => RunConfig.Load(null, ["network.hidden=[{\"size\":5,\"delays\":[0,5]}]", set]).Validate());
+        Assert.Equal("network.hidden[0] has learned delays, which need engine.kind exact with method eventprop; the time-stepped and surrogate engines do not simulate them yet.", e.Message);
+    }
+
+    [Fact]
+    public void RecurrentDelaysNeedARecurrentLayer()
+    {
+        var config = RunConfig.Load(null, ["network.hidden=[{\"size\":5,\"recurrent\":false,\"recurrent_delays\":[0,5]}]", "engine.kind=exact"]);
+        var e = Assert.Throws<UserError>(() => config.Network.Build(1, 4, 2, false));
+        Assert.Contains("network.hidden[0].recurrent_delays is set but the layer is not recurrent", e.Message);
+    }
+}
