@@ -69,6 +69,23 @@ public sealed class LearnedDelayConfigTests
     }
 
     [Fact]
+    public void ATrainingRunWritesTheDelaysAndTheirDistribution()
+    {
+        using var dir = new TempDirectory();
+        string run = dir.File("run");
+        var r = CliProcess.Run("train", "--out", run, "--quiet", "--epochs", "1", "--set", "dataset.kind=randman", "--set", "engine.kind=exact",
+            "--set", "network.hidden=[{\"size\":8,\"delays\":[0,10]}]", "--set", "training.delay_learning_rate_scale=100", "--set", "training.max_delay_ms=12");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.True(File.Exists(Path.Combine(run, "delays.png")) && File.Exists(Path.Combine(run, "delays.svg")));
+        var back = ModelFiles.ReadModel(Path.Combine(run, "model.json")).Network;
+        var trained = back.Parameters["in->hidden.delay"].Values;
+        var config = RunConfig.Load(Path.Combine(run, "config.json"), []);
+        var initial = config.Network.Build(config.Seed, back.Input.Size, back.Readout.Size, false).Parameters["in->hidden.delay"].Values;
+        Assert.All(trained, d => Assert.InRange(d, 0, 12));
+        Assert.True(trained.Zip(initial).Count(x => Math.Abs(x.First - x.Second) > 0.01) >= trained.Length / 4, "the delays hardly moved");
+    }
+
+    [Fact]
     public void RecurrentDelaysNeedARecurrentLayer()
     {
         var config = RunConfig.Load(null, ["network.hidden=[{\"size\":5,\"recurrent\":false,\"recurrent_delays\":[0,5]}]", "engine.kind=exact"]);

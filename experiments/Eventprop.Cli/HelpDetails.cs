@@ -46,6 +46,7 @@ internal static class HelpDetails
           checkpoint.h5             parameters, Adam and schedule state, random state (for --resume and evaluate)
           model.json                the trained network and parameters (docs/formats.md; for 'eventprop gradient')
           learning_curves.png/.svg  loss and accuracies per epoch
+          delays.png/.svg           learned delays before and after training (networks with learned delays)
           trial_raster.png/.svg     input, hidden spikes and readout voltages of one test trial
           .eventprop.lock, .eventprop.owner   while it runs: one writer at a time (docs/cli.md: run directories)
         --cv speaker: one such run per fold in DIR/speaker-<id>/, and in DIR config.json, cv_summary.csv, cv_summary.json.

@@ -43,6 +43,34 @@ public static class Plots
     }
 
     /// <summary>
+    /// The distribution of every connection's learned delays before and after training (histograms of 30 bins over
+    /// [0, the largest delay], as lines); <c>{name}.png/.svg</c> in <paramref name="runDir"/>. Nothing when there are none.
+    /// </summary>
+    public static void DelayDistributions(string runDir, string name, Network before, Network after, string title)
+    {
+        if (after.Delayed.Count == 0) return;
+        var series = new List<PlotSeries>();
+        foreach (var c in after.Delayed)
+        {
+            var initial = before.DelaysOf(c)!.Value.Delays.Values;
+            var final = after.DelaysOf(c)!.Value.Delays.Values;
+            double max = Math.Max(initial.Max(), final.Max());
+            if (!(max > 0)) max = 1;
+            const int bins = 30;
+            var centres = Enumerable.Range(0, bins).Select(b => (b + 0.5) * max / bins).ToArray();
+            double[] Counts(double[] values)
+            {
+                var counts = new double[bins];
+                foreach (double d in values) counts[Math.Min(bins - 1, (int)(d / max * bins))]++;
+                return counts;
+            }
+            series.Add(new PlotSeries($"{c.Name} before", centres, Counts(initial)));
+            series.Add(new PlotSeries($"{c.Name} after", centres, Counts(final)));
+        }
+        SaveLines(Path.Combine(runDir, name), title, "delay (ms)", "synapses (or neurons, axonal)", series);
+    }
+
+    /// <summary>
     /// Learning curves of a run from its metrics rows (keys as in metrics.json: epoch, loss, train_accuracy,
     /// validation_accuracy, test_accuracy): loss on top, accuracies (%) below; <c>learning_curves.png/.svg</c> in <paramref name="runDir"/>.
     /// </summary>

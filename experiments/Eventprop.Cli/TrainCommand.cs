@@ -311,6 +311,12 @@ public static class TrainCommand
         try
         {
             Plots.LearningCurves(runDir, rows, p.Config.Name);
+            if (p.Network.Delayed.Count > 0)
+            {
+                // The initial delays are the config's draws from the seed: rebuild them rather than keep a copy.
+                var initial = p.Config.Network.Build(p.Config.Seed, p.Network.Input.Size, p.Network.Readout.Size, p.Network.Readout.IsSpiking);
+                Plots.DelayDistributions(runDir, "delays", initial, p.Network, $"{p.Config.Name}: learned delays before and after training");
+            }
             var data = p.Test is { Count: > 0 } ? p.Test : p.Train;
             if (data.Count == 0) return null;
             var sample = data[0];
