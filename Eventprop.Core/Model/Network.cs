@@ -88,11 +88,12 @@ public sealed class Network
 
     /// <summary>Refuses a network with learned delays in one line that names the connection and the fix.</summary>
     /// <param name="engine">The engine or exporter, as the message should name it.</param>
+    /// <param name="fix">What to do instead, as the message should say it (default: the exact engine or no delays).</param>
     /// <exception cref="ArgumentException">A connection has learned delays.</exception>
-    public void RequireNoLearnedDelays(string engine)
+    public void RequireNoLearnedDelays(string engine, string fix = "use the exact engine (engine.kind = exact) or remove the delays")
     {
         if (Delayed.Count > 0)
-            throw new ArgumentException($"Connection {Delayed[0].Name} has learned delays, which {engine} does not simulate yet; use the exact engine (engine.kind = exact) or remove the delays.");
+            throw new ArgumentException($"Connection {Delayed[0].Name} has learned delays, which {engine} does not simulate yet; {fix}.");
     }
 
     /// <summary>The population called <paramref name="name"/>.</summary>

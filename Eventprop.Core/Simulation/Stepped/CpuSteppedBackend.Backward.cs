@@ -30,6 +30,8 @@ internal sealed partial class CpuSteppedBackend
         bool stepDrive = drive.HasStepDrive;
         int ro = plan.ReadoutOffset, rs = plan.ReadoutSize;
         bool analog = trial.Sample.IsAnalog;
+        bool delays = plan.HasDelays;
+        if (delays) ws.PrepareRings(plan);
         if (analog)
         {
             Array.Clear(ws.AnalogAdjointSum);
@@ -112,10 +114,17 @@ internal sealed partial class CpuSteppedBackend
             }
             if (corners) FindCornerSpikes(k);
             if (analog && k < N) AnalogInput.AccumulateAdjoint(plan, li, ws.AnalogAdjointSum);
+            if (delays && k < N)
+                foreach (var o in plan.Delayed)
+                    o.RecordAdjoints(ws.DifferenceRings[o.DelayedIndex], ws.WeightedRings[o.DelayedIndex], k, Difference(o, stamp), Weighted(o, stamp));
             while (inPtr >= 0 && StepOf(sample.Times[inPtr]) == k)
             {
                 int ch = sample.Channels[inPtr--];
-                foreach (var o in plan.InputOutgoings) o.SubtractWeightGradient(buffer.Weights[o.ParameterIndex]!, ch, Weighted(o, stamp));
+                foreach (var o in plan.InputOutgoings)
+                {
+                    if (o.IsDelayed) Delayed(o, ch, k);
+                    else o.SubtractWeightGradient(buffer.Weights[o.ParameterIndex]!, ch, Weighted(o, stamp));
+                }
             }
             var jumps = ws.Jumps;
             jumps.Clear();
@@ -132,6 +141,11 @@ internal sealed partial class CpuSteppedBackend
                     float transport = 0;
                     foreach (var o in outs)
                     {
+                        if (o.IsDelayed)
+                        {
+                            transport += Delayed(o, i, k);
+                            continue;
+                        }
                         o.SubtractWeightGradient(buffer.Weights[o.ParameterIndex]!, i, Weighted(o, stamp));
                         transport += o.Transport(i, Difference(o, stamp));
                     }
@@ -176,6 +190,11 @@ internal sealed partial class CpuSteppedBackend
                 }
             }
         }
+
+        // A delayed connection's row at its emission: the adjoints of its arrivals come from the rings (see Outgoing.Backward).
+        float Delayed(SteppedPlan.Outgoing o, int row, int k) =>
+            o.Backward(row, k, N, ws.DifferenceRings[o.DelayedIndex], ws.WeightedRings[o.DelayedIndex],
+                buffer.Weights[o.ParameterIndex]!, buffer.Weights[o.DelayParameterIndex]!);
 
         ReadOnlySpan<float> Weighted(SteppedPlan.Outgoing o, int stamp)
         {

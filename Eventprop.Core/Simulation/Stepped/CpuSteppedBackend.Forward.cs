@@ -32,25 +32,87 @@ internal sealed partial class CpuSteppedBackend
         return lo;
     }
 
-    private int DeliverInputs(SteppedPlan plan, float[] cur, ReadOnlySpan<double> times, ReadOnlySpan<int> channels, int ptr, int count, int step)
+    private int DeliverInputs(SteppedPlan plan, SteppedWorkspace ws, float[] cur, ReadOnlySpan<double> times, ReadOnlySpan<int> channels, int ptr, int count, int step)
     {
-        var outs = plan.InputOutgoings;
+        var outs = plan.DirectInputOutgoings;
+        var delayed = plan.DelayedOutgoings[plan.Network.Input.Index];
         while (ptr < count && StepOf(times[ptr]) == step)
         {
             int ch = channels[ptr];
             foreach (var o in outs) o.Deliver(cur, ch);
+            foreach (var o in delayed) o.Schedule(ws.DelayRings[o.DelayedIndex], ch, step, step, Steps);
             ptr++;
         }
         return ptr;
     }
 
-    private static void DeliverSpikes(SteppedPlan plan, float[] cur, SpikeList list, int from, int to, SteppedPlan.Outgoing[] outs)
+    private void DeliverSpikes(SteppedPlan plan, SteppedWorkspace ws, float[] cur, SpikeList list, int from, int to, int population, int step)
     {
+        var outs = plan.DirectOutgoings[population];
+        var delayed = plan.DelayedOutgoings[population];
         for (int i = from; i < to; i++)
         {
             int n = list.Neurons[i];
             foreach (var o in outs) o.Deliver(cur, n);
+            foreach (var o in delayed) o.Schedule(ws.DelayRings[o.DelayedIndex], n, step, step, Steps);
         }
+    }
+
+    /// <summary>Adds the delayed arrivals of grid point <paramref name="step"/> to the currents (after the grid point's spikes
+    /// and inputs were scheduled, so a delay of 0 steps arrives at once).</summary>
+    private static void DrainDelayed(SteppedPlan plan, SteppedWorkspace ws, float[] cur, int step)
+    {
+        foreach (var o in plan.Delayed) o.Drain(cur, ws.DelayRings[o.DelayedIndex], step);
+    }
+
+    /// <summary>
+    /// Refills the forward rings for a replay that starts from the snapshot at grid point <paramref name="start"/>: the
+    /// arrivals after it of the spikes and inputs of grid points start − D_max … start (the spike pointers and input pointer
+    /// of the snapshot), so that no ring needs to be stored per snapshot.
+    /// </summary>
+    private void RebuildRings(SteppedPlan plan, SteppedTrial trial, SteppedWorkspace ws, ReadOnlySpan<int> spikePointers, int inputPointer, int start)
+    {
+        foreach (var o in plan.Delayed) Array.Clear(ws.DelayRings[o.DelayedIndex]);
+        var spiking = plan.Spiking;
+        for (int s = 0; s < spiking.Length; s++)
+        {
+            var delayed = plan.DelayedOutgoings[spiking[s].Population.Index];
+            if (delayed.Length == 0) continue;
+            var list = trial.Spikes[s];
+            int end = spikePointers[s], earliest = start - delayed.Max(o => o.MaxDelaySteps);
+            int i = LowerBound(list.Steps.AsSpan(0, end), earliest);
+            for (; i < end; i++)
+                foreach (var o in delayed) o.Schedule(ws.DelayRings[o.DelayedIndex], list.Neurons[i], list.Steps[i], start + 1, Steps);
+        }
+        var inputs = plan.DelayedOutgoings[plan.Network.Input.Index];
+        if (inputs.Length == 0) return;
+        var times = trial.Sample.Times;
+        var channels = trial.Sample.Channels;
+        int first = start - inputs.Max(o => o.MaxDelaySteps), lo = 0, hi = inputPointer;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (StepOf(times[mid]) < first) lo = mid + 1;
+            else hi = mid;
+        }
+        for (int i = lo; i < inputPointer; i++)
+        {
+            int step = StepOf(times[i]);
+            foreach (var o in inputs) o.Schedule(ws.DelayRings[o.DelayedIndex], channels[i], step, start + 1, Steps);
+        }
+    }
+
+    /// <summary>The first index of the ascending <paramref name="steps"/> whose value is ≥ <paramref name="value"/>.</summary>
+    private static int LowerBound(ReadOnlySpan<int> steps, int value)
+    {
+        int lo = 0, hi = steps.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (steps[mid] < value) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
     }
 
     private static void RecordTrace(SteppedPlan plan, SteppedWorkspace ws, int step)
@@ -70,6 +132,8 @@ internal sealed partial class CpuSteppedBackend
         var cur = ws.I;
         Array.Clear(v);
         Array.Clear(cur);
+        bool delays = plan.HasDelays;
+        if (delays) ws.PrepareRings(plan);
         var times = trial.Sample.Times;
         var channels = trial.Sample.Channels;
         bool analog = trial.Sample.IsAnalog;
@@ -82,7 +146,8 @@ internal sealed partial class CpuSteppedBackend
         float minSlope = (float)MinimumThresholdSlope;
         long[] caps = spiking.Select(p => MaxSpikesPerNeuron is int m ? (long)m * p.Size : long.MaxValue).ToArray();
 
-        int inPtr = DeliverInputs(plan, cur, times, channels, 0, inCount, 0);
+        int inPtr = DeliverInputs(plan, ws, cur, times, channels, 0, inCount, 0);
+        if (delays) DrainDelayed(plan, ws, cur, 0);
         if (analog) AnalogInput.AddDrive(plan, cur, ws.AnalogDrive);
         RecordTrace(plan, ws, 0);
         if (interval > 0) trial.AddSnapshot(plan, v, cur, inPtr);
@@ -117,9 +182,10 @@ internal sealed partial class CpuSteppedBackend
                 {
                     var list = trial.Spikes[s];
                     if (list.Count > stepStart[s])
-                        DeliverSpikes(plan, cur, list, stepStart[s], list.Count, plan.Outgoings[spiking[s].Population.Index]);
+                        DeliverSpikes(plan, ws, cur, list, stepStart[s], list.Count, spiking[s].Population.Index, kk);
                 }
-                inPtr = DeliverInputs(plan, cur, times, channels, inPtr, inCount, kk);
+                inPtr = DeliverInputs(plan, ws, cur, times, channels, inPtr, inCount, kk);
+                if (delays) DrainDelayed(plan, ws, cur, kk);
                 if (analog) AnalogInput.AddDrive(plan, cur, ws.AnalogDrive);
             }
             RecordTrace(plan, ws, kk);
@@ -147,6 +213,8 @@ internal sealed partial class CpuSteppedBackend
         var times = trial.Sample.Times;
         var channels = trial.Sample.Channels;
         bool analog = trial.Sample.IsAnalog;
+        bool delays = plan.HasDelays;
+        if (delays) RebuildRings(plan, trial, ws, ptr, inPtr, a);
         for (int k = a; k < b; k++)
         {
             VectorMath.StepState(v, cur, plan.DecayMem, plan.CurrentToVoltage, plan.DecaySyn);
@@ -168,8 +236,9 @@ internal sealed partial class CpuSteppedBackend
                 }
                 for (int s = 0; s < spiking.Length; s++)
                     if (ptr[s] > start[s])
-                        DeliverSpikes(plan, cur, trial.Spikes[s], start[s], ptr[s], plan.Outgoings[spiking[s].Population.Index]);
-                inPtr = DeliverInputs(plan, cur, times, channels, inPtr, trial.InputCount, kk);
+                        DeliverSpikes(plan, ws, cur, trial.Spikes[s], start[s], ptr[s], spiking[s].Population.Index, kk);
+                inPtr = DeliverInputs(plan, ws, cur, times, channels, inPtr, trial.InputCount, kk);
+                if (delays) DrainDelayed(plan, ws, cur, kk);
                 if (analog) AnalogInput.AddDrive(plan, cur, ws.AnalogDrive); // ws.AnalogDrive: filled by the backward pass
             }
             v.AsSpan().CopyTo(ws.SegmentV.AsSpan((kk - a) * n, n));

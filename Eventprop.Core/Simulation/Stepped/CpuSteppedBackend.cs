@@ -43,11 +43,20 @@ internal sealed partial class CpuSteppedBackend : ISteppedBackend
     /// <summary>Fault injection for tests (see <see cref="SteppedPlan.Outgoing.Transport"/>).</summary>
     internal bool TransportMisindexed { get; set; }
 
+    /// <summary>Fault injection for tests (see <see cref="SteppedPlan.Outgoing.DelayGradientUnweighted"/>).</summary>
+    internal bool DelayGradientUnweighted { get; set; }
+
+    /// <summary>Fault injection for tests (see <see cref="SteppedPlan.Outgoing.DelayedAdjointAtEmission"/>).</summary>
+    internal bool DelayedAdjointAtEmission { get; set; }
+
     /// <summary>Fault injection for tests: an analog trial's input weight gradient leaves out the channel's value x_c.</summary>
     internal bool AnalogValueIgnoredInGradient { get; set; }
 
     /// <inheritdoc />
     public bool AcceptsAnalogInput => true;
+
+    /// <inheritdoc />
+    public bool AcceptsLearnedDelays => true;
 
     /// <summary>Bytes per trial the last forward pass for a backward pass recorded (see <see cref="SteppedEngine.StoredStateBytesPerTrial"/>).</summary>
     public double StoredStateBytesPerTrial { get; private set; }
@@ -143,7 +152,12 @@ internal sealed partial class CpuSteppedBackend : ISteppedBackend
         if (ReferenceEquals(plan, _workspacePlan)) return;
         lock (_workspaces) _workspaces.Clear();
         foreach (var group in plan.Outgoings)
-            foreach (var o in group) o.TransportMisindexed = TransportMisindexed;
+            foreach (var o in group)
+            {
+                o.TransportMisindexed = TransportMisindexed;
+                o.DelayGradientUnweighted = DelayGradientUnweighted;
+                o.DelayedAdjointAtEmission = DelayedAdjointAtEmission;
+            }
         _workspacePlan = plan;
     }
 
@@ -239,7 +253,7 @@ internal sealed partial class CpuSteppedBackend : ISteppedBackend
 
     private void Reduce(SteppedPlan plan, ParameterSet gradient, int partitions)
     {
-        foreach (int param in plan.WeightParameters)
+        foreach (int param in plan.GradientParameters)
         {
             var dst = gradient[param].Values;
             Run(Math.Min(Threads, Math.Max(1, dst.Length / 65536)), chunk =>

@@ -1,6 +1,6 @@
 namespace Eventprop.Core.Simulation.Stepped;
 
-/// <summary>One partition's gradient accumulators: float per weight parameter, double per neuron for the τ's.</summary>
+/// <summary>One partition's gradient accumulators: float per weight and delay parameter, double per neuron for the τ's.</summary>
 internal sealed class GradientBuffer
 {
     public float[]?[] Weights { get; private set; } = [];
@@ -11,7 +11,7 @@ internal sealed class GradientBuffer
     {
         var parameters = plan.Network.Parameters;
         if (Weights.Length != parameters.Count) Weights = new float[parameters.Count][];
-        foreach (int p in plan.WeightParameters)
+        foreach (int p in plan.GradientParameters)
         {
             int len = parameters[p].Length;
             if (Weights[p] is { } w && w.Length == len) Array.Clear(w);

@@ -24,6 +24,10 @@ public interface ISteppedBackend
     /// per channel); the pipeline refuses them with one line for a provider that does not.</summary>
     bool AcceptsAnalogInput => false;
 
+    /// <summary>Whether the provider simulates learned delays (<see cref="SteppedPlan.Delayed"/>); the pipeline refuses a
+    /// network with learned delays otherwise. Default: false.</summary>
+    bool AcceptsLearnedDelays => false;
+
     /// <summary>
     /// Runs the forward pass of every trial of <paramref name="batch"/> and evaluates <paramref name="loss"/> on each.
     /// </summary>

@@ -94,6 +94,20 @@ public sealed partial class SteppedEngine : IGradientEngine
         init => _backend.AnalogValueIgnoredInGradient = value;
     }
 
+    /// <summary>Fault injection for tests: the delay gradient of learned delays leaves out the weight.</summary>
+    internal bool DelayGradientUnweighted
+    {
+        get => _backend.DelayGradientUnweighted;
+        init => _backend.DelayGradientUnweighted = value;
+    }
+
+    /// <summary>Fault injection for tests: delayed spikes read the adjoints at their emission instead of their arrival.</summary>
+    internal bool DelayedAdjointAtEmission
+    {
+        get => _backend.DelayedAdjointAtEmission;
+        init => _backend.DelayedAdjointAtEmission = value;
+    }
+
     /// <summary>Whether spikes record I − V at the grid point instead of I − ϑ at the in-step crossing.</summary>
     public bool SlopeAtGridPoint => _backend.SlopeAtGridPoint;
 

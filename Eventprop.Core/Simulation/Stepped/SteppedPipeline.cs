@@ -59,7 +59,8 @@ public sealed class SteppedPipeline
         ArgumentNullException.ThrowIfNull(network);
         network.Validate();
         network.RequireNoBatchNorm("the time-stepped Eventprop engine");
-        network.RequireNoLearnedDelays("the time-stepped Eventprop engine");
+        if (!_backend.AcceptsLearnedDelays) network.RequireNoLearnedDelays("the GPU time-stepped engine (engine.device cuda or ilgpu-cpu)",
+                "use the CPU time-stepped engine (engine.device = cpu), the exact engine (engine.kind = exact), or remove the delays");
         if (_plan is null || !_plan.Fits(network, Dt, Steps)) _plan = new SteppedPlan(network, Dt, Steps);
         _plan.Refresh(network);
         return _plan;
@@ -101,7 +102,10 @@ public sealed class SteppedPipeline
         ArgumentNullException.ThrowIfNull(loss);
         if (batch.Count == 0) throw new ArgumentException("The batch is empty; pass at least one sample.", nameof(batch));
         var plan = Plan(network);
-        return (plan, BatchValidation.CheckBatch(network, batch, loss, Duration, _backend.AcceptsAnalogInput));
+        var labels = BatchValidation.CheckBatch(network, batch, loss, Duration, _backend.AcceptsAnalogInput);
+        if (plan.DelayedOutgoings[network.Input.Index] is [var delayed, ..] && batch.Any(s => s.IsAnalog))
+            throw new ArgumentException($"Connection {network.Parameters[delayed.ParameterIndex].Name} has learned delays, but the input is analog (dataset.encoding current), a constant current that no delay changes; remove the input connection's delays or use spike input.");
+        return (plan, labels);
     }
 
     private static Dictionary<string, long[]> Counts(SteppedPlan plan, SteppedForwardPass forward)

@@ -14,7 +14,8 @@ public sealed partial class SteppedPlan
     /// loops; sparse rows loop over their stored synapses; a convolution's rows visit their kernel footprint
     /// (<see cref="Conv2dGeometry.Footprint"/>), its shared kernel weights scaled by the pooling factor.
     /// </summary>
-    public sealed class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, SynapseRows synapses, int weightCount)
+    public sealed partial class Outgoing(int parameterIndex, int postPopulation, int postOffset, int postSize, int rows, SynapseRows synapses, int weightCount,
+        int delayParameterIndex = -1, bool axonalDelays = false)
     {
         /// <summary>Index of the connection's weight parameter in the network's <see cref="ParameterSet"/>.</summary>
         public int ParameterIndex { get; } = parameterIndex;

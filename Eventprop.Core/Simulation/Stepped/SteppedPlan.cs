@@ -54,13 +54,21 @@ public sealed partial class SteppedPlan
         foreach (var p in pops)
             Outgoings[p.Index] = network.Connections.Where(c => c.Pre == p)
                 .Select(c => new Outgoing(names[c.Name], dyn.FindIndex(d => d.Population == c.Post), offsets[c.Post.Index], c.Post.Size, c.Pre.Size,
-                    c.Connectivity.Rows(c.Pre.Size, c.Post.Size), c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size))).ToArray();
+                    c.Connectivity.Rows(c.Pre.Size, c.Post.Size), c.Connectivity.WeightCount(c.Pre.Size, c.Post.Size),
+                    network.DelaysOf(c) is { } d ? names[d.Delays.Name] : -1, network.DelaysOf(c)?.Kind == DelayKind.Axonal)).ToArray();
         InputOutgoings = Outgoings[network.Input.Index];
+        DirectOutgoings = Outgoings.Select(g => g.Where(o => !o.IsDelayed).ToArray()).ToArray();
+        DelayedOutgoings = Outgoings.Select(g => g.Where(o => o.IsDelayed).ToArray()).ToArray();
+        DirectInputOutgoings = DirectOutgoings[network.Input.Index];
+        Delayed = DelayedOutgoings.SelectMany(g => g).ToArray();
+        for (int k = 0; k < Delayed.Length; k++) Delayed[k].DelayedIndex = k;
+        DelayParameters = Delayed.Select(o => o.DelayParameterIndex).ToArray();
         InputTargets = InputOutgoings.Select(o => (o.PostOffset, o.PostSize)).Distinct().ToArray();
         SpikingIndex = new int[pops.Count];
         Array.Fill(SpikingIndex, -1);
         for (int s = 0; s < Spiking.Length; s++) SpikingIndex[Spiking[s].Population.Index] = s;
         WeightParameters = network.Connections.Select(c => names[c.Name]).ToArray();
+        GradientParameters = [.. WeightParameters, .. DelayParameters];
         MaxSpikingSize = Spiking.Length == 0 ? 1 : Spiking.Max(p => p.Size);
 
         DecayMem = new float[n];
@@ -117,6 +125,20 @@ public sealed partial class SteppedPlan
     public (int Offset, int Size)[] InputTargets { get; }
     /// <summary>Parameter index of every connection's weights, in network connection order.</summary>
     public int[] WeightParameters { get; }
+    /// <summary>The outgoing connections without learned delays of each network population (delivered straight into the current).</summary>
+    public Outgoing[][] DirectOutgoings { get; }
+    /// <summary>The outgoing connections with learned delays of each network population (delivered through ring buffers).</summary>
+    public Outgoing[][] DelayedOutgoings { get; }
+    /// <summary>The input's outgoing connections without learned delays.</summary>
+    public Outgoing[] DirectInputOutgoings { get; }
+    /// <summary>Every connection with learned delays, in network order (<see cref="Outgoing.DelayedIndex"/> is the position).</summary>
+    public Outgoing[] Delayed { get; }
+    /// <summary>Whether any connection has learned delays.</summary>
+    public bool HasDelays => Delayed.Length > 0;
+    /// <summary>Parameter index of every learned-delay parameter, in the order of <see cref="Delayed"/>.</summary>
+    public int[] DelayParameters { get; }
+    /// <summary>The parameters whose gradients the CPU provider accumulates in float buffers: weights, then delays.</summary>
+    public int[] GradientParameters { get; }
 
     // Per-neuron propagators over one step (float, for the per-step kernels).
     // With m = 1/τm, s = 1/τs and the leak ℓ of the neuron's model (1 leaky, 0 integrate-and-fire):
@@ -218,6 +240,7 @@ public sealed partial class SteppedPlan
                 for (int i = 0; i < dst.Length; i++) dst[i] = (float)src[i];
             }
         double dt = Dt;
+        foreach (var o in Delayed) o.RefreshDelays(parameters[o.DelayParameterIndex].Values, dt);
         foreach (var p in Populations)
         {
             var tm = parameters[p.TauMemParameter].Values;

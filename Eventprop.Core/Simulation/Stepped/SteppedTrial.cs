@@ -162,6 +162,38 @@ internal sealed class SteppedWorkspace
     public float[] SegmentI { get; set; } = [];
     public List<(int Neuron, float Delta)> Jumps { get; } = [];
 
+    /// <summary>Per connection with learned delays (<see cref="SteppedPlan.Delayed"/>): the forward pass's ring buffer of
+    /// pending arrivals, <see cref="SteppedPlan.Outgoing.RingSlots"/> grid points × the target population.</summary>
+    public float[][] DelayRings { get; private set; } = [];
+    /// <summary>Per connection with learned delays: the backward pass's ring of λV − λI of the target population.</summary>
+    public float[][] DifferenceRings { get; private set; } = [];
+    /// <summary>Per connection with learned delays: the backward pass's ring of τs·λI of the target population.</summary>
+    public float[][] WeightedRings { get; private set; } = [];
+
+    /// <summary>Sizes the ring buffers for the plan's current delays (they grow with the largest delay, never with T) and
+    /// empties the forward rings.</summary>
+    public void PrepareRings(SteppedPlan plan)
+    {
+        var delayed = plan.Delayed;
+        if (DelayRings.Length != delayed.Length)
+        {
+            DelayRings = new float[delayed.Length][];
+            DifferenceRings = new float[delayed.Length][];
+            WeightedRings = new float[delayed.Length][];
+        }
+        for (int k = 0; k < delayed.Length; k++)
+        {
+            int length = checked(delayed[k].RingSlots * delayed[k].PostSize);
+            if (DelayRings[k] is null || DelayRings[k].Length != length)
+            {
+                DelayRings[k] = new float[length];
+                DifferenceRings[k] = new float[length];
+                WeightedRings[k] = new float[length];
+            }
+            else Array.Clear(DelayRings[k]);
+        }
+    }
+
     public void EnsureSegment(int steps)
     {
         long floats = (long)(steps + 1) * NeuronCount;
