@@ -13,7 +13,8 @@ public sealed partial class NetworkBuilder
     /// layout); with <see cref="DelayKind.Axonal"/> every presynaptic neuron has one (<c>pre-&gt;post.axonal_delay</c>,
     /// 1 × pre). Initial values are drawn by <paramref name="init"/> from the builder's seed (a stream of its own), e.g.
     /// <c>Init.Uniform(0, 50)</c>. The connection must be declared (dense or sparse) and end at a hidden population.
-    /// Only the exact engine simulates learned delays so far (docs/delays-and-adaptation.md); the other engines refuse them.
+    /// The exact engine and the CPU time-stepped engine simulate learned delays (docs/delays-and-adaptation.md); the surrogate
+    /// and GPU engines and NIR export refuse them.
     /// </summary>
     public NetworkBuilder LearnedDelays(string pre, string post, IWeightInit init, DelayKind kind = DelayKind.Synaptic)
     {

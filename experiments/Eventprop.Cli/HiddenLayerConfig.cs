@@ -74,7 +74,7 @@ public sealed record HiddenLayerConfig
     public bool? BatchNorm { get; init; }
 
     /// <summary>Learned delays on the layer's feed-forward input connection, initialised uniformly in [low, high] ms
-    /// (<c>"delays": [0, 50]</c>; exact engine only); null: none.</summary>
+    /// (<c>"delays": [0, 50]</c>; the exact engine and the CPU time-stepped engine); null: none.</summary>
     public double[]? Delays { get; init; }
 
     /// <summary>Learned delays on the layer's recurrent connection, uniform in [low, high] ms; null: none.</summary>

@@ -20,6 +20,10 @@ public sealed record NetworkConfig
     [JsonConverter(typeof(HiddenLayersConverter))]
     public IReadOnlyList<HiddenLayerConfig> Hidden { get; init; } = [new HiddenLayerConfig { Size = 128, FromNumber = true }];
 
+    /// <summary>Whether some hidden layer has learned delays (<c>delays</c> or <c>recurrent_delays</c>).</summary>
+    [JsonIgnore]
+    public bool HasLearnedDelays => Hidden.Any(l => l.Delays is not null || l.RecurrentDelays is not null);
+
     /// <summary>Hidden → hidden (self) connection of every layer that does not set <c>recurrent</c>.</summary>
     public bool Recurrent { get; init; } = true;
 

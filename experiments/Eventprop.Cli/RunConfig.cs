@@ -254,8 +254,8 @@ public sealed record RunConfig
         if (Network.ReadoutModel == "integrator" && Method == "eventprop" && Engine.Kind == "stepped")
             throw new UserError("network.readout_model 'integrator' needs engine.kind exact (or method surrogate); the time-stepped Eventprop engines do not simulate it yet.");
         if (Network.Hidden.Select((l, i) => (l, i)).FirstOrDefault(x => x.l.Delays is not null || x.l.RecurrentDelays is not null) is { l: not null } delayed
-            && (Method != "eventprop" || Engine.Kind != "exact"))
-            throw new UserError($"network.hidden[{delayed.i}] has learned delays, which need engine.kind exact with method eventprop; the time-stepped and surrogate engines do not simulate them yet.");
+            && (Method != "eventprop" || Engine.Kind == "stepped" && Engine.Device is not ("cpu" or "auto")))
+            throw new UserError($"network.hidden[{delayed.i}] has learned delays, which need method eventprop on engine.kind exact, or on engine.kind stepped with engine.device cpu (or auto); the surrogate and GPU engines do not simulate them yet.");
         if (Engine.Threads < 0) throw new UserError($"engine.threads must be ≥ 0 (0 = all cores), got {Engine.Threads}.");
         if (Dataset.Kind == "randman" && Dataset.Classes < 2) throw new UserError($"dataset.classes must be ≥ 2 (a classifier needs two classes), got {Dataset.Classes}.");
         if (Engine.Dt <= 0) throw new UserError($"engine.dt must be > 0 ms, got {Engine.Dt.ToString(CultureInfo.InvariantCulture)}.");

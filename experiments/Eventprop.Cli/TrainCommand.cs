@@ -21,8 +21,9 @@ public static class TrainCommand
     {
         try
         {
-            // Analog input (dataset.encoding current) runs on the CPU engine only: auto picks it (validation refuses a named GPU device).
-            string device = c.Dataset.IsAnalog && c.Engine.Device == "auto" ? "cpu" : c.Engine.Device;
+            // Analog input (dataset.encoding current) and learned delays run on the CPU engine only: auto picks it (validation
+            // refuses a named GPU device).
+            string device = (c.Dataset.IsAnalog || c.Network.HasLearnedDelays) && c.Engine.Device == "auto" ? "cpu" : c.Engine.Device;
             return Gpu.SteppedEngines.Create(device, c.Engine.Dt, duration ?? c.Engine.DurationMs,
                 threads: c.Engine.Threads > 0 ? c.Engine.Threads : null, timeConstantGradients: learnTau);
         }
