@@ -79,7 +79,7 @@ foreach (var name in names)
     var c = SteppedBenchmarkCase.Find(name);
     if (c is null)
     {
-        Console.Error.WriteLine($"Unknown case '{name}'; choose from {string.Join(", ", SteppedBenchmarkCase.Standard.Concat(SteppedBenchmarkCase.BpttComparison).Select(x => x.Name))}.");
+        Console.Error.WriteLine($"Unknown case '{name}'; choose from {string.Join(", ", SteppedBenchmarkCase.Standard.Concat(SteppedBenchmarkCase.BpttComparison).Concat(SteppedBenchmarkCase.LearnedDelayComparison).Select(x => x.Name))}.");
         return 2;
     }
     if (inProcess)

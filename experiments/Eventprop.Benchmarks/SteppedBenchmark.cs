@@ -18,8 +18,14 @@ namespace Eventprop.Benchmarks;
 /// <param name="InputSpikesPerTrial">Poisson input spikes per trial before the delay line (700 channels × 10 Hz × 1 s = 7,000).</param>
 /// <param name="Bptt">Whether the case runs surrogate-gradient BPTT (<see cref="Core.Simulation.Surrogate.SurrogateEngine"/>, SuperSpike β = 10,
 /// exact-propagator scheme, detached reset) instead of Eventprop.</param>
-public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayedInputCopies, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000, bool Bptt = false)
+/// <param name="LearnedDelays">Learned delays on in → hidden and hidden → hidden (issue 17), initially uniform in
+/// [0, <see cref="MaxDelay"/>] ms and clipped to it after each update; null: none.</param>
+public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayedInputCopies, int Steps, double Dt = 1.0, int InputSpikesPerTrial = 7000, bool Bptt = false,
+    DelayKind? LearnedDelays = null)
 {
+    /// <summary>d_max of the learned-delay cases (ms), as in the delay paper's SHD setting.</summary>
+    public const double MaxDelay = 150;
+
     /// <summary>Trial duration (ms).</summary>
     public double Duration => Steps * Dt;
 
@@ -47,9 +53,16 @@ public sealed record SteppedBenchmarkCase(string Name, int Hidden, bool DelayedI
         new("bptt-1000", 256, false, 1000, Bptt: true),
     ];
 
-    /// <summary>Every case by name (<see cref="Standard"/> and <see cref="BpttComparison"/>), or null.</summary>
+    /// <summary>The learned-delay cases of issue 17 (700 → 256 recurrent → 20, d_max = 150 ms, T = 1,000), to compare with shd-256.</summary>
+    public static IReadOnlyList<SteppedBenchmarkCase> LearnedDelayComparison { get; } =
+    [
+        new("learned-256", 256, false, 1000, LearnedDelays: DelayKind.Synaptic),
+        new("axonal-256", 256, false, 1000, LearnedDelays: DelayKind.Axonal),
+    ];
+
+    /// <summary>Every case by name (<see cref="Standard"/>, <see cref="BpttComparison"/>, <see cref="LearnedDelayComparison"/>), or null.</summary>
     public static SteppedBenchmarkCase? Find(string name) =>
-        Standard.Concat(BpttComparison).FirstOrDefault(c => c.Name == name);
+        Standard.Concat(BpttComparison).Concat(LearnedDelayComparison).FirstOrDefault(c => c.Name == name);
 }
 
 /// <summary>What one benchmark case measured.</summary>
@@ -91,14 +104,17 @@ public static class SteppedBenchmark
     {
         int inputs = c.DelayedInputCopies ? 7000 : 700;
         double inScale = c.DelayedInputCopies ? 0.1 : 1.0;
-        return Network.Create(seed)
+        var builder = Network.Create(seed)
             .Input("in", inputs)
             .Lif("hidden", c.Hidden, tauMem: 20, tauSyn: 5)
             .Readout("out", 20, tauMem: 20, tauSyn: 5)
             .Connect("in", "hidden", Init.Normal(0.03 * inScale, 0.01 * inScale))
             .Connect("hidden", "hidden", Init.Normal(0, 0.02))
-            .Connect("hidden", "out", Init.Normal(0, 0.03))
-            .Build();
+            .Connect("hidden", "out", Init.Normal(0, 0.03));
+        if (c.LearnedDelays is { } kind)
+            builder.LearnedDelays("in", "hidden", Init.Uniform(0, SteppedBenchmarkCase.MaxDelay), kind)
+                .LearnedDelays("hidden", "hidden", Init.Uniform(0, SteppedBenchmarkCase.MaxDelay), kind);
+        return builder.Build();
     }
 
     /// <summary>Poisson-like input trials: <see cref="SteppedBenchmarkCase.InputSpikesPerTrial"/> spikes uniformly over 700 channels and the first 1,000 ms
@@ -176,6 +192,9 @@ public static class SteppedBenchmark
         {
             var r = engine.Gradient(network, batch, loss);
             adam.Update(network.Parameters, r.Gradient, 1e-3);
+            foreach (var p in network.Parameters)
+                if (p.Kind == ParameterKind.Delay || p.Kind == ParameterKind.AxonalDelay)
+                    for (int i = 0; i < p.Values.Length; i++) p.Values[i] = Math.Clamp(p.Values[i], 0, SteppedBenchmarkCase.MaxDelay);
             return r;
         }
     }

@@ -47,6 +47,11 @@ public sealed partial class SteppedPlan
                 if (d > max) max = d;
             }
             MaxDelaySteps = max;
+            if (!AxonalDelays)
+            {
+                if (_delayOffsets.Length != DelaySteps.Length) _delayOffsets = new int[DelaySteps.Length];
+                for (int e = 0; e < DelaySteps.Length; e++) _delayOffsets[e] = checked(DelaySteps[e] * PostSize);
+            }
         }
 
         /// <summary>
@@ -71,14 +76,35 @@ public sealed partial class SteppedPlan
                 }
                 return;
             }
+            // Positions in the ring without a division per synapse: the row's slot offset once, then wrap by one subtraction.
             int start = _dense ? row * columns : _rowStarts![row], length = _dense ? columns : _rowStarts![row + 1] - start;
-            for (int k = 0; k < length; k++)
+            int ringLength = slots * columns, origin = step % slots * columns, earliest = firstArrival - step, limit = steps - step;
+            var delays = DelaySteps.AsSpan(start, length);
+            var offsets = _delayOffsets.AsSpan(start, length);
+            var stored = Weights.AsSpan(start, length);
+            if (_dense && earliest <= 0)
             {
-                int e = start + k, arrival = step + DelaySteps[e];
-                if (arrival < firstArrival || arrival >= steps) continue;
-                ring[arrival % slots * columns + (_dense ? k : _targets![e])] += Weights[e];
+                for (int k = 0; k < delays.Length; k++)
+                {
+                    if (delays[k] >= limit) continue;
+                    int at = origin + offsets[k] + k;
+                    if (at >= ringLength) at -= ringLength;
+                    ring[at] += stored[k];
+                }
+                return;
+            }
+            for (int k = 0; k < delays.Length; k++)
+            {
+                int d = delays[k];
+                if (d < earliest || d >= limit) continue;
+                int at = origin + offsets[k] + (_dense ? k : _targets![start + k]);
+                if (at >= ringLength) at -= ringLength;
+                ring[at] += stored[k];
             }
         }
+
+        // Per stored synapse: D·PostSize, the synapse's slot offset in a ring (synaptic delays only).
+        private int[] _delayOffsets = [];
 
         /// <summary>Adds the arrivals of grid point <paramref name="step"/> to the postsynaptic current and empties their slot
         /// (<paramref name="current"/>: the plan's index space).</summary>
@@ -139,16 +165,23 @@ public sealed partial class SteppedPlan
                 return share;
             }
             int first = _dense ? row * columns : _rowStarts![row], count = _dense ? columns : _rowStarts![row + 1] - first;
+            int ringLength = slots * columns, origin = step % slots * columns, limit = steps - step;
+            bool faulty = DelayedAdjointAtEmission || DelayGradientUnweighted;
+            var delays = DelaySteps.AsSpan(first, count);
+            var offsets = _delayOffsets.AsSpan(first, count);
+            var rowWeights = Weights.AsSpan(first, count);
+            var gw = weightGradient.AsSpan(first, count);
+            var gd = delayGradient.AsSpan(first, count);
             float transport = 0;
-            for (int k = 0; k < count; k++)
+            for (int k = 0; k < delays.Length; k++)
             {
-                int e = first + k, arrival = step + DelaySteps[e];
-                if (arrival >= steps) continue;
-                int at = (DelayedAdjointAtEmission ? step : arrival) % slots * columns + (_dense ? k : _targets![e]);
+                if (delays[k] >= limit) continue;
+                int at = origin + (DelayedAdjointAtEmission ? 0 : offsets[k]) + (_dense ? k : _targets![first + k]);
+                if (at >= ringLength) at -= ringLength;
                 float difference = differenceRing[at];
-                weightGradient[e] -= weightedRing[at];
-                float part = Weights[e] * difference;
-                delayGradient[e] += DelayGradientUnweighted ? difference : part;
+                gw[k] -= weightedRing[at];
+                float part = rowWeights[k] * difference;
+                gd[k] += faulty && DelayGradientUnweighted ? difference : part;
                 transport += part;
             }
             return transport;
