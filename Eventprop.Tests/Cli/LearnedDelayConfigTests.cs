@@ -91,6 +91,36 @@ public sealed class LearnedDelayConfigTests
         }
     }
 
+    /// <summary>The shipped learned-delay configs keep their delays, engine and training keys when shrunk to a tiny run
+    /// (the generic shipped-config test replaces the layer list, and with it the delays), and compute finite gradients,
+    /// delays included, on generated SHD-layout files.</summary>
+    [Theory]
+    [InlineData("shd_learned_delays.json", 2, 250.0)]
+    [InlineData("ssc_learned_delays.json", 2, 150.0)]
+    public void ShippedDelayConfigsRunWithTheirDelays(string file, int delayed, double maxDelay)
+    {
+        using var dir = new TempDirectory();
+        foreach (string f in new[] { "shd_train.h5", "shd_test.h5", "ssc_train.h5", "ssc_valid.h5", "ssc_test.h5" })
+            CliCrossValidationTests.WriteShdLike(dir.File(f), 24, f.Length, i => i % 3);
+        string path = Path.Combine(ShippedConfigTests.ConfigDirectory(), file);
+        var config = RunConfig.Load(path, [$"dataset.path={JsonSerializer.Serialize(dir.Path)}", "network.hidden[0].size=6",
+            "dataset.samples_per_class=4", "training.batch_size=4"]);
+        config.Validate();
+        var p = TrainCommand.Prepare(config);
+        Assert.Equal(6, p.Network.Hidden[0].Size);
+        Assert.Equal(delayed, p.Network.Delayed.Count);
+        Assert.Equal(maxDelay, p.Options.MaxDelay);
+        Assert.IsType<Eventprop.Core.Simulation.Stepped.SteppedEngine>(p.Engine);
+        var trainer = new Eventprop.Core.Training.Trainer(p.Network, p.Engine, p.Loss, p.Options);
+        var result = trainer.Engine.Gradient(p.Network, p.Train.Take(4).ToArray(), p.Loss, p.Options.Regularization);
+        Assert.True(double.IsFinite(result.Loss));
+        foreach (var c in p.Network.Delayed)
+        {
+            var d = p.Network.DelaysOf(c)!.Value.Delays;
+            Assert.All(result.Gradient[d.Name].Values, x => Assert.True(double.IsFinite(x), d.Name));
+        }
+    }
+
     [Fact]
     public void ATrainingRunWritesTheDelaysAndTheirDistribution()
     {

@@ -10,7 +10,7 @@ namespace Eventprop.Tests.Cli;
 /// <summary>Every config in experiments/configs loads, validates and builds a run that computes finite gradients; the per-epoch augmentations.</summary>
 public sealed class ShippedConfigTests
 {
-    private static string ConfigDirectory()
+    internal static string ConfigDirectory()
     {
         var d = new DirectoryInfo(AppContext.BaseDirectory);
         while (d is not null && !File.Exists(Path.Combine(d.FullName, "Eventprop.sln"))) d = d.Parent;
