@@ -3,6 +3,14 @@ namespace Eventprop.Core.Simulation;
 /// <summary>Checks shared by the time-stepped engines for a grid of step dt over a trial of length T.</summary>
 internal static class TimeGrid
 {
+    /// <summary>The grid point nearest to <paramref name="time"/> (ms), ⌊time/dt + ½⌋, capped at <paramref name="limit"/>: the
+    /// one rounding rule of the CPU engines, for input spikes on the grid and for learned delays in steps.</summary>
+    public static int NearestStep(double time, double dt, int limit)
+    {
+        double x = Math.Floor(time / dt + 0.5);
+        return x >= limit ? limit : (int)x;
+    }
+
     /// <summary>The number of steps T/dt, after checking that T and dt are finite and positive, dt ≤ T and T/dt is whole.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A check fails; the message names it and the fix.</exception>
     public static double Steps(double dt, double duration)

@@ -78,13 +78,7 @@ public class LearnedDelayTests
         var actual = engine.Gradient(zero, Input(), Loss.Sum());
         Assert.True(expected.Trials[0].TotalSpikes >= 4, $"only {expected.Trials[0].TotalSpikes} hidden spikes");
         Assert.Equal(expected.Loss, actual.Loss, 12);
-        foreach (var p in plain.Parameters)
-        {
-            var e = expected.Gradient[p.Name].Values;
-            var a = actual.Gradient[p.Name].Values;
-            double scale = Math.Max(1e-12, e.Max(Math.Abs));
-            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-10 * scale, $"{p.Name}[{i}]: {a[i]} vs {e[i]}");
-        }
+        Stepped.SteppedTestCases.AssertClose(expected.Gradient, actual.Gradient, plain.Parameters, 1e-10, 1e-12);
         Assert.Contains(actual.Gradient["h->g.delay"].Values, g => Math.Abs(g) > 1e-6);
     }
 

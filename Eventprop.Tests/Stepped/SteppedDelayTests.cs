@@ -130,13 +130,7 @@ public class SteppedDelayTests(ITestOutputHelper output)
         Assert.Equal(expected.HiddenSpikeCounts.Values.Select(x => x.Sum()), actual.HiddenSpikeCounts.Values.Select(x => x.Sum()));
         output.WriteLine($"loss {expected.Loss} vs {actual.Loss}; delays: {string.Join(" ", actual.Gradient.Where(IsDelay).SelectMany(p => p.Values).Select(x => x.ToString("E2")))}");
         Assert.Equal(expected.Loss, actual.Loss, 5);
-        foreach (var p in plain.Parameters)
-        {
-            var e = expected.Gradient[p.Name].Values;
-            var a = actual.Gradient[p.Name].Values;
-            double scale = Math.Max(1e-9, e.Max(Math.Abs));
-            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-5 * scale, $"{p.Name}[{i}]: {a[i]} vs {e[i]}");
-        }
+        SteppedTestCases.AssertClose(expected.Gradient, actual.Gradient, plain.Parameters, 1e-5, 1e-9);
         Assert.Contains(actual.Gradient.Where(IsDelay).SelectMany(p => p.Values), g => Math.Abs(g) > 1e-6);
     }
 
@@ -171,13 +165,7 @@ public class SteppedDelayTests(ITestOutputHelper output)
         Assert.Equal(expected.HiddenSpikeCounts["h"], actual.HiddenSpikeCounts["h"]);
         Assert.Equal(expected.HiddenSpikeCounts["g"], actual.HiddenSpikeCounts["g"]);
         Assert.Equal(expected.Loss, actual.Loss, 5);
-        foreach (var p in plain.Parameters)
-        {
-            var e = expected.Gradient[p.Name].Values;
-            var a = actual.Gradient[p.Name].Values;
-            double scale = Math.Max(1e-9, e.Max(Math.Abs));
-            for (int i = 0; i < e.Length; i++) Assert.True(Math.Abs(e[i] - a[i]) <= 1e-4 * scale, $"{p.Name}[{i}]: {a[i]} vs {e[i]}");
-        }
+        SteppedTestCases.AssertClose(expected.Gradient, actual.Gradient, plain.Parameters, 1e-4, 1e-9);
     }
 
     [Fact]

@@ -39,6 +39,20 @@ internal static class SteppedTestCases
         return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
     }
 
+    /// <summary>Asserts that every element of the named <paramref name="parameters"/> in <paramref name="actual"/> lies within
+    /// <paramref name="relative"/> × max(<paramref name="floor"/>, the parameter's largest |element| in <paramref name="expected"/>)
+    /// of the element in <paramref name="expected"/>.</summary>
+    public static void AssertClose(ParameterSet expected, ParameterSet actual, IEnumerable<Parameter> parameters, double relative, double floor)
+    {
+        foreach (var p in parameters)
+        {
+            var e = expected[p.Name].Values;
+            var a = actual[p.Name].Values;
+            double scale = Math.Max(floor, e.Max(Math.Abs));
+            for (int i = 0; i < e.Length; i++) Xunit.Assert.True(Math.Abs(e[i] - a[i]) <= relative * scale, $"{p.Name}[{i}]: {a[i]} vs {e[i]}");
+        }
+    }
+
     /// <summary>
     /// A case is well-conditioned for a dt-convergence check when every spike of the exact forward pass crosses the
     /// threshold steeply (τm·V̇ ≥ <paramref name="minSlope"/>), so shifting spikes by a fraction of a step cannot make

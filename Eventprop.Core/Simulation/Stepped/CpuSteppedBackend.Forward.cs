@@ -13,20 +13,19 @@ namespace Eventprop.Core.Simulation.Stepped;
 /// <summary>The forward pass of <see cref="CpuSteppedBackend"/> (the CPU provider of <see cref="SteppedEngine"/>): stepping, spike detection and delivery, and the backward pass's replay.</summary>
 internal sealed partial class CpuSteppedBackend
 {
-    private int StepOf(double time)
-    {
-        double x = Math.Floor(time / Dt + 0.5);
-        return x >= Steps ? Steps : (int)x;
-    }
+    private int StepOf(double time) => TimeGrid.NearestStep(time, Dt, Steps);
 
     /// <summary>Number of leading input spikes that land on a grid point before T (the others have no effect).</summary>
-    private int EffectiveInputCount(ReadOnlySpan<double> times)
+    private int EffectiveInputCount(ReadOnlySpan<double> times) => FirstInputAtOrAfter(times, Steps);
+
+    /// <summary>The index of the first of the ascending input <paramref name="times"/> whose grid point is ≥ <paramref name="step"/>.</summary>
+    private int FirstInputAtOrAfter(ReadOnlySpan<double> times, int step)
     {
         int lo = 0, hi = times.Length;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
-            if (StepOf(times[mid]) < Steps) lo = mid + 1;
+            if (StepOf(times[mid]) < step) lo = mid + 1;
             else hi = mid;
         }
         return lo;
@@ -88,14 +87,8 @@ internal sealed partial class CpuSteppedBackend
         if (inputs.Length == 0) return;
         var times = trial.Sample.Times;
         var channels = trial.Sample.Channels;
-        int first = start - inputs.Max(o => o.MaxDelaySteps), lo = 0, hi = inputPointer;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (StepOf(times[mid]) < first) lo = mid + 1;
-            else hi = mid;
-        }
-        for (int i = lo; i < inputPointer; i++)
+        int first = FirstInputAtOrAfter(times[..inputPointer], start - inputs.Max(o => o.MaxDelaySteps));
+        for (int i = first; i < inputPointer; i++)
         {
             int step = StepOf(times[i]);
             foreach (var o in inputs) o.Schedule(ws.DelayRings[o.DelayedIndex], channels[i], step, start + 1, Steps);

@@ -41,8 +41,7 @@ public sealed partial class SteppedPlan
             int max = 0;
             for (int e = 0; e < DelaySteps.Length; e++)
             {
-                double x = Math.Floor(delays[e] / dt + 0.5);
-                int d = x >= int.MaxValue / 2 ? int.MaxValue / 2 : (int)x;
+                int d = TimeGrid.NearestStep(delays[e], dt, int.MaxValue / 2);
                 DelaySteps[e] = d;
                 if (d > max) max = d;
             }
@@ -166,7 +165,6 @@ public sealed partial class SteppedPlan
             }
             int first = _dense ? row * columns : _rowStarts![row], count = _dense ? columns : _rowStarts![row + 1] - first;
             int ringLength = slots * columns, origin = step % slots * columns, limit = steps - step;
-            bool faulty = DelayedAdjointAtEmission || DelayGradientUnweighted;
             var delays = DelaySteps.AsSpan(first, count);
             var offsets = _delayOffsets.AsSpan(first, count);
             var rowWeights = Weights.AsSpan(first, count);
@@ -181,7 +179,7 @@ public sealed partial class SteppedPlan
                 float difference = differenceRing[at];
                 gw[k] -= weightedRing[at];
                 float part = rowWeights[k] * difference;
-                gd[k] += faulty && DelayGradientUnweighted ? difference : part;
+                gd[k] += DelayGradientUnweighted ? difference : part;
                 transport += part;
             }
             return transport;

@@ -10,11 +10,7 @@ namespace Eventprop.Core.Simulation.Surrogate;
 /// <summary>The BPTT engine's forward pass of one trial: input binning, steps, threshold, reset, delivery; loss and regulariser.</summary>
 internal sealed partial class SurrogateRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private int StepOf(double time)
-    {
-        double x = Math.Floor(time / Dt + 0.5);
-        return x >= N ? N : (int)x;
-    }
+    private int StepOf(double time) => TimeGrid.NearestStep(time, Dt, N);
 
     /// <summary>Input spikes grouped by the backward iteration that reads their gradient (see <see cref="Backward"/>).</summary>
     private void BinInputs(Plan plan, Workspace ws, SpikeSample sample)
